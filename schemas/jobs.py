@@ -1,0 +1,39 @@
+"""Job names, queue names and deterministic job ids: the contract between web and workers.
+
+Payloads carry ids only (never file bytes) and are serialised as JSON, never pickle.
+"""
+
+import json
+from typing import Any
+
+QUEUE = "pagemill:queue"
+
+PLAN_CONVERSION = "plan_conversion"
+RENDER_CHUNK = "render_chunk"
+FINISH_CONVERSION = "finish_conversion"
+SWEEP_EXPIRED = "sweep_expired"
+
+
+def plan_job_id(process_id: str) -> str:
+    """The one plan job of a process."""
+    return f"proc:{process_id}:plan"
+
+
+def chunk_job_id(process_id: str, chunk: int, start: int) -> str:
+    """A chunk job; `start` > 0 marks the continuation of a chunk that ran out of time."""
+    return f"proc:{process_id}:chunk:{chunk}" + (f"@{start}" if start else "")
+
+
+def finish_job_id(process_id: str) -> str:
+    """The one finishing (assembly) job of a process."""
+    return f"proc:{process_id}:finish"
+
+
+def serialize_job(data: dict[str, Any]) -> bytes:
+    """arq job serializer: JSON instead of pickle."""
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def deserialize_job(raw: bytes) -> dict[str, Any]:
+    """arq job deserializer matching `serialize_job`."""
+    return json.loads(raw)

@@ -1,0 +1,1 @@
+"""pagemill front door (aiohttp) and the infrastructure it shares with workers."""

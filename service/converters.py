@@ -1,0 +1,157 @@
+"""Content conversion processes: POST/GET /v2/contentConverters."""
+
+import re
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from schemas import jobs
+from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
+from schemas.pages import PageSyntaxError, parse_pages
+from service import keys
+from service.errors import ApiError, NotFound
+from service.ids import is_valid_id, new_id
+from service.params import lifetime_param, path_id
+from service.store import now_ms
+from service.validation import read_model
+from service.workfiles import iso_ms
+
+log = structlog.get_logger("pagemill.converters")
+
+SOURCE_EXTENSIONS = ("bmp", "gif", "jpeg", "jpg", "pdf", "png", "tif", "tiff")
+_DIMENSION = re.compile(r"^\s*(\d{1,9})\s*px\s*$")
+
+
+def normalise_dest(dest: Dest) -> dict[str, Any]:
+    """The dest object as PrizmDoc echoes it: given options plus this format's defaults."""
+    out: dict[str, Any] = dest.model_dump(exclude_none=True)
+    if dest.format == "pdf":
+        out["pdfOptions"] = {"forceOneFilePerPage": False, **out.get("pdfOptions", {})}
+    if dest.format == "tiff":
+        out["tiffOptions"] = {"forceOneFilePerPage": False, **out.get("tiffOptions", {})}
+    return out
+
+
+def normalise_input(req: ConvertRequest) -> dict[str, Any]:
+    """The echoed input: `pages` only where the format honours it (as PrizmDoc does)."""
+    paged = req.input.dest.format in PAGED_FORMATS
+    sources = []
+    for src in req.input.sources:
+        item: dict[str, Any] = {"fileId": src.fileId}
+        if paged:
+            item["pages"] = src.pages
+        if src.password is not None:
+            item["password"] = src.password
+        sources.append(item)
+    return {"sources": sources, "dest": normalise_dest(req.input.dest)}
+
+
+def check_dimensions(dest: Dest, max_px: int, echo: dict[str, Any]) -> None:
+    options = getattr(dest, f"{dest.format}Options", None)
+    for name in ("maxWidth", "maxHeight"):
+        value = getattr(options, name, None) if options is not None else None
+        if value is None:
+            continue
+        m = _DIMENSION.match(value)
+        if not m or not 1 <= int(m.group(1)) <= max_px:
+            raise ApiError(
+                "InvalidDimensionValue",
+                at=f"input.dest.{dest.format}Options.{name}",
+                expected={"pattern": "^[0-9]+px$", "maximum": max_px},
+                extra=echo,
+            )
+
+
+async def post_converter(request: web.Request) -> web.Response:
+    """Validate, record the process as `processing`, enqueue its plan job by name."""
+    settings, store = request.app[keys.SETTINGS], request.app[keys.STORE]
+    req = await read_model(request, ConvertRequest, settings.max_json_bytes)
+    normalised = normalise_input(req)
+    echo = {"input": normalised, "minSecondsAvailable": req.minSecondsAvailable}
+    if req.minSecondsAvailable is None:
+        del echo["minSecondsAvailable"]
+    dest = req.input.dest
+    if len(req.input.sources) > 1 and dest.format not in MULTI_SOURCE_FORMATS:
+        raise ApiError("MultipleSourcesAreNotSupportedForThisDestinationFormat", at="input.sources", extra=echo)
+    check_dimensions(dest, settings.max_dimension_px, echo)
+
+    affinity = None
+    for i, src in enumerate(req.input.sources):
+        at = f"input.sources[{i}]"
+        if dest.format in PAGED_FORMATS:
+            try:
+                parse_pages(src.pages)
+            except PageSyntaxError:
+                raise ApiError("InvalidPageSyntax", at=f"{at}.pages", extra=echo) from None
+        wf = await store.get_workfile(src.fileId) if is_valid_id(src.fileId) else None
+        if wf is None:
+            raise ApiError("WorkFileDoesNotExist", at=f"{at}.fileId", extra=echo)
+        if wf.extension not in SOURCE_EXTENSIONS:
+            raise ApiError(
+                "UnsupportedSourceFileFormat", at=f"{at}.fileId", expected={"enum": list(SOURCE_EXTENSIONS)}, extra=echo
+            )
+        if wf.size == 0:
+            raise ApiError("SourceFileIsEmpty", at=f"{at}.fileId", extra=echo)
+        affinity = affinity or wf.affinity_token
+
+    lifetime_s = lifetime_param(
+        req.minSecondsAvailable,
+        "minSecondsAvailable",
+        settings.process_lifetime_s,
+        settings.max_lifetime_s,
+        in_="body",
+    )
+    process_id = new_id()
+    created = now_ms()
+    expires = created + lifetime_s * 1000
+    await store.create_process(
+        process_id,
+        {"input": normalised, "state": "processing", "created_ms": created, "affinityToken": affinity or ""},
+        expires,
+    )
+    await request.app[keys.REDIS].enqueue_job(
+        jobs.PLAN_CONVERSION, process_id, _job_id=jobs.plan_job_id(process_id), _queue_name=jobs.QUEUE
+    )
+    log.info("process_created", process_id=process_id, format=dest.format, sources=len(req.input.sources))
+    body: dict[str, Any] = {
+        "input": normalised,
+        "processId": process_id,
+        "expirationDateTime": iso_ms(expires),
+        "state": "processing",
+        "percentComplete": 0,
+    }
+    if affinity:
+        body["affinityToken"] = affinity
+    return web.json_response(body)
+
+
+def percent_complete(record: dict[str, Any]) -> int:
+    """Units rendered over units planned; 100 only once the process is final."""
+    if record["state"] != "processing":
+        return 100
+    total = record.get("total")
+    if not total:
+        return 0
+    return min(99, record["done"] * 100 // total)
+
+
+async def get_converter(request: web.Request) -> web.Response:
+    process_id = path_id(request, "processId")
+    record = await request.app[keys.STORE].get_process(process_id)
+    if record is None:
+        raise NotFound("ProcessDoesNotExist")
+    body: dict[str, Any] = {
+        "input": record["input"],
+        "processId": process_id,
+        "expirationDateTime": iso_ms(record["expires_ms"]),
+        "state": record["state"],
+        "percentComplete": percent_complete(record),
+    }
+    if record.get("affinityToken"):
+        body["affinityToken"] = record["affinityToken"]
+    if "errorCode" in record:
+        body["errorCode"] = record["errorCode"]
+    if "output" in record:
+        body["output"] = record["output"]
+    return web.json_response(body)

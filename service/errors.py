@@ -1,0 +1,116 @@
+"""The error hierarchy and the one middleware that turns exceptions into HTTP responses.
+
+PCCIS conventions: 480 + {errorCode, errorDetails:{in, at, expected}} for client errors,
+580 + {errorCode} for server-side failures. Tracebacks are logged, never sent.
+"""
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from service.storage import StorageError
+
+log = structlog.get_logger("pagemill.http")
+
+
+class ApiError(Exception):
+    """An error with a wire representation."""
+
+    status = 480
+    headers: dict[str, str] | None = None
+
+    def __init__(
+        self,
+        error_code: str,
+        *,
+        at: str | None = None,
+        in_: str = "body",
+        expected: Any = None,
+        message: str | None = None,
+        extra: dict[str, Any] | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(error_code)
+        self.error_code = error_code
+        self.at = at
+        self.in_ = in_
+        self.expected = expected
+        self.message = message
+        self.extra = extra or {}
+        if status is not None:
+            self.status = status
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {**self.extra, "errorCode": self.error_code}
+        if self.at is not None:
+            details: dict[str, Any] = {"in": self.in_, "at": self.at}
+            if self.expected is not None:
+                details["expected"] = self.expected
+            body["errorDetails"] = details
+        if self.message:
+            body["message"] = self.message
+        return body
+
+
+class InvalidInput(ApiError):
+    """480 InvalidInput at a JSON path, query parameter or header."""
+
+    def __init__(self, at: str, *, in_: str = "body", expected: Any = None, message: str | None = None):
+        super().__init__("InvalidInput", at=at, in_=in_, expected=expected, message=message)
+
+
+class NotFound(ApiError):
+    """404 for a resource that does not exist (or has expired)."""
+
+    status = 404
+
+
+class PayloadTooLarge(ApiError):
+    """413 when a body exceeds its configured limit."""
+
+    status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("RequestBodyTooLarge", message=f"the body exceeds the limit of {limit} bytes")
+
+
+class ServerError(ApiError):
+    """580 for a failure on our side."""
+
+    status = 580
+
+
+def json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every exception to a JSON error response; unknown ones become 580 InternalError."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        if exc.status >= 500:
+            log.warning("request_failed", error_code=exc.error_code)
+        return json_error(exc.status, exc.body(), exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "NotFound", 405: "MethodNotAllowed", 413: "RequestBodyTooLarge"}.get(
+            exc.status, exc.reason.replace(" ", "")
+        )
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        return json_error(exc.status, {"errorCode": code}, headers)
+    except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as exc:
+        log.error("redis_unavailable", error=str(exc))
+        return json_error(503, {"errorCode": "ServiceUnavailable"}, {"Retry-After": "5"})
+    except StorageError as exc:
+        log.error("storage_failed", error=str(exc))
+        return json_error(580, {"errorCode": "StorageError"})
+    except Exception:
+        log.exception("unhandled_exception")
+        return json_error(580, {"errorCode": "InternalError"})

@@ -1,0 +1,67 @@
+"""Service health and information routes (PCCIS /Service/Current/*)."""
+
+import platform
+import socket
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+import structlog
+from aiohttp import web
+
+from schemas import jobs
+from service import keys
+from service.workfiles import iso_ms
+
+log = structlog.get_logger("pagemill.health")
+
+WORKER_HEALTH_KEY = jobs.QUEUE + ":health-check"  # written by arq workers every few seconds
+
+
+def _version() -> str:
+    try:
+        return version("pagemill")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+async def _healthy(app: web.Application) -> bool:
+    try:
+        await app[keys.STORE].ping()
+        app[keys.STORAGE].check()
+    except Exception as exc:
+        log.warning("health_check_failed", error=str(exc))
+        return False
+    return True
+
+
+async def get_health(request: web.Request) -> web.Response:
+    """200 "OK" when Redis and storage answer; 500 with no body otherwise."""
+    if await _healthy(request.app):
+        return web.Response(text="OK", content_type="text/plain")
+    return web.Response(status=500)
+
+
+async def get_info(request: web.Request) -> web.Response:
+    healthy = await _healthy(request.app)
+    worker = "unknown"
+    if healthy:
+        worker = "running" if await request.app[keys.REDIS].exists(WORKER_HEALTH_KEY) else "not running"
+    status = "running" if healthy else "unhealthy"
+    return web.json_response(
+        {
+            "serviceStatus": status,
+            "licenseStatus": "licensed as 'pagemill (MIT)'",
+            "instances": [
+                {
+                    "serviceStatus": status,
+                    "serviceInstallerVersion": _version(),
+                    "pccisVersion": _version(),
+                    "runtimeVersion": f"Python {sys.version.split()[0]}",
+                    "operatingSystem": platform.platform(),
+                    "startTime": iso_ms(request.app[keys.STARTED_MS]),
+                    "instanceId": socket.gethostname(),
+                    "childServices": [{"name": "pagemill worker", "serviceStatus": worker}],
+                }
+            ],
+        }
+    )

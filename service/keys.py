@@ -1,0 +1,14 @@
+"""Typed application state keys (one place, so handlers and tests agree)."""
+
+from aiohttp import web
+from arq.connections import ArqRedis
+
+from service.settings import Settings
+from service.storage import Storage
+from service.store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", ArqRedis)
+STORE = web.AppKey("store", Store)
+STORAGE = web.AppKey("storage", Storage)
+STARTED_MS = web.AppKey("started_ms", int)

@@ -1,0 +1,55 @@
+"""Checks for path and query parameters shared by several routes."""
+
+import re
+
+from aiohttp import web
+
+from service.errors import InvalidInput
+from service.ids import is_valid_id
+
+_EXTENSION = re.compile(r"^[A-Za-z0-9]{1,16}$")
+_BAD_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\\"]")
+
+
+def path_id(request: web.Request, name: str) -> str:
+    """A resource id from the path; anything that is not id-shaped (a traversal, say) is 480."""
+    value = request.match_info[name]
+    if not is_valid_id(value):
+        raise InvalidInput(name, in_="path", expected={"pattern": "^[A-Za-z0-9_-]{16,64}$"})
+    return value
+
+
+def extension_param(request: web.Request, name: str) -> str:
+    """An optional file extension: alphanumeric only, no leading dot, lower-cased."""
+    value = request.query.get(name, "")
+    if value and not _EXTENSION.match(value):
+        raise InvalidInput(
+            name,
+            in_="query",
+            expected={"pattern": "^[A-Za-z0-9]{1,16}$"},
+            message="extensions are alphanumeric, without a leading period",
+        )
+    return value.lower()
+
+
+def lifetime_param(raw: str | int | None, name: str, default_s: int, max_s: int, *, in_: str = "query") -> int:
+    """Seconds a resource must stay available: at least the default, at most the configured cap."""
+    if raw is None or raw == "":
+        return default_s
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidInput(name, in_=in_, expected={"type": "integer", "minimum": 0})
+    return min(max(value, default_s), max_s)
+
+
+def filename_param(request: web.Request, name: str) -> str | None:
+    """A download file name: no path separators, quotes or control characters."""
+    value = request.query.get(name)
+    if value is None:
+        return None
+    if not value or len(value) > 255 or _BAD_FILENAME.search(value) or value in (".", ".."):
+        raise InvalidInput(name, in_="query", message="a plain file name without separators or control characters")
+    return value

@@ -1,0 +1,114 @@
+"""Settings read once from the environment, validated all at once."""
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """One or more environment variables are invalid; the message lists every problem."""
+
+
+def _redact(url: str | None) -> str | None:
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of web and worker processes. Build with `Settings.from_env(os.environ)`."""
+
+    host: str = "127.0.0.1"
+    port: int = 18681
+    redis_url: str | None = None
+    data_dir: Path = Path("var")
+    log_format: str = "json"
+    log_level: str = "INFO"
+    workfile_lifetime_s: int = 24 * 3600
+    max_lifetime_s: int = 30 * 24 * 3600
+    process_lifetime_s: int = 20 * 60
+    max_upload_bytes: int = 2 * 1024**3
+    max_json_bytes: int = 1024**2
+    render_dpi: int = 150
+    max_dimension_px: int = 20_000
+    max_render_pixels: int = 60_000_000
+    max_image_pixels: int = 200_000_000
+    jpeg_quality: int = 85
+    png_compress_level: int = 6
+    chunk_pages: int = 8
+    render_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    page_timeout_s: float = 30.0
+    job_timeout_s: int = 60
+    worker_max_jobs: int = 8
+    poll_delay_s: float = 0.05
+
+    @property
+    def storage_dir(self) -> Path:
+        """Where local storage keeps bytes."""
+        return self.data_dir / "storage"
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["redis_url"] = _redact(self.redis_url)
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "Settings":
+        """Read PAGEMILL_* variables (and REDIS_URL); raise SettingsError listing all problems."""
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+
+        def read(name: str, attr: str, cast: Callable[[str], Any], check: Callable[[Any], bool] = bool) -> None:
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                return
+            try:
+                value = cast(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r} is not a valid {cast.__name__}")
+                return
+            if not check(value):
+                problems.append(f"{name}={raw!r} is out of range")
+                return
+            values[attr] = value
+
+        def positive(v: float) -> bool:
+            return v > 0
+
+        read("PAGEMILL_HOST", "host", str)
+        read("PAGEMILL_PORT", "port", int, lambda v: 0 <= v < 65536)
+        read("REDIS_URL", "redis_url", str, lambda v: urlsplit(v).scheme in ("redis", "rediss", "unix"))
+        read("PAGEMILL_DATA_DIR", "data_dir", Path)
+        read("PAGEMILL_LOG_FORMAT", "log_format", str, lambda v: v in ("json", "console"))
+        read("PAGEMILL_LOG_LEVEL", "log_level", str.upper, lambda v: v in ("DEBUG", "INFO", "WARNING", "ERROR"))
+        read("PAGEMILL_WORKFILE_LIFETIME_S", "workfile_lifetime_s", int, positive)
+        read("PAGEMILL_MAX_LIFETIME_S", "max_lifetime_s", int, positive)
+        read("PAGEMILL_PROCESS_LIFETIME_S", "process_lifetime_s", int, positive)
+        read("PAGEMILL_MAX_UPLOAD_BYTES", "max_upload_bytes", int, positive)
+        read("PAGEMILL_MAX_JSON_BYTES", "max_json_bytes", int, positive)
+        read("PAGEMILL_RENDER_DPI", "render_dpi", int, lambda v: 10 <= v <= 1200)
+        read("PAGEMILL_MAX_DIMENSION_PX", "max_dimension_px", int, positive)
+        read("PAGEMILL_MAX_RENDER_PIXELS", "max_render_pixels", int, positive)
+        read("PAGEMILL_MAX_IMAGE_PIXELS", "max_image_pixels", int, positive)
+        read("PAGEMILL_JPEG_QUALITY", "jpeg_quality", int, lambda v: 1 <= v <= 100)
+        read("PAGEMILL_PNG_COMPRESS_LEVEL", "png_compress_level", int, lambda v: 0 <= v <= 9)
+        read("PAGEMILL_CHUNK_PAGES", "chunk_pages", int, positive)
+        read("PAGEMILL_RENDER_PROCESSES", "render_processes", int, positive)
+        read("PAGEMILL_PAGE_TIMEOUT_S", "page_timeout_s", float, positive)
+        read("PAGEMILL_JOB_TIMEOUT_S", "job_timeout_s", int, lambda v: v >= 5)
+        read("PAGEMILL_WORKER_MAX_JOBS", "worker_max_jobs", int, positive)
+        read("PAGEMILL_POLL_DELAY_S", "poll_delay_s", float, positive)
+
+        settings = cls(**values)
+        if settings.page_timeout_s >= settings.job_timeout_s:
+            problems.append("PAGEMILL_PAGE_TIMEOUT_S must be smaller than PAGEMILL_JOB_TIMEOUT_S")
+        if problems:
+            raise SettingsError("invalid configuration: " + "; ".join(problems))
+        return settings

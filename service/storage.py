@@ -1,0 +1,144 @@
+"""Byte storage behind a small interface; local disk is the default backend.
+
+Every write goes to a temporary file first and is renamed into place on commit, so a reader
+never sees a partially written object.
+"""
+
+import asyncio
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Protocol
+
+_KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+class StorageError(Exception):
+    """The storage backend failed (disk full, permissions, ...)."""
+
+
+def workfile_key(file_id: str) -> str:
+    """Where a work file's bytes live; ids are validated before they get here."""
+    return f"wf/{file_id[:2]}/{file_id}"
+
+
+class Upload(Protocol):
+    """An object being written; invisible until `commit`."""
+
+    def write(self, data: bytes) -> None: ...
+    async def commit(self, key: str) -> None: ...
+    async def abort(self) -> None: ...
+
+
+class Storage(Protocol):
+    """What web and workers need from a storage backend."""
+
+    def open_upload(self) -> Upload: ...
+    def scratch_path(self, suffix: str = "") -> Path: ...
+    async def commit_file(self, path: Path, key: str) -> None: ...
+    async def local_path(self, key: str) -> Path: ...
+    async def delete(self, key: str) -> None: ...
+    async def exists(self, key: str) -> bool: ...
+    async def sweep_scratch(self, older_than_s: float) -> int: ...
+    def check(self) -> None: ...
+
+
+class _LocalUpload:
+    """A temporary file in the storage's scratch directory."""
+
+    def __init__(self, storage: "LocalStorage") -> None:
+        self._storage = storage
+        self.path = storage.scratch_path(".upload")
+        try:
+            self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in commit/abort
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc
+
+    async def commit(self, key: str) -> None:
+        try:
+            self._fh.close()
+        except OSError as exc:
+            await self.abort()
+            raise StorageError(str(exc)) from exc
+        await self._storage.commit_file(self.path, key)
+
+    async def abort(self) -> None:
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+class LocalStorage:
+    """Objects as files under `root/objects`, temporaries under `root/tmp` (same filesystem)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.objects = self.root / "objects"
+        self.tmp = self.root / "tmp"
+        self.objects.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        if not _KEY.match(key) or ".." in key:
+            raise ValueError(f"invalid storage key {key!r}")
+        return self.objects / key
+
+    def open_upload(self) -> Upload:
+        return _LocalUpload(self)
+
+    def scratch_path(self, suffix: str = "") -> Path:
+        """A fresh temporary path on the same filesystem as the objects (so rename is atomic)."""
+        return self.tmp / f"{uuid.uuid4().hex}{suffix}"
+
+    async def commit_file(self, path: Path, key: str) -> None:
+        """Move a finished temporary file into place atomically."""
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise StorageError(str(exc)) from exc
+
+    async def local_path(self, key: str) -> Path:
+        """A local file holding the object (local storage: the object itself)."""
+        return self._path(key)
+
+    async def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    async def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    async def sweep_scratch(self, older_than_s: float) -> int:
+        """Remove temporaries left behind by killed processes; returns how many."""
+        cutoff = time.time() - older_than_s
+
+        def sweep() -> int:
+            removed = 0
+            for entry in os.scandir(self.tmp):
+                try:
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+            return removed
+
+        return await asyncio.to_thread(sweep)
+
+    def check(self) -> None:
+        """Raise StorageError unless the storage is writable."""
+        probe = self.scratch_path(".probe")
+        try:
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc

@@ -1,0 +1,158 @@
+"""Redis-backed state: work file metadata, processes, their per-page results and the expiry index.
+
+Redis is the single source of truth shared by every web and worker process; every key expires
+with the resource it describes, and `pm:expiry` remembers which stored bytes to delete when.
+"""
+
+import json
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+
+from schemas.records import Plan, UnitResult, WorkFile
+
+EXPIRY_INDEX = "pm:expiry"
+
+# Set fields only while the process is still processing: state transitions are compare-and-set,
+# so a job that runs twice can never move a finished process back or finish it twice.
+_CAS_PROCESSING = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'processing' then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+_PROCESS_FIELDS = (
+    "processId",
+    "input",
+    "state",
+    "created_ms",
+    "expires_ms",
+    "affinityToken",
+    "errorCode",
+    "output",
+    "total",
+    "minSecondsAvailable",
+)
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, the unit of every timestamp we store."""
+    return int(time.time() * 1000)
+
+
+def _wf_key(file_id: str) -> str:
+    return f"pm:wf:{file_id}"
+
+
+def _proc_key(process_id: str) -> str:
+    return f"pm:proc:{process_id}"
+
+
+def _units_key(process_id: str) -> str:
+    return f"pm:proc:{process_id}:units"
+
+
+class Store:
+    """Typed access to pagemill's Redis keys."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._cas = redis.register_script(_CAS_PROCESSING)
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    # --- work files -------------------------------------------------------------------------
+    async def put_workfile(self, wf: WorkFile) -> None:
+        """Record a work file whose bytes are already committed to storage."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(_wf_key(wf.file_id), wf.model_dump_json(), pxat=wf.expires_ms)
+            pipe.zadd(EXPIRY_INDEX, {f"wf:{wf.file_id}": wf.expires_ms})
+            await pipe.execute()
+
+    async def get_workfile(self, file_id: str) -> WorkFile | None:
+        raw = await self.redis.get(_wf_key(file_id))
+        if raw is None:
+            return None
+        wf = WorkFile.model_validate_json(raw)
+        return wf if wf.expires_ms > now_ms() else None
+
+    async def delete_workfile(self, file_id: str) -> bool:
+        """Forget a work file; the caller deletes its bytes. True when it existed."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(_wf_key(file_id))
+            pipe.zrem(EXPIRY_INDEX, f"wf:{file_id}")
+            deleted, _ = await pipe.execute()
+        return bool(deleted)
+
+    async def due_for_expiry(self, at_ms: int, limit: int = 500) -> list[str]:
+        """Expiry-index members ("wf:{id}") whose time has come."""
+        members = await self.redis.zrangebyscore(EXPIRY_INDEX, "-inf", at_ms, start=0, num=limit)
+        return [m.decode() for m in members]
+
+    async def forget_expired(self, member: str) -> None:
+        await self.redis.zrem(EXPIRY_INDEX, member)
+
+    # --- processes --------------------------------------------------------------------------
+    async def create_process(self, process_id: str, fields: dict[str, Any], expires_ms: int) -> None:
+        key = _proc_key(process_id)
+        mapping = {k: v if isinstance(v, str | int) else json.dumps(v) for k, v in fields.items()}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={**mapping, "processId": process_id, "expires_ms": expires_ms})
+            pipe.pexpireat(key, expires_ms)
+            await pipe.execute()
+
+    async def get_process(self, process_id: str) -> dict[str, Any] | None:
+        """The process fields (without its plan), plus `done`: how many units are rendered."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(_proc_key(process_id), _PROCESS_FIELDS)
+            pipe.hlen(_units_key(process_id))
+            values, done = await pipe.execute()
+        if values[0] is None:
+            return None
+        record = {k: v.decode() for k, v in zip(_PROCESS_FIELDS, values, strict=True) if v is not None}
+        for name in ("input", "output"):
+            if name in record:
+                record[name] = json.loads(record[name])
+        for name in ("created_ms", "expires_ms", "total", "minSecondsAvailable"):
+            if name in record:
+                record[name] = int(record[name])
+        record["done"] = done
+        return record
+
+    async def get_plan(self, process_id: str) -> Plan | None:
+        raw = await self.redis.hget(_proc_key(process_id), "plan")
+        return None if raw is None else Plan.model_validate_json(raw)
+
+    async def set_plan(self, process_id: str, plan: Plan) -> bool:
+        """Store the plan once; a second plan job of the same process keeps the first one."""
+        key = _proc_key(process_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "plan", plan.model_dump_json())
+            pipe.hsetnx(key, "total", len(plan.render))
+            created, _ = await pipe.execute()
+        return bool(created)
+
+    async def record_unit(self, process_id: str, unit: int, result: UnitResult, expires_ms: int) -> int:
+        """Record one unit's result (idempotent); returns how many units are recorded."""
+        key = _units_key(process_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, str(unit), result.model_dump_json(exclude_defaults=True))
+            pipe.pexpireat(key, expires_ms)
+            pipe.hlen(key)
+            _, _, count = await pipe.execute()
+        return int(count)
+
+    async def unit_results(self, process_id: str, units: list[int]) -> list[UnitResult | None]:
+        if not units:
+            return []
+        raw = await self.redis.hmget(_units_key(process_id), [str(u) for u in units])
+        return [None if r is None else UnitResult.model_validate_json(r) for r in raw]
+
+    async def finish_process(self, process_id: str, state: str, fields: dict[str, Any]) -> bool:
+        """Move a processing process to `state` with `fields`; False when it was already final."""
+        argv: list[str | int] = ["state", state]
+        for k, v in fields.items():
+            argv += [k, v if isinstance(v, str | int) else json.dumps(v)]
+        return bool(await self._cas(keys=[_proc_key(process_id)], args=argv))

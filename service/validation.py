@@ -1,0 +1,92 @@
+"""Reading request bodies within limits and turning pydantic errors into 480 InvalidInput."""
+
+from functools import cache
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from service.errors import InvalidInput, PayloadTooLarge
+
+M = TypeVar("M", bound=BaseModel)
+
+_EXPECTED_KEYS = ("enum", "const", "type", "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems")
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """Read a small body fully, refusing (413) anything over `limit` bytes without reading it all."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_path(loc: tuple[int | str, ...]) -> str:
+    """('input', 'sources', 0, 'fileId') -> 'input.sources[0].fileId'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@cache
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    while True:
+        if "$ref" in node:
+            node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        elif "anyOf" in node:
+            branches = [b for b in node["anyOf"] if b.get("type") != "null"]
+            node = branches[0] if len(branches) == 1 else node
+            if "anyOf" in node:
+                return node
+        else:
+            return node
+
+
+def expected_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> dict[str, Any] | None:
+    """What the model's JSON schema expects at `loc` (enum, type, bounds), if it says."""
+    root = _schema(model)
+    node = _resolve(root, root)
+    for part in loc:
+        if isinstance(part, int):
+            node = node.get("items", {})
+        else:
+            node = node.get("properties", {}).get(part)
+            if node is None:
+                return None
+        node = _resolve(node, root)
+    found = {k: node[k] for k in _EXPECTED_KEYS if k in node}
+    return found or None
+
+
+def invalid_input(exc: ValidationError, model: type[BaseModel]) -> InvalidInput:
+    """The 480 InvalidInput for the first problem pydantic found."""
+    err = exc.errors(include_url=False)[0]
+    if err["type"] == "json_invalid":
+        return InvalidInput("", expected={"type": "object"}, message=f"body is not valid JSON: {err['msg']}")
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden":
+        return InvalidInput(json_path(loc), message=f"unknown property {json_path(loc)!r}")
+    expected = expected_at(model, loc)
+    if err["type"] == "model_type":
+        expected = {"type": "object"}
+    return InvalidInput(json_path(loc), expected=expected, message=err["msg"])
+
+
+async def read_model(request: web.Request, model: type[M], limit: int) -> M:
+    """Parse and validate a JSON body as `model`, or raise InvalidInput/PayloadTooLarge."""
+    body = await read_body(request, limit)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise invalid_input(exc, model) from None

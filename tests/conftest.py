@@ -1,0 +1,86 @@
+"""Fixtures: a real redis-server on a free port, the real app, the real arq worker."""
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_sync
+from aiohttp.test_utils import TestClient
+
+from service.app import create_app
+from service.redisproc import RedisServer
+from service.settings import Settings
+from workers.settings import create_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"), persist=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A clean database for every test."""
+    with redis_sync.Redis.from_url(redis_server.url) as r:
+        r.flushall()
+    return redis_server.url
+
+
+def test_env(data_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:
+    """Environment for settings and for worker subprocesses started by tests."""
+    return {
+        "REDIS_URL": redis_url,
+        "PAGEMILL_DATA_DIR": str(data_dir),
+        "PAGEMILL_RENDER_PROCESSES": "2",
+        "PAGEMILL_CHUNK_PAGES": "4",
+        "PAGEMILL_POLL_DELAY_S": "0.02",
+        "PAGEMILL_LOG_FORMAT": "console",
+        **extra,
+    }
+
+
+@pytest.fixture
+def env(tmp_path: Path, redis_url: str) -> dict[str, str]:
+    return test_env(tmp_path / "data", redis_url)
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def worker(settings: Settings) -> AsyncIterator[Any]:
+    """The real arq worker (with its process pool) running in this event loop."""
+    w = create_worker(settings, handle_signals=False)
+    task = asyncio.create_task(w.async_run())
+    yield w
+    await w.close()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def worker_subprocess(env: dict[str, str]) -> Any:
+    """`python -m workers` as a separate process (for tests that kill it)."""
+    import subprocess
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+    )

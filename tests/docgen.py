@@ -1,0 +1,89 @@
+"""Real test documents generated on the fly: multi-page text PDFs, images, broken files."""
+
+import io
+import zlib
+
+from PIL import Image, ImageDraw
+
+
+def text_pdf(pages: int, *, width_pt: float = 612, height_pt: float = 792, lines: int = 40) -> bytes:
+    """A valid PDF of `pages` US-letter pages of Helvetica text; each page says its own number."""
+    objects: list[bytes] = []
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    catalog = add(b"")  # placeholders filled below
+    pages_obj = add(b"")
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    kids = []
+    for n in range(1, pages + 1):
+        text = [b"BT /F1 28 Tf 72 %d Td (Page %d) Tj ET" % (int(height_pt) - 90, n)]
+        for i in range(lines):
+            y = int(height_pt) - 130 - i * 15
+            if y < 40:
+                break
+            text.append(
+                b"BT /F1 10 Tf 72 %d Td (Line %d of page %d: the quick brown fox jumps over the lazy dog.) Tj ET"
+                % (y, i + 1, n)
+            )
+        stream = zlib.compress(b"\n".join(text))
+        content = add(b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream))
+        page = add(
+            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
+            % (pages_obj, _num(width_pt), _num(height_pt), font, content)
+        )
+        kids.append(page)
+    objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_obj
+    objects[pages_obj - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % k for k in kids),
+        len(kids),
+    )
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (i, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for off in offsets:
+        out.write(b"%010d 00000 n \n" % off)
+    out.write(b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, catalog, xref))
+    return out.getvalue()
+
+
+def _num(v: float) -> bytes:
+    return (b"%d" % v) if float(v).is_integer() else (b"%.2f" % v)
+
+
+def encrypted_pdf(pages: int, password: str) -> bytes:
+    """A text PDF that needs `password` to open (RC4-128 via pypdf, pure Python)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf(pages))))
+    writer.encrypt(user_password=password, owner_password=password + "-owner", algorithm="RC4-128")
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def image_bytes(fmt: str, size: tuple[int, int] = (400, 300), color: str = "navy", frames: int = 1) -> bytes:
+    """An image with a distinct colour block per frame (multi-frame for tiff/gif)."""
+    images = []
+    for i in range(frames):
+        im = Image.new("RGB", size, "white")
+        draw = ImageDraw.Draw(im)
+        draw.rectangle([10 + i * 5, 10, size[0] // 2, size[1] // 2], fill=color)
+        draw.text((20, size[1] - 30), f"frame {i + 1}", fill="black")
+        images.append(im)
+    buf = io.BytesIO()
+    kwargs = {"save_all": True, "append_images": images[1:]} if frames > 1 else {}
+    images[0].save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
+def corrupt_pdf() -> bytes:
+    """Starts like a PDF, is not one."""
+    return b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R\n" + b"\x00garbage" * 200

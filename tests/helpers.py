@@ -1,0 +1,46 @@
+"""Client-side helpers written the way a PrizmDoc client uses the API."""
+
+import asyncio
+import io
+import time
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+
+async def upload(client: TestClient, data: bytes, extension: str = "") -> dict[str, Any]:
+    query = f"?FileExtension={extension}" if extension else ""
+    resp = await client.post(f"/PCCIS/V1/WorkFile{query}", data=io.BytesIO(data))
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def convert(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
+    resp = await client.post("/v2/contentConverters", json=body)
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def poll(
+    client: TestClient, process_id: str, *, interval_s: float = 0.5, timeout_s: float = 60
+) -> dict[str, Any]:
+    """Poll like the official clients until the state is final; return the final body."""
+    deadline = time.monotonic() + timeout_s
+    seen: list[int] = []
+    while True:
+        resp = await client.get(f"/v2/contentConverters/{process_id}")
+        assert resp.status == 200, await resp.text()
+        assert resp.content_type == "application/json"
+        body = await resp.json()
+        seen.append(body["percentComplete"])
+        if body["state"] != "processing":
+            body["_percent_seen"] = seen
+            return body
+        assert time.monotonic() < deadline, f"still processing after {timeout_s}s: {body}"
+        await asyncio.sleep(interval_s)
+
+
+async def download(client: TestClient, file_id: str) -> tuple[bytes, Any]:
+    resp = await client.get(f"/PCCIS/V1/WorkFile/{file_id}")
+    assert resp.status == 200, await resp.text()
+    return await resp.read(), resp.headers

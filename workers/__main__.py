@@ -1,0 +1,26 @@
+"""Entry point: `python -m workers` runs one arq worker with its rendering process pool."""
+
+import os
+import sys
+
+import structlog
+
+from service.logs import configure_logging
+from service.settings import Settings, SettingsError
+from workers.settings import create_worker
+
+
+def main() -> None:
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        sys.exit(str(exc))
+    if not settings.redis_url:
+        sys.exit("REDIS_URL is not set; use `python -m service serve` for the embedded default")
+    configure_logging(settings.log_format, settings.log_level)
+    structlog.get_logger("pagemill").info("worker_starting", settings=repr(settings))
+    create_worker(settings).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Turning a conversion's input and its sources' page counts into units, chunks and output groups."""
+
+from typing import Any
+
+from schemas.pages import format_pages, parse_pages
+from schemas.records import OutputGroup, Plan, Unit
+from workers.render import RASTER_EXTENSIONS
+
+
+def one_file_per_page(dest: dict[str, Any]) -> bool:
+    """png/jpeg always give one result per page; pdf/tiff only with forceOneFilePerPage."""
+    if dest["format"] in ("png", "jpeg"):
+        return True
+    return bool(dest.get(f"{dest['format']}Options", {}).get("forceOneFilePerPage"))
+
+
+def _error_source(src: dict[str, Any], pages: list[int]) -> dict[str, str]:
+    item = {"fileId": src["fileId"], "pages": format_pages(pages)}
+    if src.get("password") is not None:
+        item["password"] = src["password"]
+    return item
+
+
+def make_plan(inp: dict[str, Any], page_counts: list[int], extensions: list[str], chunk_pages: int) -> Plan:
+    """Decide every unit of work and every result, before any page is rendered."""
+    dest = inp["dest"]
+    per_page = one_file_per_page(dest)
+    units: list[Unit] = []
+    groups: list[OutputGroup] = []
+    missing_by_source: list[tuple[dict[str, Any], list[int]]] = []
+    for s, (src, count) in enumerate(zip(inp["sources"], page_counts, strict=True)):
+        missing: list[int] = []
+        for first, last in parse_pages(src.get("pages", "")):
+            end = count if last is None else last
+            for n in range(first, max(end, first) + 1):
+                if n > count:
+                    missing.append(n)
+                    if per_page:
+                        groups.append(OutputGroup(error_code="NoSuchPage", error_sources=[_error_source(src, [n])]))
+                    continue
+                units.append(Unit(s=s, p=n - 1))
+                if per_page:
+                    groups.append(OutputGroup(units=[len(units) - 1]))
+        if missing:
+            missing_by_source.append((src, missing))
+    if not per_page:
+        if missing_by_source:
+            sources = [_error_source(src, missing) for src, missing in missing_by_source]
+            groups = [OutputGroup(error_code="NoSuchPage", error_sources=sources)]
+            units = []
+        else:
+            groups = [OutputGroup(units=list(range(len(units))))]
+    if dest["format"] == "pdf":
+        # PDF pages are imported as vectors at assembly; only raster pages need a per-page artifact.
+        render = [i for i, u in enumerate(units) if extensions[u.s] in RASTER_EXTENSIONS]
+    else:
+        render = list(range(len(units)))
+    return Plan(page_counts=page_counts, units=units, render=render, chunk_pages=chunk_pages, groups=groups)
+
+
+def result_sources(inp: dict[str, Any], plan: Plan, unit_ids: list[int]) -> list[dict[str, str]]:
+    """The `sources` of a result: for each source in order, which 1-based pages it contributed."""
+    pages: dict[int, list[int]] = {}
+    for u in unit_ids:
+        unit = plan.units[u]
+        pages.setdefault(unit.s, []).append(unit.p + 1)
+    return [{"fileId": inp["sources"][s]["fileId"], "pages": format_pages(p)} for s, p in sorted(pages.items())]

@@ -1,0 +1,110 @@
+"""A process pool for rendering that survives hanging and crashing documents.
+
+PDFium is not thread-safe, so pages render in processes. Each call is bounded by a timeout;
+on timeout or a crashed child the whole pool is replaced (a stuck child cannot be cancelled).
+"""
+
+import asyncio
+import multiprocessing
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+import structlog
+
+from workers import render
+
+log = structlog.get_logger("pagemill.pool")
+T = TypeVar("T")
+
+
+class RenderTimeout(Exception):
+    """A call took longer than its timeout; the pool was recycled."""
+
+
+class RenderCrashed(Exception):
+    """A pool child died during the call (maybe another call's fault); the pool was recycled."""
+
+
+# --- in the child processes ----------------------------------------------------------------
+_max_image_pixels = 200_000_000
+_open_docs: "OrderedDict[tuple[str, str, str | None], render.Document]" = OrderedDict()
+_OPEN_DOCS_MAX = 4
+
+
+def _child_init(max_image_pixels: int) -> None:
+    global _max_image_pixels
+    _max_image_pixels = max_image_pixels
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max_image_pixels
+
+
+def _document(path: str, extension: str, password: str | None) -> render.Document:
+    """Documents stay open between calls in this child, so a chunk opens its source once."""
+    key = (path, extension, password)
+    doc = _open_docs.get(key)
+    if doc is None:
+        doc = render.open_document(path, extension, password, _max_image_pixels)
+        _open_docs[key] = doc
+        while len(_open_docs) > _OPEN_DOCS_MAX:
+            _open_docs.popitem(last=False)[1].close()
+    else:
+        _open_docs.move_to_end(key)
+    return doc
+
+
+def count_pages(path: str, extension: str, password: str | None) -> int:
+    return _document(path, extension, password).page_count
+
+
+def render_unit(
+    path: str, extension: str, password: str | None, index: int, spec: render.RenderSpec, out_path: str
+) -> render.Rendered:
+    return render.render_page(_document(path, extension, password), index, spec, out_path)
+
+
+# --- in the worker ---------------------------------------------------------------------------
+class RenderPool:
+    """Owns a ProcessPoolExecutor (spawned children) and replaces it when a call goes wrong."""
+
+    def __init__(self, processes: int, max_image_pixels: int) -> None:
+        self.processes = processes
+        self.max_image_pixels = max_image_pixels
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_child_init,
+            initargs=(self.max_image_pixels,),
+        )
+
+    def _recycle(self, pool: ProcessPoolExecutor) -> None:
+        if pool is not self._pool:
+            return  # someone already replaced it
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
+        log.warning("render_pool_recycled")
+
+    async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+        pool = self._pool
+        future = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            self._recycle(pool)
+            raise RenderTimeout(f"{fn.__name__} exceeded {timeout_s}s") from None
+        except BrokenProcessPool:
+            self._recycle(pool)
+            raise RenderCrashed(fn.__name__) from None
+
+    def close(self) -> None:
+        for proc in list(getattr(self._pool, "_processes", {}).values()):
+            proc.kill()
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,361 @@
+"""arq jobs of a conversion: plan -> render chunks -> finish; plus the expiry sweeper.
+
+Every job may run more than once (a killed worker's job is redelivered): outputs have
+deterministic ids, files are written to a temporary name and renamed, and state changes are
+compare-and-set, so a second run either finds the work done or redoes it identically.
+"""
+
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from arq import Retry
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from schemas import jobs
+from schemas.records import Plan, UnitResult, WorkFile
+from service.ids import derive_id
+from service.settings import Settings
+from service.sniff import content_type_for
+from service.storage import Storage, StorageError, workfile_key
+from service.store import Store, now_ms
+from workers import pool as pool_fns
+from workers.plan import make_plan, one_file_per_page, result_sources
+from workers.pool import RenderCrashed, RenderTimeout
+from workers.render import DocumentError, PdfPart, Rendered, RenderSpec, build_pdf, concat_tiffs
+
+log = structlog.get_logger("pagemill.jobs")
+
+OUTPUT_EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "pdf": "pdf"}
+CRASH_ATTEMPTS = 3
+
+Ctx = dict[str, Any]
+
+
+def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Bind job ids to logs; end the process in error on a permanent failure or the last try."""
+
+    @functools.wraps(fn)
+    async def wrapper(ctx: Ctx, process_id: str, *args: Any) -> Any:
+        with structlog.contextvars.bound_contextvars(
+            job_id=ctx.get("job_id"), job_try=ctx.get("job_try"), process_id=process_id
+        ):
+            try:
+                return await fn(ctx, process_id, *args)
+            except StorageError as exc:
+                log.error("storage_failed", error=str(exc))
+                await _fail(ctx, process_id, "StorageError")
+            except (RedisConnectionError, OSError) as exc:
+                if ctx.get("job_try", 1) >= ctx["max_tries"]:
+                    log.error("job_gave_up", error=str(exc))
+                    await _fail(ctx, process_id, "InternalError")
+                    return None
+                log.warning("job_retry", error=str(exc))
+                raise Retry(defer=min(30, 2 ** ctx.get("job_try", 1))) from exc
+            except Exception:
+                log.exception("job_failed")
+                if ctx.get("job_try", 1) >= ctx["max_tries"]:
+                    await _fail(ctx, process_id, "InternalError")
+                    return None
+                raise
+
+    return wrapper
+
+
+async def _fail(ctx: Ctx, process_id: str, error_code: str, results: list[dict[str, Any]] | None = None) -> None:
+    fields: dict[str, Any] = {"errorCode": error_code}
+    if results is not None:
+        fields["output"] = {"results": results}
+    if await ctx["store"].finish_process(process_id, "error", fields):
+        log.info("process_failed", error_code=error_code)
+
+
+async def _enqueue_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> None:
+    """Enqueue a chunk job; its deterministic id makes a duplicate enqueue a no-op."""
+    await ctx["redis"].enqueue_job(
+        jobs.RENDER_CHUNK, process_id, chunk, start, _job_id=jobs.chunk_job_id(process_id, chunk, start)
+    )
+
+
+async def _enqueue_finish(ctx: Ctx, process_id: str) -> None:
+    await ctx["redis"].enqueue_job(jobs.FINISH_CONVERSION, process_id, _job_id=jobs.finish_job_id(process_id))
+
+
+def render_spec(dest: dict[str, Any], settings: Settings, fmt: str | None = None) -> RenderSpec:
+    fmt = fmt or dest["format"]
+    options = dest.get(f"{dest['format']}Options", {})
+
+    def px(name: str) -> int | None:
+        value = options.get(name)
+        return int(value.strip().removesuffix("px").strip()) if value else None
+
+    return RenderSpec(
+        format=fmt,
+        dpi=settings.render_dpi,
+        max_width=px("maxWidth"),
+        max_height=px("maxHeight"),
+        max_pixels=settings.max_render_pixels,
+        jpeg_quality=settings.jpeg_quality,
+        png_compress_level=settings.png_compress_level,
+    )
+
+
+async def _source_file(ctx: Ctx, file_id: str) -> WorkFile:
+    wf = await ctx["store"].get_workfile(file_id)
+    if wf is None:
+        raise DocumentError("WorkFileDoesNotExist", file_id)
+    return wf
+
+
+async def _store_output(
+    ctx: Ctx, out_id: str, tmp_path: Any, rendered: Rendered, extension: str, affinity: str, expires_ms: int
+) -> None:
+    """Rename a finished file into place, then record it as a work file."""
+    storage: Storage = ctx["storage"]
+    await storage.commit_file(tmp_path, workfile_key(out_id))
+    created = now_ms()
+    await ctx["store"].put_workfile(
+        WorkFile(
+            file_id=out_id,
+            extension=extension,
+            content_type=content_type_for(extension),
+            size=rendered.size,
+            sha256=rendered.sha256,
+            created_ms=created,
+            expires_ms=expires_ms,
+            affinity_token=affinity,
+        )
+    )
+
+
+def _output_expiry(ctx: Ctx, record: dict[str, Any]) -> int:
+    settings: Settings = ctx["settings"]
+    return max(now_ms() + settings.workfile_lifetime_s * 1000, record["expires_ms"])
+
+
+@process_job
+async def plan_conversion(ctx: Ctx, process_id: str) -> str:
+    """Count the sources' pages, decide units and results, enqueue the chunk jobs."""
+    store: Store = ctx["store"]
+    record = await store.get_process(process_id)
+    if record is None or record["state"] != "processing":
+        return "skipped"
+    plan = await store.get_plan(process_id)
+    if plan is None:
+        settings: Settings = ctx["settings"]
+        inp = record["input"]
+        counts: list[int] = []
+        extensions: list[str] = []
+        for src in inp["sources"]:
+            try:
+                wf = await _source_file(ctx, src["fileId"])
+                path = await ctx["storage"].local_path(workfile_key(wf.file_id))
+                counts.append(
+                    await ctx["pool"].run(
+                        pool_fns.count_pages,
+                        str(path),
+                        wf.extension,
+                        src.get("password"),
+                        timeout_s=settings.page_timeout_s,
+                    )
+                )
+                extensions.append(wf.extension)
+            except (DocumentError, RenderTimeout, RenderCrashed) as exc:
+                code = exc.code if isinstance(exc, DocumentError) else "CouldNotOpenDocument"
+                log.info("source_rejected", file_id=src["fileId"], error_code=code)
+                await _fail(ctx, process_id, "CouldNotConvert", [{"errorCode": code, "sources": [src]}])
+                return "failed"
+        await store.set_plan(process_id, make_plan(inp, counts, extensions, settings.chunk_pages))
+        plan = await store.get_plan(process_id)
+        assert plan is not None
+        log.info("process_planned", pages=len(plan.units), render=len(plan.render), chunks=len(plan.chunks()))
+    chunks = plan.chunks()
+    for k in range(len(chunks)):
+        await _enqueue_chunk(ctx, process_id, k, 0)
+    if not chunks:
+        await _enqueue_finish(ctx, process_id)
+    return "planned"
+
+
+async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: Plan, u: int) -> UnitResult:
+    """Render one unit to an artifact work file with a deterministic id."""
+    settings: Settings = ctx["settings"]
+    inp = record["input"]
+    unit = plan.units[u]
+    src = inp["sources"][unit.s]
+    dest = inp["dest"]
+    # Raster pages of a pdf output become one-page PDFs that the finish job imports.
+    spec = render_spec(dest, settings, "pdf" if dest["format"] == "pdf" else None)
+    try:
+        wf = await _source_file(ctx, src["fileId"])
+    except DocumentError as exc:
+        return UnitResult(error_code=exc.code)
+    path = await ctx["storage"].local_path(workfile_key(wf.file_id))
+    extension = OUTPUT_EXTENSIONS[spec.format]
+    tmp = ctx["storage"].scratch_path("." + extension)
+    for attempt in range(1, CRASH_ATTEMPTS + 1):
+        try:
+            rendered: Rendered = await ctx["pool"].run(
+                pool_fns.render_unit,
+                str(path),
+                wf.extension,
+                src.get("password"),
+                unit.p,
+                spec,
+                str(tmp),
+                timeout_s=settings.page_timeout_s,
+            )
+            break
+        except DocumentError as exc:
+            tmp.unlink(missing_ok=True)
+            return UnitResult(error_code=exc.code)
+        except RenderTimeout:
+            tmp.unlink(missing_ok=True)
+            log.warning("page_timeout", page=unit.p + 1)
+            return UnitResult(error_code="PageRenderTimeout")
+        except RenderCrashed:
+            tmp.unlink(missing_ok=True)
+            log.warning("page_crashed", page=unit.p + 1, attempt=attempt)
+            if attempt == CRASH_ATTEMPTS:
+                return UnitResult(error_code="PageRenderFailed")
+    out_id = derive_id(process_id, f"unit:{u}")
+    await _store_output(
+        ctx, out_id, tmp, rendered, extension, record.get("affinityToken", ""), _output_expiry(ctx, record)
+    )
+    log.debug("page_rendered", page=unit.p + 1, width=rendered.width, height=rendered.height)
+    return UnitResult(file_id=out_id, width=rendered.width, height=rendered.height)
+
+
+@process_job
+async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str:
+    """Render the chunk's units not rendered yet; hand over to a continuation before the job timeout."""
+    settings: Settings = ctx["settings"]
+    store: Store = ctx["store"]
+    record = await store.get_process(process_id)
+    if record is None or record["state"] != "processing":
+        return "skipped"
+    plan = await store.get_plan(process_id)
+    assert plan is not None, "a chunk job never runs before its plan is stored"
+    units = plan.chunks()[chunk][start:]
+    done = await store.unit_results(process_id, units)
+    deadline = time.monotonic() + settings.job_timeout_s - settings.page_timeout_s - 2
+    count = record["done"]
+    for offset, (u, existing) in enumerate(zip(units, done, strict=True)):
+        if existing is not None:
+            continue
+        if time.monotonic() > deadline:
+            await _enqueue_chunk(ctx, process_id, chunk, start + offset)
+            return "continued"
+        result = await _render_unit(ctx, process_id, record, plan, u)
+        count = await store.record_unit(process_id, u, result, record["expires_ms"])
+    if count >= len(plan.render):
+        await _enqueue_finish(ctx, process_id)
+    return "rendered"
+
+
+async def _assemble(
+    ctx: Ctx, process_id: str, record: dict[str, Any], plan: Plan, g: int, results: dict[int, UnitResult]
+) -> tuple[str | None, str | None]:
+    """Build one multi-page (or one-page pdf) output; returns (fileId, errorCode)."""
+    settings: Settings = ctx["settings"]
+    store: Store = ctx["store"]
+    storage: Storage = ctx["storage"]
+    inp = record["input"]
+    fmt = inp["dest"]["format"]
+    units = plan.groups[g].units
+    out_id = derive_id(process_id, f"out:{g}")
+    if await store.get_workfile(out_id) is not None:
+        return out_id, None  # assembled by an earlier run of this job
+    for u in units:
+        if u in results and results[u].error_code:
+            return None, results[u].error_code
+    tmp = storage.scratch_path("." + OUTPUT_EXTENSIONS[fmt])
+    if fmt == "tiff":
+        paths = [str(await storage.local_path(workfile_key(results[u].file_id or ""))) for u in units]
+        fn, arg = concat_tiffs, paths
+    else:
+        parts: list[PdfPart] = []
+        for u in units:
+            unit = plan.units[u]
+            if u in results:  # a raster page, already a one-page PDF
+                parts.append(PdfPart(str(await storage.local_path(workfile_key(results[u].file_id or "")))))
+                continue
+            src = inp["sources"][unit.s]
+            path = str(await storage.local_path(workfile_key(src["fileId"])))
+            last = parts[-1] if parts else None
+            if last and last.path == path and last.password == src.get("password"):
+                parts[-1] = PdfPart(path, last.password, (*last.pages, unit.p))
+            else:
+                parts.append(PdfPart(path, src.get("password"), (unit.p,)))
+        fn, arg = build_pdf, parts
+    try:
+        rendered = await ctx["pool"].run(fn, arg, str(tmp), timeout_s=max(5, settings.job_timeout_s - 5))
+    except DocumentError as exc:
+        tmp.unlink(missing_ok=True)
+        return None, exc.code
+    except (RenderTimeout, RenderCrashed):
+        tmp.unlink(missing_ok=True)
+        return None, "CouldNotAssembleOutput"
+    ext = OUTPUT_EXTENSIONS[fmt]
+    await _store_output(ctx, out_id, tmp, rendered, ext, record.get("affinityToken", ""), _output_expiry(ctx, record))
+    return out_id, None
+
+
+@process_job
+async def finish_conversion(ctx: Ctx, process_id: str) -> str:
+    """Assemble multi-page outputs, publish output.results, mark the process complete."""
+    store: Store = ctx["store"]
+    record = await store.get_process(process_id)
+    if record is None or record["state"] != "processing":
+        return "skipped"
+    plan = await store.get_plan(process_id)
+    assert plan is not None
+    inp = record["input"]
+    dest = inp["dest"]
+    unit_results = dict(zip(plan.render, await store.unit_results(process_id, plan.render), strict=True))
+    if any(r is None for r in unit_results.values()):
+        return "waiting"  # a chunk is still running; its last unit enqueues this job again
+    results_by_unit: dict[int, UnitResult] = {u: r for u, r in unit_results.items() if r is not None}
+    intermediates: list[str] = []
+    results: list[dict[str, Any]] = []
+    assembled = not (dest["format"] in ("png", "jpeg", "tiff") and one_file_per_page(dest))
+    for g, group in enumerate(plan.groups):
+        if group.error_code:
+            results.append({"errorCode": group.error_code, "sources": group.error_sources})
+            continue
+        sources = result_sources(inp, plan, group.units)
+        if assembled:
+            file_id, error = await _assemble(ctx, process_id, record, plan, g, results_by_unit)
+            intermediates += [r.file_id for u in group.units if (r := results_by_unit.get(u)) and r.file_id]
+        else:
+            r = results_by_unit[group.units[0]]
+            file_id, error = r.file_id, r.error_code
+        if error:
+            results.append({"errorCode": error, "sources": sources})
+        else:
+            results.append({"fileId": file_id, "pageCount": len(group.units), "sources": sources})
+    if await store.finish_process(process_id, "complete", {"output": {"results": results}}):
+        log.info("process_complete", results=len(results))
+    for file_id in intermediates:
+        await store.delete_workfile(file_id)
+        await ctx["storage"].delete(workfile_key(file_id))
+    return "complete"
+
+
+async def sweep_expired(ctx: Ctx) -> int:
+    """Delete the bytes of expired work files and stale temporaries (metadata expires in Redis)."""
+    store: Store = ctx["store"]
+    storage: Storage = ctx["storage"]
+    removed = 0
+    for member in await store.due_for_expiry(now_ms()):
+        kind, _, ident = member.partition(":")
+        if kind == "wf" and await store.get_workfile(ident) is None:
+            await storage.delete(workfile_key(ident))
+            removed += 1
+        await store.forget_expired(member)
+    removed += await storage.sweep_scratch(older_than_s=max(3600, 4 * ctx["settings"].job_timeout_s))
+    if removed:
+        log.info("expired_swept", removed=removed)
+    return removed
