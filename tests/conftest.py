@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -35,7 +36,7 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
-def test_env(data_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:
+def make_env(data_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:
     """Environment for settings and for worker subprocesses started by tests."""
     return {
         "REDIS_URL": redis_url,
@@ -50,7 +51,7 @@ def test_env(data_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def env(tmp_path: Path, redis_url: str) -> dict[str, str]:
-    return test_env(tmp_path / "data", redis_url)
+    return make_env(tmp_path / "data", redis_url)
 
 
 @pytest.fixture
@@ -74,13 +75,12 @@ async def worker(settings: Settings) -> AsyncIterator[Any]:
     await asyncio.gather(task, return_exceptions=True)
 
 
-def worker_subprocess(env: dict[str, str]) -> Any:
-    """`python -m workers` as a separate process (for tests that kill it)."""
-    import subprocess
-
+def worker_subprocess(env: dict[str, str], *, new_session: bool = False) -> subprocess.Popen[bytes]:
+    """`python -m workers` as a separate process (for tests that kill it, with its pool when new_session)."""
     return subprocess.Popen(
         [sys.executable, "-m", "workers"],
         cwd=ROOT,
         env={**os.environ, **env},
         stdin=subprocess.DEVNULL,
+        start_new_session=new_session,
     )

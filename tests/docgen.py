@@ -31,7 +31,8 @@ def text_pdf(pages: int, *, width_pt: float = 612, height_pt: float = 792, lines
         stream = zlib.compress(b"\n".join(text))
         content = add(b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream))
         page = add(
-            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
+            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] "
+            b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
             % (pages_obj, _num(width_pt), _num(height_pt), font, content)
         )
         kids.append(page)

@@ -74,6 +74,9 @@ class RenderPool:
         self.processes = processes
         self.max_image_pixels = max_image_pixels
         self._pool = self._new_pool()
+        # At most one call per child is submitted at a time, so a timeout measures the call's own
+        # run time, not time spent queued behind other jobs' pages.
+        self._slots = asyncio.Semaphore(processes)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -93,6 +96,10 @@ class RenderPool:
         log.warning("render_pool_recycled")
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+        async with self._slots:
+            return await self._run(fn, *args, timeout_s=timeout_s)
+
+    async def _run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
         pool = self._pool
         future = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
         try:

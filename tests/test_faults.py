@@ -1,0 +1,71 @@
+"""Fault tests: a worker killed with SIGKILL mid-process does not lose the process."""
+
+import asyncio
+import io
+import os
+import signal
+import time
+
+import pytest
+from PIL import Image
+
+from service.app import create_app
+from service.settings import Settings
+from tests.conftest import make_env, worker_subprocess
+from tests.docgen import text_pdf
+from tests.helpers import convert, download, poll, upload
+
+pytestmark = pytest.mark.fault
+
+
+async def test_sigkilled_worker_process_completes_after_restart(aiohttp_client, tmp_path, redis_url):
+    # Given slow-ish work: 48 pages at 300 dpi on one render process, short job timeouts
+    env = make_env(
+        tmp_path / "data",
+        redis_url,
+        PAGEMILL_JOB_TIMEOUT_S="6",
+        PAGEMILL_PAGE_TIMEOUT_S="3",
+        PAGEMILL_RENDER_DPI="300",
+        PAGEMILL_RENDER_PROCESSES="1",
+        PAGEMILL_LOG_LEVEL="WARNING",
+    )
+    client = await aiohttp_client(create_app(Settings.from_env(env)))
+    wf = await upload(client, text_pdf(48), "pdf")
+    first = worker_subprocess(env, new_session=True)
+    try:
+        started = await convert(client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}})
+        pid = started["processId"]
+        # When the worker (and its render pool) is SIGKILLed after some pages are done
+        deadline = time.monotonic() + 60
+        while True:
+            body = await (await client.get(f"/v2/contentConverters/{pid}")).json()
+            if body["percentComplete"] >= 10:
+                break
+            assert body["state"] == "processing" and time.monotonic() < deadline, body
+            await asyncio.sleep(0.05)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        killed_at = body["percentComplete"]
+        assert killed_at < 100
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    # Then a new worker picks the unfinished jobs up again and the process completes
+    second = worker_subprocess(env, new_session=True)
+    try:
+        restarted = time.monotonic()
+        final = await poll(client, pid, interval_s=0.5, timeout_s=90)
+        recovered_s = time.monotonic() - restarted
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(30)
+    assert final["state"] == "complete", final
+    results = final["output"]["results"]
+    assert [r["sources"][0]["pages"] for r in results] == [str(n) for n in range(1, 49)]
+    assert [r.get("errorCode") for r in results if "errorCode" in r] == []
+    assert len({r["fileId"] for r in results}) == 48
+    for result in results[::7]:
+        data, _ = await download(client, result["fileId"])
+        assert Image.open(io.BytesIO(data)).size == (2550, 3300)
+    # redelivery waits for arq's in-progress key: job timeout + 10 s
+    assert recovered_s < 60, recovered_s

@@ -1,0 +1,156 @@
+"""Pure pieces tested directly: page syntax, planning, settings, rendering functions."""
+
+import io
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from PIL import Image
+
+from schemas.pages import PageSyntaxError, format_pages, parse_pages
+from service.settings import Settings, SettingsError
+from service.sniff import sniff_extension
+from tests.docgen import corrupt_pdf, encrypted_pdf, image_bytes, text_pdf
+from workers import render
+from workers.plan import make_plan
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [("", [(1, None)]), ("1", [(1, 1)]), ("2, 4-9, 12-", [(2, 2), (4, 9), (12, None)]), (" 3 - 5 ", [(3, 5)])],
+)
+def test_parse_pages(text, parts):
+    assert parse_pages(text) == parts
+
+
+@pytest.mark.parametrize("text", ["0", "a", "1-2-3", "5-3", "1,,2", "-4", "1.5"])
+def test_parse_pages_rejects(text):
+    with pytest.raises(PageSyntaxError):
+        parse_pages(text)
+
+
+def test_format_pages():
+    assert format_pages([1, 2, 3, 5, 7, 8]) == "1-3,5,7-8"
+    assert format_pages([4, 2]) == "4,2"
+    assert format_pages([]) == ""
+
+
+def test_plan_png_renders_every_page_in_chunks():
+    inp = {"sources": [{"fileId": "f"}], "dest": {"format": "png"}}
+    plan = make_plan(inp, [10], ["pdf"], chunk_pages=4)
+    assert len(plan.units) == 10 and len(plan.groups) == 10
+    assert [len(c) for c in plan.chunks()] == [4, 4, 2]
+
+
+def test_plan_pdf_from_pdf_renders_nothing_and_from_images_renders_only_them():
+    inp = {"sources": [{"fileId": "a", "pages": ""}, {"fileId": "b", "pages": ""}], "dest": {"format": "pdf"}}
+    plan = make_plan(inp, [3, 1], ["pdf", "png"], chunk_pages=8)
+    assert plan.render == [3]
+    assert [g.units for g in plan.groups] == [[0, 1, 2, 3]]
+
+
+def test_plan_combined_output_with_missing_pages_is_one_error():
+    inp = {"sources": [{"fileId": "a", "pages": "1-3", "password": "p"}], "dest": {"format": "tiff"}}
+    plan = make_plan(inp, [2], ["pdf"], chunk_pages=8)
+    assert plan.render == []
+    [group] = plan.groups
+    assert group.error_code == "NoSuchPage"
+    assert group.error_sources == [{"fileId": "a", "pages": "3", "password": "p"}]
+
+
+def test_settings_report_every_problem_at_once():
+    with pytest.raises(SettingsError) as exc:
+        Settings.from_env({"PAGEMILL_PORT": "x", "PAGEMILL_RENDER_DPI": "5", "REDIS_URL": "http://nope"})
+    message = str(exc.value)
+    assert "PAGEMILL_PORT" in message and "PAGEMILL_RENDER_DPI" in message and "REDIS_URL" in message
+
+
+def test_settings_never_show_the_redis_password():
+    settings = Settings.from_env({"REDIS_URL": "redis://:hunter2@example:6379/0"})
+    assert "hunter2" not in repr(settings)
+
+
+def test_sniffing():
+    assert sniff_extension(text_pdf(1)[:4096]) == "pdf"
+    assert sniff_extension(b"\n\n%PDF-1.4") == "pdf"
+    assert sniff_extension(image_bytes("BMP")) == "bmp"
+    assert sniff_extension(b"PK\x03\x04") is None
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_render_pdf_page_at_dpi_and_within_a_box(tmp_path):
+    doc = render.open_document(write(tmp_path, "a.pdf", text_pdf(2)), "pdf", None, 10**8)
+    out = str(tmp_path / "p.png")
+    rendered = render.render_page(doc, 1, render.RenderSpec("png", dpi=72), out)
+    assert (rendered.width, rendered.height) == (612, 792)
+    rendered = render.render_page(doc, 0, render.RenderSpec("png", max_width=100), out)
+    assert rendered.width == 100
+    rendered = render.render_page(doc, 0, render.RenderSpec("png", max_height=150), out)
+    assert rendered.height == 150
+    rendered = render.render_page(doc, 0, render.RenderSpec("png", max_width=300, max_height=300), out)
+    assert rendered.width <= 300 and rendered.height == 300
+    with pytest.raises(render.DocumentError) as exc:
+        render.render_page(doc, 2, render.RenderSpec("png"), out)
+    assert exc.value.code == "NoSuchPage"
+
+
+def test_render_caps_pixels_of_huge_pages(tmp_path):
+    huge = text_pdf(1, width_pt=14400, height_pt=14400, lines=1)  # 200 x 200 inches
+    doc = render.open_document(write(tmp_path, "h.pdf", huge), "pdf", None, 10**8)
+    rendered = render.render_page(doc, 0, render.RenderSpec("jpeg", max_pixels=4_000_000), str(tmp_path / "h.jpg"))
+    assert rendered.width * rendered.height <= 4_000_000 * 1.01
+
+
+def test_render_errors_are_document_errors(tmp_path):
+    cases = [
+        ("c.pdf", corrupt_pdf(), "pdf", None, "CorruptFile"),
+        ("e.pdf", encrypted_pdf(1, "pw"), "pdf", None, "InvalidPassword"),
+        ("e.pdf", encrypted_pdf(1, "pw"), "pdf", "nope", "InvalidPassword"),
+        ("t.png", image_bytes("PNG")[:100], "png", None, "CorruptFile"),
+        ("x.png", b"not an image at all", "png", None, "CorruptFile"),
+    ]
+    for name, data, ext, password, code in cases:
+        doc = None
+        with pytest.raises(render.DocumentError) as exc:
+            doc = render.open_document(write(tmp_path, name, data), ext, password, 10**8)
+            render.render_page(doc, 0, render.RenderSpec("png"), str(tmp_path / "o.png"))
+        assert exc.value.code == code, name
+        if doc is not None:
+            doc.close()
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    bomb = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(bomb, "PNG")  # 400 MP, a few KB on disk
+    with pytest.raises(render.DocumentError) as exc:
+        render.open_document(write(tmp_path, "bomb.png", bomb.getvalue()), "png", None, 100_000_000)
+    assert exc.value.code == "ImageTooLarge"
+
+
+def test_concat_tiffs_keeps_every_page(tmp_path):
+    paths = []
+    for i, colour in enumerate(["red", "green", "blue"]):
+        path = tmp_path / f"{i}.tif"
+        Image.new("RGB", (50 + i, 40), colour).save(path, "TIFF", compression="tiff_lzw")
+        paths.append(str(path))
+    out = str(tmp_path / "all.tif")
+    render.concat_tiffs(paths, out)
+    with Image.open(out) as tiff:
+        assert tiff.n_frames == 3
+        for i, colour in enumerate([(255, 0, 0), (0, 128, 0), (0, 0, 255)]):
+            tiff.seek(i)
+            assert tiff.size == (50 + i, 40)
+            assert tiff.convert("RGB").getpixel((5, 5)) == colour
+
+
+def test_build_pdf_imports_selected_pages(tmp_path):
+    src = write(tmp_path, "s.pdf", text_pdf(5))
+    out = str(tmp_path / "o.pdf")
+    render.build_pdf([render.PdfPart(src, None, (4, 0))], out)
+    pdf = pdfium.PdfDocument(out)
+    assert [pdf[i].get_textpage().get_text_range().split("\n")[0].strip() for i in range(2)] == ["Page 5", "Page 1"]

@@ -1,0 +1,130 @@
+"""Work File API on the wire: upload, sniffing, download with ranges, info, delete, errors."""
+
+import hashlib
+import io
+
+from service import keys
+from service.app import create_app
+from service.settings import Settings
+from tests.docgen import image_bytes, text_pdf
+from tests.helpers import upload
+
+
+async def test_upload_returns_id_extension_and_affinity_token(client):
+    resp = await client.post("/PCCIS/V1/WorkFile?FileExtension=csv", data=io.BytesIO(b"a,b\n1,2\n"))
+    assert resp.status == 200
+    assert resp.content_type == "application/json"
+    body = await resp.json()
+    assert set(body) == {"fileId", "fileExtension", "affinityToken"}
+    assert len(body["fileId"]) == 22
+    assert body["fileExtension"] == "csv"
+    assert resp.headers["X-Request-Id"]
+
+
+async def test_magic_bytes_override_the_given_extension(client):
+    assert (await upload(client, text_pdf(1), "txt"))["fileExtension"] == "pdf"
+    assert (await upload(client, image_bytes("PNG"), "jpg"))["fileExtension"] == "png"
+    # the client's spelling is kept when it names the detected type
+    assert (await upload(client, image_bytes("JPEG"), "jpeg"))["fileExtension"] == "jpeg"
+    assert (await upload(client, image_bytes("TIFF"), "TIFF"))["fileExtension"] == "tiff"
+    assert (await upload(client, image_bytes("GIF"), ""))["fileExtension"] == "gif"
+    assert (await upload(client, b"no magic here", ""))["fileExtension"] == "bin"
+
+
+async def test_extension_with_leading_dot_is_rejected(client):
+    resp = await client.post("/PCCIS/V1/WorkFile?FileExtension=.pdf", data=b"x")
+    assert resp.status == 480
+    body = await resp.json()
+    assert body["errorCode"] == "InvalidInput"
+    assert body["errorDetails"]["in"] == "query"
+    assert body["errorDetails"]["at"] == "FileExtension"
+
+
+async def test_download_streams_bytes_with_headers_and_ranges(client):
+    data = text_pdf(5)
+    wf = await upload(client, data, "pdf")
+    resp = await client.get(f"/PCCIS/V1/WorkFile/{wf['fileId']}")
+    assert resp.status == 200
+    assert await resp.read() == data
+    assert resp.headers["Content-Type"] == "application/pdf"
+    assert resp.headers["Content-Length"] == str(len(data))
+    assert resp.headers["Content-Disposition"] == f'attachment; filename="file-{wf["fileId"]}.pdf"'
+    assert resp.headers["Accept-Ranges"] == "bytes"
+
+    resp = await client.get(f"/PCCIS/V1/WorkFile/{wf['fileId']}", headers={"Range": "bytes=10-19"})
+    assert resp.status == 206
+    assert await resp.read() == data[10:20]
+    assert resp.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+
+    resp = await client.get(f"/PCCIS/V1/WorkFile/{wf['fileId']}", headers={"Range": f"bytes={len(data) + 5}-"})
+    assert resp.status == 416
+
+
+async def test_content_disposition_filename(client):
+    wf = await upload(client, b"hello", "txt")
+    resp = await client.get(f"/PCCIS/V1/WorkFile/{wf['fileId']}?ContentDispositionFilename=report%20%C3%A9.txt")
+    assert resp.status == 200
+    assert resp.headers["Content-Disposition"] == (
+        "attachment; filename=\"report _.txt\"; filename*=UTF-8''report%20%C3%A9.txt"
+    )
+    for bad in ("../etc/passwd", "a/b", "a\\b", "x%0Ay", ".."):
+        resp = await client.get(f"/PCCIS/V1/WorkFile/{wf['fileId']}?ContentDispositionFilename={bad}")
+        assert resp.status == 480, bad
+        assert (await resp.json())["errorDetails"]["at"] == "ContentDispositionFilename"
+
+
+async def test_info_and_delete(client, settings):
+    data = image_bytes("PNG")
+    wf = await upload(client, data, "png")
+    resp = await client.get(f"/PCCIS/V1/WorkFile/{wf['fileId']}/Info")
+    info = await resp.json()
+    assert info["fileId"] == wf["fileId"]
+    assert info["size"] == len(data)
+    assert info["sha256"] == hashlib.sha256(data).hexdigest()
+    assert info["contentType"] == "image/png"
+    assert info["expirationDateTime"].endswith("Z")
+
+    resp = await client.delete(f"/PCCIS/V1/WorkFile/{wf['fileId']}")
+    assert resp.status == 204
+    assert not list((settings.storage_dir / "objects").rglob(wf["fileId"]))
+    resp = await client.get(f"/PCCIS/V1/WorkFile/{wf['fileId']}")
+    assert resp.status == 404
+    assert (await resp.json())["errorCode"] == "WorkFileDoesNotExist"
+    assert (await client.delete(f"/PCCIS/V1/WorkFile/{wf['fileId']}")).status == 404
+
+
+async def test_ids_that_are_not_ids_are_rejected_before_touching_storage(client):
+    for bad in ("..%2F..%2Fetc%2Fpasswd", "short", "a" * 65, "abc$defghijklmnopq"):
+        resp = await client.get(f"/PCCIS/V1/WorkFile/{bad}")
+        assert resp.status == 480, bad
+        body = await resp.json()
+        assert body["errorDetails"] == {"in": "path", "at": "fileId", "expected": {"pattern": "^[A-Za-z0-9_-]{16,64}$"}}
+    resp = await client.get("/PCCIS/V1/WorkFile/AAAAAAAAAAAAAAAAAAAAAA")
+    assert resp.status == 404
+
+
+async def test_oversize_upload_is_refused_and_leaves_nothing(aiohttp_client, env):
+    settings = Settings.from_env({**env, "PAGEMILL_MAX_UPLOAD_BYTES": "1000"})
+    client = await aiohttp_client(create_app(settings))
+
+    async def chunks():
+        for _ in range(10):
+            yield b"x" * 500  # no Content-Length: the limit is enforced while streaming
+
+    resp = await client.post("/PCCIS/V1/WorkFile", data=chunks())
+    assert resp.status == 413
+    assert (await resp.json())["errorCode"] == "RequestBodyTooLarge"
+    resp = await client.post("/PCCIS/V1/WorkFile", data=b"x" * 1001)
+    assert resp.status == 413
+    assert not list((settings.storage_dir / "objects").rglob("*"))
+    assert not list((settings.storage_dir / "tmp").glob("*"))
+
+
+async def test_min_seconds_available_extends_lifetime_but_not_beyond_the_cap(client, settings):
+    resp = await client.post("/PCCIS/V1/WorkFile?MinSecondsAvailable=999999999", data=b"x")
+    wf = await resp.json()
+    store_ttl_ms = await client.app[keys.REDIS].pttl(f"pm:wf:{wf['fileId']}")
+    assert settings.max_lifetime_s * 1000 - 5000 < store_ttl_ms <= settings.max_lifetime_s * 1000
+    resp = await client.post("/PCCIS/V1/WorkFile?MinSecondsAvailable=soon", data=b"x")
+    assert resp.status == 480
+    assert (await resp.json())["errorDetails"]["at"] == "MinSecondsAvailable"
