@@ -38,3 +38,5 @@ def configure_logging(log_format: str = "json", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # arq logs every job start/end and a health line every few seconds at INFO; our jobs log their own events.
+    logging.getLogger("arq").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

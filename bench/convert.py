@@ -1,0 +1,145 @@
+"""End-to-end conversion benchmark: upload -> process -> download every page, beside mutool/pdftoppm.
+
+Usage: .venv/bin/python bench/convert.py [--url http://127.0.0.1:18681] [--pages 120] [--format png]
+Without --url it starts `python -m service serve` (embedded Redis, one worker) on a free port.
+"""
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from service.redisproc import free_port  # noqa: E402
+from tests.docgen import text_pdf  # noqa: E402
+
+
+async def wait_healthy(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(f"{url}/PCCIS/V1/Service/Current/Health") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"service at {url} did not become healthy")
+
+
+async def run_pagemill(url: str, pdf: bytes, fmt: str, out_dir: Path) -> dict[str, float]:
+    async with aiohttp.ClientSession() as session:
+        t0 = time.perf_counter()
+        async with session.post(f"{url}/PCCIS/V1/WorkFile?FileExtension=pdf", data=pdf) as resp:
+            file_id = (await resp.json())["fileId"]
+        body = {"input": {"sources": [{"fileId": file_id}], "dest": {"format": fmt}}}
+        async with session.post(f"{url}/v2/contentConverters", json=body) as resp:
+            process = await resp.json()
+        t_uploaded = time.perf_counter()
+        while True:
+            async with session.get(f"{url}/v2/contentConverters/{process['processId']}") as resp:
+                status = await resp.json()
+            if status["state"] != "processing":
+                break
+            await asyncio.sleep(0.05)
+        t_complete = time.perf_counter()
+        if status["state"] != "complete":
+            raise SystemExit(f"conversion failed: {status}")
+        results = status["output"]["results"]
+        sem = asyncio.Semaphore(8)
+        total_bytes = 0
+
+        async def fetch(i: int, file_id: str) -> None:
+            nonlocal total_bytes
+            async with sem, session.get(f"{url}/PCCIS/V1/WorkFile/{file_id}") as resp:
+                data = await resp.read()
+                total_bytes += len(data)
+                (out_dir / f"page-{i:04d}.{fmt}").write_bytes(data)
+
+        await asyncio.gather(*(fetch(i, r["fileId"]) for i, r in enumerate(results)))
+        t_done = time.perf_counter()
+    return {
+        "pages": sum(r.get("pageCount", 0) for r in results),
+        "upload_s": t_uploaded - t0,
+        "convert_s": t_complete - t_uploaded,
+        "download_s": t_done - t_complete,
+        "total_s": t_done - t0,
+        "bytes": total_bytes,
+    }
+
+
+def run_tool(name: str, args: list[str], out_dir: Path) -> dict[str, float] | None:
+    if not shutil.which(args[0]):
+        return None
+    t0 = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - t0
+    files = list(out_dir.iterdir())
+    return {"pages": len(files), "total_s": elapsed, "bytes": sum(f.stat().st_size for f in files)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="a running pagemill; default: start one")
+    parser.add_argument("--pages", type=int, default=120)
+    parser.add_argument("--format", default="png", choices=["png", "jpeg"])
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="pagemill-bench-"))
+    pdf_path = work / "doc.pdf"
+    pdf = text_pdf(args.pages)
+    pdf_path.write_bytes(pdf)
+    server = None
+    url = args.url
+    if url is None:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "PAGEMILL_PORT": str(port),
+            "PAGEMILL_DATA_DIR": str(work / "var"),
+            "PAGEMILL_LOG_LEVEL": "WARNING",
+        }
+        env.pop("REDIS_URL", None)
+        server = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env)
+    try:
+        asyncio.run(wait_healthy(url))
+        out = work / "pagemill"
+        out.mkdir()
+        figures = {"pagemill": asyncio.run(run_pagemill(url, pdf, args.format, out))}
+        for name, cmd in {
+            "mutool draw -r 150": ["mutool", "draw", "-q", "-r", "150", "-o", "{out}/p%d.png", str(pdf_path)],
+            "pdftoppm -r 150": ["pdftoppm", "-r", "150", "-png", str(pdf_path), "{out}/p"],
+        }.items():
+            tool_out = work / name.split()[0]
+            tool_out.mkdir()
+            result = run_tool(name, [a.replace("{out}", str(tool_out)) for a in cmd], tool_out)
+            if result:
+                figures[name] = result
+    finally:
+        if server:
+            server.terminate()
+            server.wait(30)
+    print(f"\n{args.pages}-page text PDF -> {args.format} at 150 dpi ({os.cpu_count()} cores)")
+    print(f"{'tool':<22}{'pages':>6}{'total s':>9}{'pages/s':>9}{'MB out':>8}   detail")
+    for name, f in figures.items():
+        detail = ""
+        if "convert_s" in f:
+            detail = f"upload {f['upload_s']:.2f}s, convert {f['convert_s']:.2f}s, download {f['download_s']:.2f}s"
+        rate = f["pages"] / f["total_s"]
+        print(f"{name:<22}{f['pages']:>6.0f}{f['total_s']:>9.2f}{rate:>9.1f}{f['bytes'] / 1e6:>8.1f}   {detail}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Health, expiry of work files (metadata and bytes), and jobs that run twice."""
+
+import asyncio
+import io
+import json
+
+from PIL import Image
+
+from schemas import jobs
+from service import keys
+from service.app import create_app
+from service.settings import Settings
+from service.storage import LocalStorage
+from service.store import Store
+from tests.docgen import image_bytes, text_pdf
+from tests.helpers import convert, download, poll, upload
+from workers import tasks
+
+
+async def test_health_ok_and_info(client, worker):
+    resp = await client.get("/PCCIS/V1/Service/Current/Health")
+    assert resp.status == 200
+    assert await resp.text() == "OK"
+    await asyncio.sleep(0.2)  # the worker records its health check on start-up
+    info = await (await client.get("/PCCIS/V1/Service/Current/Info")).json()
+    assert info["serviceStatus"] == "running"
+    [instance] = info["instances"]
+    assert instance["childServices"] == [{"name": "pagemill worker", "serviceStatus": "running"}]
+
+
+async def test_health_is_500_without_body_when_redis_is_gone(aiohttp_client, tmp_path):
+    from service.redisproc import RedisServer
+
+    server = RedisServer(tmp_path / "r", persist=False)
+    server.start()
+    settings = Settings.from_env({"REDIS_URL": server.url, "PAGEMILL_DATA_DIR": str(tmp_path / "d")})
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.get("/PCCIS/V1/Service/Current/Health")).status == 200
+    server.kill()
+    resp = await client.get("/PCCIS/V1/Service/Current/Health")
+    assert resp.status == 500
+    assert await resp.read() == b""
+    resp = await client.get("/v2/contentConverters/AAAAAAAAAAAAAAAAAAAAAA")
+    assert resp.status == 503
+    assert resp.headers["Retry-After"]
+    assert (await resp.json())["errorCode"] == "ServiceUnavailable"
+
+
+async def test_expired_work_files_are_gone_metadata_and_bytes(aiohttp_client, env):
+    settings = Settings.from_env({**env, "PAGEMILL_WORKFILE_LIFETIME_S": "1"})
+    client = await aiohttp_client(create_app(settings))
+    wf = await upload(client, b"short-lived", "txt")
+    objects = settings.storage_dir / "objects"
+    assert len([p for p in objects.rglob("*") if p.is_file()]) == 1
+    await asyncio.sleep(1.1)
+    # metadata is gone as soon as the lifetime ends...
+    assert (await client.get(f"/PCCIS/V1/WorkFile/{wf['fileId']}")).status == 404
+    # ...and the sweeper deletes the bytes
+    ctx = {"store": Store(client.app[keys.REDIS]), "storage": LocalStorage(settings.storage_dir), "settings": settings}
+    assert await tasks.sweep_expired(ctx) == 1
+    assert [p for p in objects.rglob("*") if p.is_file()] == []
+    assert await client.app[keys.REDIS].zcard("pm:expiry") == 0
+
+
+async def test_every_job_can_run_twice_with_the_same_result(client, worker, settings):
+    # Given a completed tiff conversion of two sources (a 3-page pdf and a 2-frame tiff)
+    a = await upload(client, text_pdf(3))
+    b = await upload(client, image_bytes("TIFF", frames=2), "tif")
+    body = {"input": {"sources": [{"fileId": a["fileId"]}, {"fileId": b["fileId"]}], "dest": {"format": "tiff"}}}
+    started = await convert(client, body)
+    final = await poll(client, started["processId"], interval_s=0.1)
+    assert final["state"] == "complete", final
+    [result] = final["output"]["results"]
+    assert result["pageCount"] == 5
+    assert result["sources"] == [{"fileId": a["fileId"], "pages": "1-3"}, {"fileId": b["fileId"], "pages": "1-2"}]
+    first_bytes, _ = await download(client, result["fileId"])
+    # When every job of the process is delivered again
+    pid = started["processId"]
+    ctx = {**worker.ctx, "job_try": 2}
+    assert await tasks.plan_conversion(ctx, pid) == "skipped"
+    assert await tasks.render_chunk(ctx, pid, 0, 0) == "skipped"
+    assert await tasks.finish_conversion(ctx, pid) == "skipped"
+    # Then nothing changes
+    again = await (await client.get(f"/v2/contentConverters/{pid}")).json()
+    assert again["output"] == final["output"]
+    assert (await download(client, result["fileId"]))[0] == first_bytes
+    with Image.open(io.BytesIO(first_bytes)) as tiff:
+        assert tiff.n_frames == 5
+
+
+async def test_jobs_rerun_mid_process_redo_only_what_is_missing(client, settings, redis_url):
+    # Given a completed process
+    from workers.settings import create_worker
+
+    w = create_worker(settings, handle_signals=False, burst=True)
+    wf = await upload(client, text_pdf(6))
+    started = await convert(client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}})
+    pid = started["processId"]
+    await w.async_run()  # burst: plan, chunks and finish all run
+    final = await poll(client, pid, interval_s=0.05)
+    assert final["state"] == "complete"
+    redis = client.app[keys.REDIS]
+    # When the process is put back to processing and a chunk job runs again
+    await redis.hset(f"pm:proc:{pid}", mapping={"state": "processing"})
+    await redis.hdel(f"pm:proc:{pid}", "output")
+    await redis.hdel(f"pm:proc:{pid}:units", "5")
+    assert await tasks.render_chunk({**w.ctx, "job_try": 2}, pid, 1, 0) == "rendered"
+    # Then only the missing unit was rendered, with the same deterministic output id
+    unit = json.loads(await redis.hget(f"pm:proc:{pid}:units", "5"))
+    assert unit["file_id"] == final["output"]["results"][5]["fileId"]
+    assert await redis.hlen(f"pm:proc:{pid}:units") == 6
+    # and the finish job is not enqueued twice while its earlier result is kept
+    assert jobs.finish_job_id(pid).encode() not in await redis.zrange(jobs.QUEUE, 0, -1)
+    await w.close()
