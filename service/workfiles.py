@@ -1,6 +1,7 @@
 """Work File API: POST/GET/DELETE /PCCIS/V1/WorkFile, streamed to and from storage."""
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from service.store import Store, now_ms
 
 log = structlog.get_logger("pagemill.workfiles")
 
+_AFFINITY = re.compile(r"^[A-Za-z0-9+/=_-]{8,128}$")
 _ALIASES = {"jpg": {"jpg", "jpeg", "jpe"}, "tif": {"tif", "tiff"}}
 CHUNK_BYTES = 256 * 1024
 
@@ -36,6 +38,11 @@ def _choose_extension(sniffed: str | None, given: str) -> str:
     if sniffed is None:
         return given or "bin"
     return given if given in _ALIASES.get(sniffed, {sniffed}) else sniffed
+
+
+def _affinity(offered: str) -> str:
+    """A client co-locating files sends an earlier token: keep it (one cluster here), else mint one."""
+    return offered if _AFFINITY.match(offered) else new_affinity_token()
 
 
 async def get_workfile_or_404(store: Store, file_id: str) -> WorkFile:
@@ -88,7 +95,7 @@ async def post_workfile(request: web.Request) -> web.Response:
         sha256=digest.hexdigest(),
         created_ms=created,
         expires_ms=created + lifetime_s * 1000,
-        affinity_token=request.headers.get("Accusoft-Affinity-Token") or new_affinity_token(),
+        affinity_token=_affinity(request.headers.get("Accusoft-Affinity-Token", "")),
     )
     await store.put_workfile(wf)
     log.info("workfile_created", file_id=file_id, extension=extension, size=size)

@@ -3,6 +3,7 @@
 import io
 
 import pypdfium2 as pdfium
+import pytest
 from PIL import Image
 
 from tests.docgen import corrupt_pdf, encrypted_pdf, image_bytes, text_pdf
@@ -21,6 +22,7 @@ async def test_pdf_uploaded_as_txt_converts_to_one_png_per_page(client, worker):
     # Then there is one valid PNG per page, in order
     assert final["state"] == "complete", final
     assert final["percentComplete"] == 100
+    assert final["_percent_seen"] == sorted(final["_percent_seen"])
     results = final["output"]["results"]
     assert len(results) == 10
     for n, result in enumerate(results, start=1):
@@ -134,3 +136,20 @@ async def test_encrypted_pdf_needs_the_right_password(client, worker):
             assert final["output"]["results"][0]["errorCode"] == "InvalidPassword"
         else:
             assert len(final["output"]["results"]) == 3
+
+
+@pytest.mark.parametrize(("fmt", "ext"), [("BMP", "bmp"), ("GIF", "gif"), ("JPEG", "jpg"), ("PNG", "png")])
+async def test_single_image_sources_convert_to_png_and_pdf(client, worker, fmt, ext):
+    wf = await upload(client, image_bytes(fmt, (320, 200)), ext)
+    assert wf["fileExtension"] == ext
+    for dest, content_type in (("png", "image/png"), ("pdf", "application/pdf")):
+        body = {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": dest}}}
+        final = await poll(client, (await convert(client, body))["processId"], interval_s=0.05)
+        assert final["state"] == "complete", final
+        [result] = final["output"]["results"]
+        data, headers = await download(client, result["fileId"])
+        assert headers["Content-Type"] == content_type
+        if dest == "png":
+            assert Image.open(io.BytesIO(data)).size == (320, 200)
+        else:
+            assert len(pdfium.PdfDocument(data)) == 1

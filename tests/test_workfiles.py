@@ -128,3 +128,11 @@ async def test_min_seconds_available_extends_lifetime_but_not_beyond_the_cap(cli
     resp = await client.post("/PCCIS/V1/WorkFile?MinSecondsAvailable=soon", data=b"x")
     assert resp.status == 480
     assert (await resp.json())["errorDetails"]["at"] == "MinSecondsAvailable"
+
+
+async def test_affinity_token_offered_by_the_client_is_kept_when_well_formed(client):
+    token = "ejN9/kXEYOuken4Pb9ic9hqJK45XIad9LQNgCgQ+BkM="
+    resp = await client.post("/PCCIS/V1/WorkFile", data=b"x", headers={"Accusoft-Affinity-Token": token})
+    assert (await resp.json())["affinityToken"] == token
+    resp = await client.post("/PCCIS/V1/WorkFile", data=b"x", headers={"Accusoft-Affinity-Token": "<script>"})
+    assert (await resp.json())["affinityToken"] != "<script>"
