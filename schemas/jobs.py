@@ -6,7 +6,10 @@ Payloads carry ids only (never file bytes) and are serialised as JSON, never pic
 import json
 from typing import Any
 
-QUEUE = "pagemill:queue"
+# Two queues so interactive work (a viewer waiting for a page) never waits behind batch conversions.
+INTERACTIVE_QUEUE = "pagemill:interactive"
+BATCH_QUEUE = "pagemill:batch"
+QUEUES = (INTERACTIVE_QUEUE, BATCH_QUEUE)
 
 PLAN_CONVERSION = "plan_conversion"
 RENDER_CHUNK = "render_chunk"

@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
 
-from schemas import jobs
 from service import keys
 from service.errors import error_middleware
+from service.queue import connect_redis
 from service.routes import ROUTES
 from service.settings import Settings
 from service.storage import LocalStorage, Storage
@@ -23,16 +22,6 @@ log = structlog.get_logger("pagemill.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID = web.RequestKey("request_id", str)
-
-
-async def connect_redis(url: str) -> ArqRedis:
-    """An arq pool (a redis-py client that can also enqueue) speaking JSON job payloads."""
-    return await create_pool(
-        RedisSettings.from_dsn(url),
-        job_serializer=jobs.serialize_job,
-        job_deserializer=jobs.deserialize_job,
-        default_queue_name=jobs.QUEUE,
-    )
 
 
 @web.middleware

@@ -111,7 +111,7 @@ async def post_converter(request: web.Request) -> web.Response:
         expires,
     )
     await request.app[keys.REDIS].enqueue_job(
-        jobs.PLAN_CONVERSION, process_id, _job_id=jobs.plan_job_id(process_id), _queue_name=jobs.QUEUE
+        jobs.PLAN_CONVERSION, process_id, _job_id=jobs.plan_job_id(process_id), _queue_name=jobs.BATCH_QUEUE
     )
     log.info("process_created", process_id=process_id, format=dest.format, sources=len(req.input.sources))
     body: dict[str, Any] = {

@@ -14,7 +14,7 @@ from service.workfiles import iso_ms
 
 log = structlog.get_logger("pagemill.health")
 
-WORKER_HEALTH_KEY = jobs.QUEUE + ":health-check"  # written by arq workers every few seconds
+WORKER_HEALTH_KEY = jobs.BATCH_QUEUE + ":health-check"  # written by arq workers every few seconds
 
 
 def _version() -> str:

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from service.app import create_app
 from service.redisproc import RedisServer
 from service.settings import Settings
-from workers.settings import create_worker
+from workers.settings import WorkerGroup
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,11 +66,12 @@ async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
 
 @pytest.fixture
 async def worker(settings: Settings) -> AsyncIterator[Any]:
-    """The real arq worker (with its process pool) running in this event loop."""
-    w = create_worker(settings, handle_signals=False)
-    task = asyncio.create_task(w.async_run())
-    yield w
-    await w.close()
+    """The real arq workers of both queues (with their process pool) running in this event loop."""
+    group = WorkerGroup(settings)
+    await group.start()
+    task = asyncio.create_task(group.run())
+    yield group
+    await group.close()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 

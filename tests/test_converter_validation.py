@@ -148,7 +148,7 @@ async def test_semantic_errors(client, pdf_id):
         assert status == 480, (inp, resp)
         assert resp["errorCode"] == code, resp
         assert resp["errorDetails"]["at"] == at
-    assert await client.app[keys.REDIS].zcard(jobs.QUEUE) == 0
+    assert await client.app[keys.REDIS].zcard(jobs.BATCH_QUEUE) == 0
 
 
 async def test_oversize_json_body(client):
@@ -173,7 +173,7 @@ async def test_accepted_request_echoes_normalised_input_and_enqueues_one_plan_jo
     }
     assert resp["affinityToken"]
     assert resp["expirationDateTime"].endswith("Z")
-    queued = await client.app[keys.REDIS].zrange(jobs.QUEUE, 0, -1)
+    queued = await client.app[keys.REDIS].zrange(jobs.BATCH_QUEUE, 0, -1)
     assert queued == [jobs.plan_job_id(resp["processId"]).encode()]
 
 

@@ -15,6 +15,7 @@ from service.store import Store
 from tests.docgen import image_bytes, text_pdf
 from tests.helpers import convert, download, poll, upload
 from workers import tasks
+from workers.settings import WorkerGroup
 
 
 async def test_health_ok_and_info(client, worker):
@@ -90,13 +91,11 @@ async def test_every_job_can_run_twice_with_the_same_result(client, worker, sett
 
 async def test_jobs_rerun_mid_process_redo_only_what_is_missing(client, settings, redis_url):
     # Given a completed process
-    from workers.settings import create_worker
-
-    w = create_worker(settings, handle_signals=False, burst=True)
+    w = WorkerGroup(settings, burst=True)
     wf = await upload(client, text_pdf(6))
     started = await convert(client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}})
     pid = started["processId"]
-    await w.async_run()  # burst: plan, chunks and finish all run
+    await w.run()  # burst: plan, chunks and finish all run
     final = await poll(client, pid, interval_s=0.05)
     assert final["state"] == "complete"
     redis = client.app[keys.REDIS]
@@ -110,5 +109,5 @@ async def test_jobs_rerun_mid_process_redo_only_what_is_missing(client, settings
     assert unit["file_id"] == final["output"]["results"][5]["fileId"]
     assert await redis.hlen(f"pm:proc:{pid}:units") == 6
     # and the finish job is not enqueued twice while its earlier result is kept
-    assert jobs.finish_job_id(pid).encode() not in await redis.zrange(jobs.QUEUE, 0, -1)
+    assert jobs.finish_job_id(pid).encode() not in await redis.zrange(jobs.BATCH_QUEUE, 0, -1)
     await w.close()

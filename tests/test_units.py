@@ -1,5 +1,6 @@
 """Pure pieces tested directly: page syntax, planning, settings, rendering functions."""
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from service.sniff import sniff_extension
 from tests.docgen import corrupt_pdf, encrypted_pdf, image_bytes, text_pdf
 from workers import render
 from workers.plan import make_plan
+from workers.pool import BATCH, INTERACTIVE, PrioritySlots
 
 
 @pytest.mark.parametrize(
@@ -154,3 +156,32 @@ def test_build_pdf_imports_selected_pages(tmp_path):
     render.build_pdf([render.PdfPart(src, None, (4, 0))], out)
     pdf = pdfium.PdfDocument(out)
     assert [pdf[i].get_textpage().get_text_range().split("\n")[0].strip() for i in range(2)] == ["Page 5", "Page 1"]
+
+
+async def test_priority_slots_serve_interactive_waiters_first():
+    slots = PrioritySlots(1)
+    await slots.acquire(BATCH)  # the only slot is busy
+    order: list[str] = []
+
+    async def want(name: str, priority: int) -> None:
+        await slots.acquire(priority)
+        order.append(name)
+        await asyncio.sleep(0)
+        slots.release()
+
+    waiters = [asyncio.create_task(want(n, p)) for n, p in [("b1", BATCH), ("b2", BATCH), ("i1", INTERACTIVE)]]
+    await asyncio.sleep(0.01)
+    slots.release()
+    await asyncio.gather(*waiters)
+    assert order == ["i1", "b1", "b2"]
+
+
+async def test_priority_slots_survive_cancelled_waiters():
+    slots = PrioritySlots(1)
+    await slots.acquire(BATCH)
+    cancelled = asyncio.create_task(slots.acquire(INTERACTIVE))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.gather(cancelled, return_exceptions=True)
+    slots.release()
+    await asyncio.wait_for(slots.acquire(BATCH), 1)  # the slot was not lost to the cancelled waiter

@@ -1,5 +1,6 @@
-"""Entry point: `python -m workers` runs one arq worker with its rendering process pool."""
+"""Entry point: `python -m workers` runs the interactive and batch arq workers and their render pool."""
 
+import asyncio
 import os
 import sys
 
@@ -7,7 +8,7 @@ import structlog
 
 from service.logs import configure_logging
 from service.settings import Settings, SettingsError
-from workers.settings import create_worker
+from workers.settings import serve
 
 
 def main() -> None:
@@ -19,7 +20,7 @@ def main() -> None:
         sys.exit("REDIS_URL is not set; use `python -m service serve` for the embedded default")
     configure_logging(settings.log_format, settings.log_level)
     structlog.get_logger("pagemill").info("worker_starting", settings=repr(settings))
-    create_worker(settings).run()
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

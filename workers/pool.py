@@ -5,6 +5,8 @@ on timeout or a crashed child the whole pool is replaced (a stuck child cannot b
 """
 
 import asyncio
+import heapq
+import itertools
 import multiprocessing
 from collections import OrderedDict
 from collections.abc import Callable
@@ -67,6 +69,43 @@ def render_unit(
 
 
 # --- in the worker ---------------------------------------------------------------------------
+INTERACTIVE = 0
+BATCH = 1
+
+
+class PrioritySlots:
+    """A semaphore whose waiters are served lowest priority value first, FIFO within a priority."""
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._seq), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # the slot was handed to us just as we were cancelled
+            else:
+                self._waiting = [w for w in self._waiting if w[2] is not future]
+                heapq.heapify(self._waiting)
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)
+                return
+        self._free += 1
+
+
 class RenderPool:
     """Owns a ProcessPoolExecutor (spawned children) and replaces it when a call goes wrong."""
 
@@ -75,8 +114,8 @@ class RenderPool:
         self.max_image_pixels = max_image_pixels
         self._pool = self._new_pool()
         # At most one call per child is submitted at a time, so a timeout measures the call's own
-        # run time, not time spent queued behind other jobs' pages.
-        self._slots = asyncio.Semaphore(processes)
+        # run time, not time spent queued behind other jobs' pages; waiting calls go by priority.
+        self._slots = PrioritySlots(processes)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -95,9 +134,13 @@ class RenderPool:
         self._pool = self._new_pool()
         log.warning("render_pool_recycled")
 
-    async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
-        async with self._slots:
+    async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float, priority: int = BATCH) -> T:
+        """Run `fn(*args)` in a child; INTERACTIVE calls get the next free child before BATCH ones."""
+        await self._slots.acquire(priority)
+        try:
             return await self._run(fn, *args, timeout_s=timeout_s)
+        finally:
+            self._slots.release()
 
     async def _run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
         pool = self._pool

@@ -1,25 +1,33 @@
-"""The arq worker definition: functions, queue, timeouts, and the resources jobs share via `ctx`.
+"""The worker process: two arq workers (interactive and batch queues) sharing one `ctx`.
 
-ctx keys set up in `startup` (and closed in `shutdown`):
+ctx keys set up in `startup` (and closed in `shutdown`), shared by both queues' jobs:
     settings  Settings        the validated configuration
-    store     Store           typed Redis state (on arq's own connection, ctx["redis"])
+    queue     ArqRedis        this process's own Redis connection: state and enqueueing
+    store     Store           typed Redis state (on `queue`)
     storage   Storage         byte storage
-    pool      RenderPool      the rendering process pool
+    pool      RenderPool      the rendering process pool (interactive calls go first)
     max_tries int             arq's retry limit, for jobs deciding whether to give up
+arq itself sets ctx["redis"] (each worker its own pool, so not used here) and per-job job_id/job_try.
 """
 
+import asyncio
+import signal
 from typing import Any
 
+import structlog
 from arq import cron
 from arq.connections import RedisSettings
-from arq.worker import Worker, func
+from arq.worker import Function, Worker, func
 
 from schemas import jobs
+from service.queue import connect_redis
 from service.settings import Settings
 from service.storage import LocalStorage
 from service.store import Store
 from workers import tasks
 from workers.pool import RenderPool
+
+log = structlog.get_logger("pagemill.worker")
 
 MAX_TRIES = 5
 HEALTH_CHECK_INTERVAL_S = 5
@@ -27,7 +35,9 @@ HEALTH_CHECK_INTERVAL_S = 5
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
-    ctx["store"] = Store(ctx["redis"])
+    assert settings.redis_url
+    ctx["queue"] = await connect_redis(settings.redis_url)
+    ctx["store"] = Store(ctx["queue"])
     ctx["storage"] = LocalStorage(settings.storage_dir)
     ctx["pool"] = RenderPool(settings.render_processes, settings.max_image_pixels)
     ctx["max_tries"] = MAX_TRIES
@@ -36,25 +46,34 @@ async def startup(ctx: dict[str, Any]) -> None:
 async def shutdown(ctx: dict[str, Any]) -> None:
     if "pool" in ctx:
         ctx["pool"].close()
+    if "queue" in ctx:
+        await ctx["queue"].aclose()
 
 
-def worker_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for arq's Worker, all derived from `settings`."""
-    assert settings.redis_url, "REDIS_URL is required for a worker"
+def functions(settings: Settings) -> list[Function]:
     timeout = settings.job_timeout_s
+    return [
+        func(tasks.plan_conversion, name=jobs.PLAN_CONVERSION, timeout=timeout),
+        func(tasks.render_chunk, name=jobs.RENDER_CHUNK, timeout=timeout),
+        func(tasks.finish_conversion, name=jobs.FINISH_CONVERSION, timeout=timeout),
+    ]
+
+
+def worker_options(settings: Settings, queue: str, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for one of the two arq Workers, all derived from `settings`."""
+    assert settings.redis_url, "REDIS_URL is required for a worker"
+    batch = queue == jobs.BATCH_QUEUE
     return {
-        "functions": [
-            func(tasks.plan_conversion, name=jobs.PLAN_CONVERSION, timeout=timeout),
-            func(tasks.render_chunk, name=jobs.RENDER_CHUNK, timeout=timeout),
-            func(tasks.finish_conversion, name=jobs.FINISH_CONVERSION, timeout=timeout),
-        ],
-        "cron_jobs": [cron(tasks.sweep_expired, name=jobs.SWEEP_EXPIRED, second={0}, timeout=timeout, unique=True)],
+        "functions": functions(settings),
+        "cron_jobs": [
+            cron(tasks.sweep_expired, name=jobs.SWEEP_EXPIRED, second={0}, timeout=settings.job_timeout_s, unique=True)
+        ]
+        if batch
+        else [],
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
-        "queue_name": jobs.QUEUE,
-        "on_startup": startup,
-        "on_shutdown": shutdown,
-        "ctx": {"settings": settings},
-        "job_timeout": timeout,
+        "queue_name": queue,
+        "ctx": ctx,
+        "job_timeout": settings.job_timeout_s,
         "max_jobs": settings.worker_max_jobs,
         "max_tries": MAX_TRIES,
         "poll_delay": settings.poll_delay_s,
@@ -62,10 +81,50 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "health_check_interval": HEALTH_CHECK_INTERVAL_S,
         "job_serializer": jobs.serialize_job,
         "job_deserializer": jobs.deserialize_job,
-        "handle_signals": True,
+        "handle_signals": False,
     }
 
 
-def create_worker(settings: Settings, **overrides: Any) -> Worker:
-    """A ready arq Worker (tests pass overrides such as burst=True or handle_signals=False)."""
-    return Worker(**{**worker_options(settings), **overrides})
+class WorkerGroup:
+    """Both queues' arq workers in one event loop, over one set of resources (ctx)."""
+
+    def __init__(self, settings: Settings, **overrides: Any) -> None:
+        self.ctx: dict[str, Any] = {"settings": settings}
+        self.workers = [Worker(**{**worker_options(settings, q, self.ctx), **overrides}) for q in jobs.QUEUES]
+        self._started = False
+
+    async def start(self) -> None:
+        await startup(self.ctx)
+        self._started = True
+
+    async def run(self) -> None:
+        """Start resources, then run both workers until they stop (burst) or are closed."""
+        if not self._started:
+            await self.start()
+        await asyncio.gather(*(w.async_run() for w in self.workers))
+
+    async def close(self) -> None:
+        """Cancel in-flight jobs (arq hands them back to the queue), then release resources."""
+        for w in self.workers:
+            await w.close()
+        if self._started:
+            await shutdown(self.ctx)
+            self._started = False
+
+
+async def serve(settings: Settings) -> None:
+    """Run a WorkerGroup until SIGINT/SIGTERM."""
+    group = WorkerGroup(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runner = asyncio.create_task(group.run())
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    log.info("worker_stopping")
+    await group.close()
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    if runner.done() and not runner.cancelled() and runner.exception():
+        raise runner.exception()  # type: ignore[misc]

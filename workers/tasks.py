@@ -74,13 +74,20 @@ async def _fail(ctx: Ctx, process_id: str, error_code: str, results: list[dict[s
 
 async def _enqueue_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> None:
     """Enqueue a chunk job; its deterministic id makes a duplicate enqueue a no-op."""
-    await ctx["redis"].enqueue_job(
-        jobs.RENDER_CHUNK, process_id, chunk, start, _job_id=jobs.chunk_job_id(process_id, chunk, start)
+    await ctx["queue"].enqueue_job(
+        jobs.RENDER_CHUNK,
+        process_id,
+        chunk,
+        start,
+        _job_id=jobs.chunk_job_id(process_id, chunk, start),
+        _queue_name=jobs.BATCH_QUEUE,
     )
 
 
 async def _enqueue_finish(ctx: Ctx, process_id: str) -> None:
-    await ctx["redis"].enqueue_job(jobs.FINISH_CONVERSION, process_id, _job_id=jobs.finish_job_id(process_id))
+    await ctx["queue"].enqueue_job(
+        jobs.FINISH_CONVERSION, process_id, _job_id=jobs.finish_job_id(process_id), _queue_name=jobs.BATCH_QUEUE
+    )
 
 
 def render_spec(dest: dict[str, Any], settings: Settings, fmt: str | None = None) -> RenderSpec:
