@@ -40,3 +40,15 @@ def serialize_job(data: dict[str, Any]) -> bytes:
 def deserialize_job(raw: bytes) -> dict[str, Any]:
     """arq job deserializer matching `serialize_job`."""
     return json.loads(raw)
+
+
+VIEW_ACQUIRE = "view_acquire"
+VIEW_INSPECT = "view_inspect"
+VIEW_RENDER = "view_render"
+VIEW_REST = "view_rest"
+VIEW_TEXT = "view_text"
+
+
+def view_job_id(namespace: str, variant_digest: str, what: str) -> str:
+    """Viewer jobs are deduplicated per rendered namespace and variant (`what`: initial, p12, rest:8...)."""
+    return f"view:{namespace}:{variant_digest}:{what}"

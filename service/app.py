@@ -14,9 +14,11 @@ from service import keys
 from service.errors import error_middleware
 from service.queue import connect_redis
 from service.routes import ROUTES
+from service.sessions import SessionStore
 from service.settings import Settings
 from service.storage import LocalStorage, Storage
 from service.store import Store, now_ms
+from service.waiter import Waiter
 
 log = structlog.get_logger("pagemill.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -67,6 +69,7 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
                 raise RuntimeError("REDIS_URL is not set")
             app[keys.REDIS] = await connect_redis(settings.redis_url)
         app[keys.STORE] = Store(app[keys.REDIS])
+        app[keys.VIEWS] = SessionStore(app[keys.REDIS])
         yield
         if redis is None:
             await app[keys.REDIS].aclose()
@@ -75,7 +78,13 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
         app[keys.STORAGE] = storage if storage is not None else LocalStorage(settings.storage_dir)
         yield
 
-    app.cleanup_ctx.extend([redis_ctx, storage_ctx])
+    async def waiter_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[keys.WAITER] = Waiter(app[keys.REDIS])
+        await app[keys.WAITER].start()
+        yield
+        await app[keys.WAITER].close()
+
+    app.cleanup_ctx.extend([redis_ctx, storage_ctx, waiter_ctx])
     app.on_response_prepare.append(_echo_request_id)
     app.router.add_routes(ROUTES)
     return app

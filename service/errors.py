@@ -33,6 +33,8 @@ class ApiError(Exception):
         message: str | None = None,
         extra: dict[str, Any] | None = None,
         status: int | None = None,
+        headers: dict[str, str] | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(error_code)
         self.error_code = error_code
@@ -43,6 +45,9 @@ class ApiError(Exception):
         self.extra = extra or {}
         if status is not None:
             self.status = status
+        if headers is not None:
+            self.headers = headers
+        self.reason = reason
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {**self.extra, "errorCode": self.error_code}
@@ -84,8 +89,22 @@ class ServerError(ApiError):
     status = 580
 
 
-def json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(body, status=status, headers=headers)
+class ViewerError(ApiError):
+    """An error on a viewer route: status plus Accusoft-Status-Number/-Message headers."""
+
+    def __init__(self, status: int, error_code: str, number: int, message: str) -> None:
+        super().__init__(
+            error_code,
+            message=message,
+            status=status,
+            headers={"Accusoft-Status-Number": str(number), "Accusoft-Status-Message": message},
+        )
+
+
+def json_error(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None, reason: str | None = None
+) -> web.Response:
+    return web.json_response(body, status=status, headers=headers, reason=reason)
 
 
 @web.middleware
@@ -96,7 +115,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as exc:
         if exc.status >= 500:
             log.warning("request_failed", error_code=exc.error_code)
-        return json_error(exc.status, exc.body(), exc.headers)
+        return json_error(exc.status, exc.body(), exc.headers, exc.reason)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

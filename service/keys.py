@@ -3,12 +3,16 @@
 from aiohttp import web
 from arq.connections import ArqRedis
 
+from service.sessions import SessionStore
 from service.settings import Settings
 from service.storage import Storage
 from service.store import Store
+from service.waiter import Waiter
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", ArqRedis)
 STORE = web.AppKey("store", Store)
 STORAGE = web.AppKey("storage", Storage)
 STARTED_MS = web.AppKey("started_ms", int)
+VIEWS = web.AppKey("views", SessionStore)
+WAITER = web.AppKey("waiter", Waiter)

@@ -2,7 +2,9 @@
 
 from aiohttp import web
 
-from service import converters, health, workfiles
+from service import converters, health, viewer, viewing, workfiles
+
+SESSION = "/PCCIS/V1/ViewingSession/u{sessionId}"
 
 ROUTES = [
     web.post("/PCCIS/V1/WorkFile", workfiles.post_workfile),
@@ -11,6 +13,20 @@ ROUTES = [
     web.delete("/PCCIS/V1/WorkFile/{fileId}", workfiles.delete_workfile),
     web.post("/v2/contentConverters", converters.post_converter),
     web.get("/v2/contentConverters/{processId}", converters.get_converter),
+    web.post("/PCCIS/V1/ViewingSession", viewing.post_session),
+    web.get(SESSION, viewing.get_session),
+    web.delete(SESSION, viewing.delete_session),
+    web.put(SESSION + "/SourceFile", viewing.put_source_file),
+    web.get(SESSION + "/SourceFile", viewing.get_source_file),
+    web.put(SESSION + "/SourceRef", viewing.put_source_ref),
+    web.get(SESSION + "/FileId", viewing.get_file_id),
+    web.post(SESSION + "/Notification/SessionStarted", viewing.post_session_started),
+    web.post(SESSION + "/Notification/SessionStopped", viewing.post_session_stopped),
+    web.get("/PCCIS/V1/Page/q/{page}", viewer.get_page),
+    web.get("/PCCIS/V1/Page/q/{page}/Attributes", viewer.get_page_attributes),
+    web.get(r"/PCCIS/V1/Page/q/{page}/{width:\d{1,5}}x{height:\d{1,5}}", viewer.get_thumbnail),
+    web.get("/PCCIS/V1/Document/q/Attributes", viewer.get_document_attributes),
+    web.get(r"/PCCIS/V1/Document/q/{first:\d{1,9}}-{last:\d{1,9}}/Text", viewer.get_text),
     web.get("/PCCIS/V1/Service/Current/Health", health.get_health),
     web.get("/PCCIS/V1/Service/Current/Info", health.get_info),
 ]

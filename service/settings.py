@@ -21,6 +21,18 @@ def _redact(url: str | None) -> str | None:
     return url
 
 
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+_boolean.__name__ = "boolean"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of web and worker processes. Build with `Settings.from_env(os.environ)`."""
@@ -48,6 +60,13 @@ class Settings:
     job_timeout_s: int = 60
     worker_max_jobs: int = 8
     poll_delay_s: float = 0.05
+    session_lifetime_s: int = 20 * 60
+    session_max_s: int = 24 * 3600
+    page_cache_lifetime_s: int = 24 * 3600
+    page_wait_s: float = 60.0
+    fetch_timeout_s: float = 60.0
+    allow_private_sources: bool = False
+    file_source_root: Path | None = None
 
     @property
     def storage_dir(self) -> Path:
@@ -105,6 +124,14 @@ class Settings:
         read("PAGEMILL_JOB_TIMEOUT_S", "job_timeout_s", int, lambda v: v >= 5)
         read("PAGEMILL_WORKER_MAX_JOBS", "worker_max_jobs", int, positive)
         read("PAGEMILL_POLL_DELAY_S", "poll_delay_s", float, positive)
+
+        read("PAGEMILL_SESSION_LIFETIME_S", "session_lifetime_s", int, positive)
+        read("PAGEMILL_SESSION_MAX_S", "session_max_s", int, positive)
+        read("PAGEMILL_PAGE_CACHE_LIFETIME_S", "page_cache_lifetime_s", int, positive)
+        read("PAGEMILL_PAGE_WAIT_S", "page_wait_s", float, positive)
+        read("PAGEMILL_FETCH_TIMEOUT_S", "fetch_timeout_s", float, positive)
+        read("PAGEMILL_ALLOW_PRIVATE_SOURCES", "allow_private_sources", _boolean, lambda v: True)
+        read("PAGEMILL_FILE_SOURCE_ROOT", "file_source_root", Path, lambda v: True)
 
         settings = cls(**values)
         if settings.page_timeout_s >= settings.job_timeout_s:

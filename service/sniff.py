@@ -1,5 +1,7 @@
 """File type detection from the first bytes, and the content types of the extensions we know."""
 
+import mimetypes
+
 SNIFF_BYTES = 4096
 
 CONTENT_TYPES = {
@@ -39,4 +41,15 @@ def sniff_extension(head: bytes) -> str | None:
 
 def content_type_for(extension: str) -> str:
     """The media type served for a work file with this extension."""
-    return CONTENT_TYPES.get(extension.lower(), "application/octet-stream")
+    ext = extension.lower()
+    return CONTENT_TYPES.get(ext) or mimetypes.guess_type(f"file.{ext}", strict=False)[0] or "application/octet-stream"
+
+
+_ALIASES = {"jpg": {"jpg", "jpeg", "jpe"}, "tif": {"tif", "tiff"}}
+
+
+def choose_extension(sniffed: str | None, given: str) -> str:
+    """The detected type wins; the client's spelling is kept when it names the same type."""
+    if sniffed is None:
+        return given or "bin"
+    return given if given in _ALIASES.get(sniffed, {sniffed}) else sniffed

@@ -5,6 +5,7 @@ never sees a partially written object.
 """
 
 import asyncio
+import hashlib
 import os
 import re
 import time
@@ -43,6 +44,34 @@ class Storage(Protocol):
     async def exists(self, key: str) -> bool: ...
     async def sweep_scratch(self, older_than_s: float) -> int: ...
     def check(self) -> None: ...
+
+
+class MeteredUpload:
+    """Wraps an Upload, counting bytes, hashing them and keeping the first few for type detection."""
+
+    def __init__(self, inner: Upload, head_bytes: int = 4096) -> None:
+        self.inner = inner
+        self.size = 0
+        self.head = b""
+        self._head_bytes = head_bytes
+        self._digest = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if len(self.head) < self._head_bytes:
+            self.head += data[: self._head_bytes - len(self.head)]
+        self._digest.update(data)
+        self.inner.write(data)
+
+    async def commit(self, key: str) -> None:
+        await self.inner.commit(key)
+
+    async def abort(self) -> None:
+        await self.inner.abort()
 
 
 class _LocalUpload:

@@ -11,6 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from schemas.records import Plan, UnitResult, WorkFile
+from service.sniff import content_type_for
 
 EXPIRY_INDEX = "pm:expiry"
 
@@ -39,6 +40,20 @@ _PROCESS_FIELDS = (
 def now_ms() -> int:
     """Wall-clock milliseconds, the unit of every timestamp we store."""
     return int(time.time() * 1000)
+
+
+def make_workfile(file_id: str, extension: str, size: int, sha256: str, expires_ms: int, affinity: str) -> WorkFile:
+    """A work file record for bytes already committed to storage."""
+    return WorkFile(
+        file_id=file_id,
+        extension=extension,
+        content_type=content_type_for(extension),
+        size=size,
+        sha256=sha256,
+        created_ms=now_ms(),
+        expires_ms=expires_ms,
+        affinity_token=affinity,
+    )
 
 
 def _wf_key(file_id: str) -> str:

@@ -83,10 +83,17 @@ def invalid_input(exc: ValidationError, model: type[BaseModel]) -> InvalidInput:
     return InvalidInput(json_path(loc), expected=expected, message=err["msg"])
 
 
-async def read_model(request: web.Request, model: type[M], limit: int) -> M:
-    """Parse and validate a JSON body as `model`, or raise InvalidInput/PayloadTooLarge."""
-    body = await read_body(request, limit)
+def parse_model(body: bytes, model: type[M]) -> M:
+    """Validate JSON bytes as `model`, or raise InvalidInput."""
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise invalid_input(exc, model) from None
+
+
+async def read_model(request: web.Request, model: type[M], limit: int, *, optional: bool = False) -> M:
+    """Parse and validate a JSON body as `model`; with `optional`, an empty body means defaults."""
+    body = await read_body(request, limit)
+    if optional and not body.strip():
+        return model()
+    return parse_model(body, model)

@@ -1,6 +1,5 @@
 """Work File API: POST/GET/DELETE /PCCIS/V1/WorkFile, streamed to and from storage."""
 
-import hashlib
 import re
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -10,17 +9,16 @@ from aiohttp import web
 
 from schemas.records import WorkFile
 from service import keys
-from service.errors import NotFound, PayloadTooLarge
+from service.errors import NotFound, PayloadTooLarge, ServerError
 from service.ids import new_affinity_token, new_id
 from service.params import extension_param, filename_param, lifetime_param, path_id
-from service.sniff import SNIFF_BYTES, content_type_for, sniff_extension
-from service.storage import workfile_key
-from service.store import Store, now_ms
+from service.sniff import SNIFF_BYTES, choose_extension, sniff_extension
+from service.storage import MeteredUpload, workfile_key
+from service.store import Store, make_workfile, now_ms
 
 log = structlog.get_logger("pagemill.workfiles")
 
 _AFFINITY = re.compile(r"^[A-Za-z0-9+/=_-]{8,128}$")
-_ALIASES = {"jpg": {"jpg", "jpeg", "jpe"}, "tif": {"tif", "tiff"}}
 CHUNK_BYTES = 256 * 1024
 
 
@@ -31,13 +29,6 @@ def iso_ms(ms: int) -> str:
 
 def workfile_json(wf: WorkFile) -> dict[str, str]:
     return {"fileId": wf.file_id, "fileExtension": wf.extension, "affinityToken": wf.affinity_token}
-
-
-def _choose_extension(sniffed: str | None, given: str) -> str:
-    """The detected type wins; the client's spelling is kept when it names the same type."""
-    if sniffed is None:
-        return given or "bin"
-    return given if given in _ALIASES.get(sniffed, {sniffed}) else sniffed
 
 
 def _affinity(offered: str) -> str:
@@ -52,9 +43,44 @@ async def get_workfile_or_404(store: Store, file_id: str) -> WorkFile:
     return wf
 
 
-async def post_workfile(request: web.Request) -> web.Response:
-    """Stream the raw body into storage while hashing it and sniffing its first bytes."""
+async def receive_workfile(
+    request: web.Request, given_extension: str, lifetime_s: int, *, require_known_type: bool = False
+) -> WorkFile:
+    """Stream the raw body into storage while hashing it and sniffing its first bytes.
+
+    With `require_known_type`, a body whose type is neither detected nor given is refused
+    (580 UnrecognizedFileFormat) and nothing is kept.
+    """
     settings, store, storage = request.app[keys.SETTINGS], request.app[keys.STORE], request.app[keys.STORAGE]
+    limit = settings.max_upload_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(limit)
+    file_id = new_id()
+    upload = MeteredUpload(storage.open_upload(), SNIFF_BYTES)
+    try:
+        async for chunk in request.content.iter_chunked(CHUNK_BYTES):
+            if upload.size + len(chunk) > limit:
+                raise PayloadTooLarge(limit)
+            upload.write(chunk)
+        sniffed = sniff_extension(upload.head)
+        if require_known_type and not sniffed and not given_extension:
+            raise ServerError(
+                "UnrecognizedFileFormat", message="the file type could not be detected; pass FileExtension"
+            )
+        await upload.commit(workfile_key(file_id))
+    except BaseException:
+        await upload.abort()
+        raise
+    extension = choose_extension(sniffed, given_extension)
+    affinity = _affinity(request.headers.get("Accusoft-Affinity-Token", ""))
+    wf = make_workfile(file_id, extension, upload.size, upload.sha256, now_ms() + lifetime_s * 1000, affinity)
+    await store.put_workfile(wf)
+    return wf
+
+
+async def post_workfile(request: web.Request) -> web.Response:
+    """POST /PCCIS/V1/WorkFile: store the raw body as a new work file."""
+    settings = request.app[keys.SETTINGS]
     given = extension_param(request, "FileExtension")
     lifetime_s = lifetime_param(
         request.query.get("MinSecondsAvailable"),
@@ -62,43 +88,8 @@ async def post_workfile(request: web.Request) -> web.Response:
         settings.workfile_lifetime_s,
         settings.max_lifetime_s,
     )
-    limit = settings.max_upload_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(limit)
-
-    file_id = new_id()
-    digest = hashlib.sha256()
-    head = b""
-    size = 0
-    upload = storage.open_upload()
-    try:
-        async for chunk in request.content.iter_chunked(CHUNK_BYTES):
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(limit)
-            if len(head) < SNIFF_BYTES:
-                head += chunk[: SNIFF_BYTES - len(head)]
-            digest.update(chunk)
-            upload.write(chunk)
-        await upload.commit(workfile_key(file_id))
-    except BaseException:
-        await upload.abort()
-        raise
-
-    extension = _choose_extension(sniff_extension(head), given)
-    created = now_ms()
-    wf = WorkFile(
-        file_id=file_id,
-        extension=extension,
-        content_type=content_type_for(extension),
-        size=size,
-        sha256=digest.hexdigest(),
-        created_ms=created,
-        expires_ms=created + lifetime_s * 1000,
-        affinity_token=_affinity(request.headers.get("Accusoft-Affinity-Token", "")),
-    )
-    await store.put_workfile(wf)
-    log.info("workfile_created", file_id=file_id, extension=extension, size=size)
+    wf = await receive_workfile(request, given, lifetime_s)
+    log.info("workfile_created", file_id=wf.file_id, extension=wf.extension, size=wf.size)
     return web.json_response(workfile_json(wf))
 
 
@@ -107,10 +98,14 @@ async def get_workfile(request: web.Request) -> web.StreamResponse:
     file_id = path_id(request, "fileId")
     filename = filename_param(request, "ContentDispositionFilename")
     wf = await get_workfile_or_404(request.app[keys.STORE], file_id)
-    path = await request.app[keys.STORAGE].local_path(workfile_key(file_id))
+    return await serve_workfile(request, wf, filename or f"file-{file_id}.{wf.extension}")
+
+
+async def serve_workfile(request: web.Request, wf: WorkFile, name: str) -> web.StreamResponse:
+    """Stream a work file as an attachment called `name`."""
+    path = await request.app[keys.STORAGE].local_path(workfile_key(wf.file_id))
     if not path.is_file():
         raise NotFound("WorkFileDoesNotExist")
-    name = filename or f"file-{file_id}.{wf.extension}"
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
     disposition = f'attachment; filename="{ascii_name}"'
     if ascii_name != name:

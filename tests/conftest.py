@@ -1,6 +1,7 @@
 """Fixtures: a real redis-server on a free port, the real app, the real arq worker."""
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -64,16 +65,24 @@ async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
     return await aiohttp_client(create_app(settings))
 
 
-@pytest.fixture
-async def worker(settings: Settings) -> AsyncIterator[Any]:
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings) -> AsyncIterator[WorkerGroup]:
     """The real arq workers of both queues (with their process pool) running in this event loop."""
     group = WorkerGroup(settings)
     await group.start()
     task = asyncio.create_task(group.run())
-    yield group
-    await group.close()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    try:
+        yield group
+    finally:
+        await group.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture
+async def worker(settings: Settings) -> AsyncIterator[WorkerGroup]:
+    async with running_worker(settings) as group:
+        yield group
 
 
 def worker_subprocess(env: dict[str, str], *, new_session: bool = False) -> subprocess.Popen[bytes]:

@@ -68,6 +68,15 @@ def render_unit(
     return render.render_page(_document(path, extension, password), index, spec, out_path)
 
 
+def inspect_document(path: str, extension: str, password: str | None, dpi: int) -> dict[str, object]:
+    return render.inspect(_document(path, extension, password), dpi)
+
+
+def text_of_pages(path: str, extension: str, password: str | None, pages: list[int]) -> list[str]:
+    doc = _document(path, extension, password)
+    return [render.page_text(doc, index) for index in pages]
+
+
 # --- in the worker ---------------------------------------------------------------------------
 INTERACTIVE = 0
 BATCH = 1

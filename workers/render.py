@@ -37,6 +37,7 @@ class RenderSpec:
     max_pixels: int = 60_000_000
     jpeg_quality: int = 85
     png_compress_level: int = 6
+    scale: float = 1.0  # multiplies the natural size (dpi for PDF pages, pixels for images)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Document(Protocol):
     page_count: int
 
     def render(self, index: int, spec: RenderSpec) -> Image.Image: ...
+    def page_sizes(self) -> list[tuple[float, float]]: ...
+    def text(self, index: int) -> str: ...
     def close(self) -> None: ...
 
 
@@ -97,10 +100,27 @@ class PdfSource:
             width, height = page.get_size()
             if width <= 0 or height <= 0:
                 raise DocumentError("CorruptFile", f"page {index + 1} has no area")
-            scale = fit_scale(width, height, spec, spec.dpi / POINTS_PER_INCH)
+            scale = fit_scale(width, height, spec, spec.scale * spec.dpi / POINTS_PER_INCH)
             # PDFium sizes the bitmap with ceil(size * scale): shave float noise so 792pt at 150dpi is 1650px.
             bitmap = page.render(scale=scale * (1 - 1e-7), may_draw_forms=True)
             return bitmap.to_pil()
+        except pdfium.PdfiumError as exc:
+            raise DocumentError("CorruptFile", str(exc)) from None
+        finally:
+            page.close()
+
+    def page_sizes(self) -> list[tuple[float, float]]:
+        """Page sizes in points, without loading the pages."""
+        return [tuple(self.pdf.get_page_size(i)) for i in range(self.page_count)]  # type: ignore[misc]
+
+    def text(self, index: int) -> str:
+        page = self.pdf[index]
+        try:
+            textpage = page.get_textpage()
+            try:
+                return textpage.get_text_range()
+            finally:
+                textpage.close()
         except pdfium.PdfiumError as exc:
             raise DocumentError("CorruptFile", str(exc)) from None
         finally:
@@ -141,11 +161,22 @@ class RasterSource:
 
     def render(self, index: int, spec: RenderSpec) -> Image.Image:
         frame = self.frame(index)
-        scale = fit_scale(frame.width, frame.height, spec, 1.0)
+        scale = fit_scale(frame.width, frame.height, spec, spec.scale)
         if abs(scale - 1.0) > 1e-9:
             size = (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
             frame = frame.resize(size, Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
         return frame
+
+    def page_sizes(self) -> list[tuple[float, float]]:
+        """Frame sizes in pixels."""
+        sizes = []
+        for i in range(self.page_count):
+            self.image.seek(i)
+            sizes.append((float(self.image.width), float(self.image.height)))
+        return sizes
+
+    def text(self, index: int) -> str:
+        return ""  # no OCR: raster pages have no text
 
     def close(self) -> None:
         self.image.close()
@@ -159,6 +190,21 @@ def open_document(path: str, extension: str, password: str | None, max_image_pix
     if ext in RASTER_EXTENSIONS:
         return RasterSource(path, max_image_pixels)
     raise DocumentError("UnsupportedSourceFileFormat", ext)
+
+
+def inspect(doc: Document, dpi: int) -> dict[str, object]:
+    """Page count and each page's natural pixel size at `dpi` (PDF) or as stored (images)."""
+    raster = isinstance(doc, RasterSource)
+    factor = 1.0 if raster else dpi / POINTS_PER_INCH
+    sizes = [[max(1, round(w * factor)), max(1, round(h * factor))] for w, h in doc.page_sizes()]
+    return {"pageCount": doc.page_count, "sizes": sizes, "raster": raster, "resolution": 96 if raster else dpi}
+
+
+def page_text(doc: Document, index: int) -> str:
+    """The text of page `index` (0-based)."""
+    if not 0 <= index < doc.page_count:
+        raise DocumentError("NoSuchPage", str(index + 1))
+    return doc.text(index)
 
 
 def _hash_file(path: str) -> tuple[int, str]:

@@ -24,7 +24,7 @@ from service.queue import connect_redis
 from service.settings import Settings
 from service.storage import LocalStorage
 from service.store import Store
-from workers import tasks
+from workers import tasks, viewing
 from workers.pool import RenderPool
 
 log = structlog.get_logger("pagemill.worker")
@@ -52,10 +52,17 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 def functions(settings: Settings) -> list[Function]:
     timeout = settings.job_timeout_s
+    # Viewer jobs keep no result: their deterministic ids must be enqueueable again as soon as the
+    # job is done (a cached page can expire and be wanted again); their records are the results.
     return [
         func(tasks.plan_conversion, name=jobs.PLAN_CONVERSION, timeout=timeout),
         func(tasks.render_chunk, name=jobs.RENDER_CHUNK, timeout=timeout),
         func(tasks.finish_conversion, name=jobs.FINISH_CONVERSION, timeout=timeout),
+        func(viewing.view_acquire, name=jobs.VIEW_ACQUIRE, timeout=timeout, keep_result=0),
+        func(viewing.view_inspect, name=jobs.VIEW_INSPECT, timeout=timeout, keep_result=0),
+        func(viewing.view_render, name=jobs.VIEW_RENDER, timeout=timeout, keep_result=0),
+        func(viewing.view_rest, name=jobs.VIEW_REST, timeout=timeout, keep_result=0),
+        func(viewing.view_text, name=jobs.VIEW_TEXT, timeout=timeout, keep_result=0),
     ]
 
 
@@ -103,10 +110,24 @@ class WorkerGroup:
             await self.start()
         await asyncio.gather(*(w.async_run() for w in self.workers))
 
-    async def close(self) -> None:
-        """Cancel in-flight jobs (arq hands them back to the queue), then release resources."""
+    async def close(self, grace_s: float = 10.0) -> None:
+        """Stop taking jobs, let in-flight ones finish for up to `grace_s`, cancel the rest
+        (arq puts a cancelled job back in its queue), then release resources."""
         for w in self.workers:
-            await w.close()
+            w.allow_pick_jobs = False
+        deadline = asyncio.get_running_loop().time() + grace_s
+        while any(not t.done() for w in self.workers for t in w.tasks.values()):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        for w in self.workers:
+            try:
+                await w.close()
+            except asyncio.CancelledError:
+                # arq re-raises the cancellation of the jobs it just cancelled; ours is not cancelled
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
         if self._started:
             await shutdown(self.ctx)
             self._started = False

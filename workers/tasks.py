@@ -18,9 +18,8 @@ from schemas import jobs
 from schemas.records import Plan, UnitResult, WorkFile
 from service.ids import derive_id
 from service.settings import Settings
-from service.sniff import content_type_for
 from service.storage import Storage, StorageError, workfile_key
-from service.store import Store, now_ms
+from service.store import EXPIRY_INDEX, Store, make_workfile, now_ms
 from workers import pool as pool_fns
 from workers.plan import make_plan, one_file_per_page, result_sources
 from workers.pool import RenderCrashed, RenderTimeout
@@ -122,18 +121,8 @@ async def _store_output(
     """Rename a finished file into place, then record it as a work file."""
     storage: Storage = ctx["storage"]
     await storage.commit_file(tmp_path, workfile_key(out_id))
-    created = now_ms()
     await ctx["store"].put_workfile(
-        WorkFile(
-            file_id=out_id,
-            extension=extension,
-            content_type=content_type_for(extension),
-            size=rendered.size,
-            sha256=rendered.sha256,
-            created_ms=created,
-            expires_ms=expires_ms,
-            affinity_token=affinity,
-        )
+        make_workfile(out_id, extension, rendered.size, rendered.sha256, expires_ms, affinity)
     )
 
 
@@ -360,6 +349,15 @@ async def sweep_expired(ctx: Ctx) -> int:
         kind, _, ident = member.partition(":")
         if kind == "wf" and await store.get_workfile(ident) is None:
             await storage.delete(workfile_key(ident))
+            removed += 1
+        elif kind == "obj":
+            # "obj:{owner key}|{storage key}": bytes live as long as the record that points at them
+            owner, _, storage_key = ident.partition("|")
+            ttl_ms = await store.redis.pttl(owner)
+            if ttl_ms > 0:
+                await store.redis.zadd(EXPIRY_INDEX, {member: now_ms() + ttl_ms})
+                continue
+            await storage.delete(storage_key)
             removed += 1
         await store.forget_expired(member)
     removed += await storage.sweep_scratch(older_than_s=max(3600, 4 * ctx["settings"].job_timeout_s))

@@ -1,0 +1,125 @@
+"""Redis state of viewing sessions and of what viewers are served: documents, pages, text.
+
+Written by the web (sessions) and by workers (documents, pages, text); each write of a page,
+document or text record is announced on `pm:ready:{key}` so waiting requests wake up at once.
+"""
+
+import json
+from typing import Any
+
+from redis.asyncio import Redis
+
+from schemas.viewing import doc_key, ready_channel, session_key
+from service.store import EXPIRY_INDEX, now_ms
+
+# Set the source only once: a session's document cannot change after it is provided.
+_SET_SOURCE = """
+if redis.call('HEXISTS', KEYS[1], 'fileId') == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'fileId', ARGV[1], 'docId', ARGV[2], 'sourceExtension', ARGV[3])
+redis.call('HDEL', KEYS[1], 'sourceError')
+return 1
+"""
+
+
+def _decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
+    record: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+    for name in ("props", "stopped"):
+        if name in record:
+            record[name] = json.loads(record[name])
+    for name in ("created_ms", "expires_ms"):
+        if name in record:
+            record[name] = int(record[name])
+    return record
+
+
+class SessionStore:
+    """Typed access to viewing-session keys."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._set_source = redis.register_script(_SET_SOURCE)
+
+    async def publish(self, key: str) -> None:
+        await self.redis.publish(ready_channel(key), b"1")
+
+    # --- sessions ---------------------------------------------------------------------------
+    async def create(self, session_id: str, props: dict[str, Any], created_ms: int, expires_ms: int) -> None:
+        key = session_key(session_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"props": json.dumps(props), "created_ms": created_ms, "expires_ms": expires_ms})
+            pipe.pexpireat(key, expires_ms)
+            await pipe.execute()
+
+    async def get(self, session_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.hgetall(session_key(session_id))
+        return {**_decode(raw), "id": session_id} if raw else None
+
+    async def set_source(self, session_id: str, file_id: str, doc_id: str, extension: str) -> int:
+        """1: set; 0: the session already has a document; -1: no such session."""
+        result = await self._set_source(keys=[session_key(session_id)], args=[file_id, doc_id, extension])
+        if result == 1:
+            await self.publish(session_key(session_id))
+        return int(result)
+
+    async def set_source_error(self, session_id: str, error_code: str) -> None:
+        key = session_key(session_id)
+        if await self.redis.exists(key):
+            await self.redis.hset(key, "sourceError", error_code)
+            await self.publish(key)
+
+    async def mark_started(self, session_id: str) -> None:
+        await self.redis.hset(session_key(session_id), "started", "1")
+
+    async def stop(self, session_id: str, stopped: dict[str, Any]) -> None:
+        await self.redis.hset(session_key(session_id), "stopped", json.dumps(stopped))
+
+    async def track_private_page(self, session_id: str, page_key: str, expires_ms: int) -> None:
+        """Remember a page rendered only for this session, to delete it with the session."""
+        key = session_key(session_id) + ":pages"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, page_key)
+            pipe.pexpireat(key, expires_ms)
+            await pipe.execute()
+
+    async def delete(self, session_id: str) -> list[dict[str, Any]]:
+        """Delete the session and its private pages; returns those pages' records (for their bytes)."""
+        key = session_key(session_id)
+        page_keys = [k.decode() for k in await self.redis.smembers(key + ":pages")]
+        records = [r for r in await self.get_many(page_keys) if r is not None] if page_keys else []
+        await self.redis.delete(key, key + ":pages", *page_keys)
+        return records
+
+    # --- documents, pages, text -------------------------------------------------------------
+    async def get_doc(self, doc_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(doc_key(doc_id))
+        return None if raw is None else json.loads(raw)
+
+    async def put_doc(self, doc_id: str, info: dict[str, Any], ttl_s: int) -> None:
+        await self.redis.set(doc_key(doc_id), json.dumps(info), ex=ttl_s)
+        await self.publish(doc_key(doc_id))
+
+    async def get_record(self, key: str, *, touch_s: int = 0) -> dict[str, Any] | None:
+        """A page or text record; `touch_s` extends a shared cache entry's life on use."""
+        if touch_s:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.get(key)
+                pipe.expire(key, touch_s)
+                raw, _ = await pipe.execute()
+        else:
+            raw = await self.redis.get(key)
+        return None if raw is None else json.loads(raw)
+
+    async def get_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
+        if not keys:
+            return []
+        return [None if raw is None else json.loads(raw) for raw in await self.redis.mget(keys)]
+
+    async def put_record(self, key: str, record: dict[str, Any], ttl_s: int, storage_key: str | None = None) -> None:
+        """Write a record; its stored bytes (if any) are deleted by the sweeper once it is gone."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, json.dumps(record), ex=max(1, ttl_s))
+            if storage_key:
+                pipe.zadd(EXPIRY_INDEX, {f"obj:{key}|{storage_key}": now_ms() + ttl_s * 1000})
+            await pipe.execute()
+        await self.publish(key)

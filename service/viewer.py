@@ -1,0 +1,298 @@
+"""Viewer routes (HTML5 viewing): pages, thumbnails, attributes, page count and text.
+
+A page that is not rendered yet is requested (see `service.triggers`) and the request waits,
+bounded by PAGEMILL_PAGE_WAIT_S, until a worker announces it. Errors carry
+Accusoft-Status-Number/-Message headers; an unknown or expired session is 403.
+"""
+
+import base64
+import binascii
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from schemas.viewing import Variant, doc_key, page_key, session_key, text_key
+from service import keys, triggers
+from service.errors import InvalidInput, ViewerError
+from service.storage import workfile_key
+from service.viewing import SESSION_ID, stopped_error
+
+T = TypeVar("T")
+
+# errorCode -> (HTTP status, Accusoft-Status-Number, Accusoft-Status-Message)
+VIEWER_ERRORS: dict[str, tuple[int, int, str]] = {
+    "InvalidPassword": (480, 4001, "Document requires a password"),
+    "NoSuchPage": (404, 4004, "The page does not exist"),
+    "UnsupportedSourceFileFormat": (580, 5004, "The document format is not supported"),
+    "UnrecognizedFileFormat": (580, 5004, "The document format is not supported"),
+    "CorruptFile": (580, 5005, "The document is damaged and cannot be read"),
+    "ImageTooLarge": (580, 5006, "The document's images are too large"),
+    "UnsupportedSecurityHandler": (580, 5007, "The document's encryption is not supported"),
+    "PageRenderTimeout": (580, 5008, "The page took too long to render"),
+    "PageRenderFailed": (580, 5009, "The page could not be rendered"),
+    "CouldNotOpenDocument": (580, 5010, "The document could not be opened"),
+}
+SOURCE_ERROR = (580, 5020, "The document could not be acquired")
+SVG_TYPES = ("svg", "svga", "svgb")
+MAX_TEXT_PAGES = 500
+MAX_THUMBNAIL_PX = 2000
+
+
+def viewer_error(code: str) -> ViewerError:
+    status, number, message = VIEWER_ERRORS.get(code, SOURCE_ERROR)
+    return ViewerError(status, code, number, message)
+
+
+def expired() -> ViewerError:
+    return ViewerError(403, "ViewingSessionExpired", 403, "The viewing session has expired or does not exist")
+
+
+def session_id_of(request: web.Request) -> str:
+    """DocumentID=u{id} (plain) or e{base64 of id}."""
+    raw = request.query.get("DocumentID", "")
+    if raw[:1] == "u":
+        value = raw[1:]
+    elif raw[:1] == "e":
+        try:
+            encoded = raw[1:].replace("-", "+").replace("_", "/")
+            value = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            value = ""
+    else:
+        value = ""
+    if not SESSION_ID.match(value):
+        raise InvalidInput(
+            "DocumentID", in_="query", message='a viewing session id prefixed with "u" (or "e" + base64)'
+        )
+    return value
+
+
+def _page_number(request: web.Request) -> int:
+    raw = request.match_info["page"]
+    if not raw.isdigit() or len(raw) > 9:
+        raise InvalidInput("PageNumber", in_="path", expected={"type": "integer", "minimum": 0})
+    return int(raw)
+
+
+def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise InvalidInput(name, in_="query", expected={"type": "number", "minimum": low, "maximum": high})
+    return value
+
+
+async def _wait(request: web.Request, key: str, check: Callable[[], Awaitable[T | None]]) -> T:
+    result = await request.app[keys.WAITER].wait_for(key, check, request.app[keys.SETTINGS].page_wait_s)
+    if result is None:
+        raise ViewerError(504, "NotReadyYet", 504, "The content is not ready yet; please retry")
+    return result
+
+
+async def viewer_session(request: web.Request) -> dict[str, Any]:
+    """The session behind DocumentID, waiting (bounded) until its document has been provided."""
+    views = request.app[keys.VIEWS]
+    session_id = session_id_of(request)
+    session = await views.get(session_id)
+    if session is None:
+        raise expired()
+    if "stopped" in session:
+        raise stopped_error(session["stopped"])
+
+    async def with_source() -> dict[str, Any] | None:
+        current = await views.get(session_id)
+        if current is None:
+            raise expired()
+        return current if ("fileId" in current or "sourceError" in current) else None
+
+    if "fileId" not in session and "sourceError" not in session:
+        session = await _wait(request, session_key(session_id), with_source)
+    if "sourceError" in session:
+        raise viewer_error(session["sourceError"])
+    return session
+
+
+async def document_info(request: web.Request, session: dict[str, Any]) -> dict[str, Any]:
+    """Page count and page sizes, inspecting the document first if nobody has yet."""
+    views = request.app[keys.VIEWS]
+    info = await views.get_doc(session["docId"])
+    if info is None:
+        await triggers.request_inspection(request.app[keys.REDIS], session)
+        info = await _wait(request, doc_key(session["docId"]), lambda: views.get_doc(session["docId"]))
+    if "error" in info:
+        raise viewer_error(info["error"])
+    return info
+
+
+async def _serve_page(request: web.Request, session: dict[str, Any], variant: Variant, page: int) -> web.StreamResponse:
+    settings, views = request.app[keys.SETTINGS], request.app[keys.VIEWS]
+    info = await views.get_doc(session["docId"])
+    if info is not None and "error" not in info and page >= info["pageCount"]:
+        raise viewer_error("NoSuchPage")
+    ns = triggers.namespace(session)
+    key = page_key(ns, variant, page)
+    touch = settings.page_cache_lifetime_s if ns == session["docId"] else 0
+    record = await views.get_record(key, touch_s=touch)
+    if record is None:
+        await triggers.request_page(request.app[keys.REDIS], session, variant, page)
+        record = await _wait(request, key, lambda: views.get_record(key))
+    if "error" in record:
+        raise viewer_error(record["error"])
+    etag = f'"{record["etag"]}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=3600", "Content-Type": record["contentType"]}
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        return web.Response(status=304, headers={"ETag": etag})
+    path = await request.app[keys.STORAGE].local_path(record["storageKey"])
+    return web.FileResponse(path, headers=headers)
+
+
+def _variant(request: web.Request, session: dict[str, Any], *, box: tuple[int, int] = (0, 0)) -> Variant | None:
+    """The requested rendering; None for SVG content types (we render raster only)."""
+    content_type = request.query.get("ContentType", "png").lower()
+    if content_type in SVG_TYPES:
+        return None
+    if content_type not in ("png", "jpeg", "jpg"):
+        raise InvalidInput("ContentType", in_="query", expected={"enum": ["png", "jpeg", "svg", "svga", "svgb"]})
+    jpeg = content_type != "png"
+    scale = _number(request, "Scale", 1.0, 0.05, 8.0) if box == (0, 0) else 1.0
+    quality = int(_number(request, "Quality", 85, 1, 100)) if jpeg else 85
+    base = triggers.default_variant(session)
+    return Variant(
+        content_type="jpeg" if jpeg else "png",
+        scale=round(scale, 3),
+        quality=quality,
+        box_width=box[0],
+        box_height=box[1],
+        watermark=base.watermark,
+    )
+
+
+def page_attributes(info: dict[str, Any], page: int, content_type: str) -> dict[str, Any]:
+    width, height = info["sizes"][page]
+    return {
+        "imageWidth": width,
+        "imageHeight": height,
+        "imageXResolution": info["resolution"],
+        "imageYResolution": info["resolution"],
+        "pageCount": info["pageCount"],
+        "isRaster": "true" if info["raster"] else "false",
+        "contentType": content_type,
+    }
+
+
+async def get_page(request: web.Request) -> web.StreamResponse:
+    page = _page_number(request)
+    session = await viewer_session(request)
+    variant = _variant(request, session)
+    if variant is None:
+        info = await document_info(request, session)
+        if page >= info["pageCount"]:
+            raise viewer_error("NoSuchPage")
+        content_type = request.query.get("ContentType", "svgb")
+        return web.json_response(
+            {"errorCode": "SvgNotAvailable", "pageAttributes": page_attributes(info, page, content_type)}
+        )
+    return await _serve_page(request, session, variant, page)
+
+
+async def get_thumbnail(request: web.Request) -> web.StreamResponse:
+    page = _page_number(request)
+    width, height = int(request.match_info["width"]), int(request.match_info["height"])
+    if not (1 <= width <= MAX_THUMBNAIL_PX and 1 <= height <= MAX_THUMBNAIL_PX):
+        raise InvalidInput("Size", in_="path", expected={"minimum": 1, "maximum": MAX_THUMBNAIL_PX})
+    session = await viewer_session(request)
+    variant = _variant(request, session, box=(width, height)) or _variant_png(session, (width, height))
+    return await _serve_page(request, session, variant, page)
+
+
+def _variant_png(session: dict[str, Any], box: tuple[int, int]) -> Variant:
+    base = triggers.default_variant(session)
+    return Variant(content_type="png", box_width=box[0], box_height=box[1], watermark=base.watermark)
+
+
+async def get_page_attributes(request: web.Request) -> web.Response:
+    page = _page_number(request)
+    session = await viewer_session(request)
+    info = await document_info(request, session)
+    if page >= info["pageCount"]:
+        raise viewer_error("NoSuchPage")
+    return web.json_response(page_attributes(info, page, request.query.get("ContentType", "png")))
+
+
+_PAGES_COUNT = re.compile(rb"/Count\s+(\d+)")
+_PAGES_TYPE = re.compile(rb"/Type\s*/Pages\b")
+
+
+def estimate_page_count(head: bytes, tail: bytes) -> int | None:
+    """The root /Pages /Count visible in the file's first or last bytes, if any (compressed: None)."""
+    best = None
+    for chunk in (head, tail):
+        for m in _PAGES_TYPE.finditer(chunk):
+            window = chunk[max(0, m.start() - 300) : m.end() + 300]
+            for count in _PAGES_COUNT.findall(window):
+                best = max(best or 0, int(count))
+    return best
+
+
+async def _estimate(request: web.Request, session: dict[str, Any]) -> int | None:
+    if session.get("sourceExtension") != "pdf":
+        return 1 if session.get("sourceExtension") not in ("tif", "tiff") else None
+    path = await request.app[keys.STORAGE].local_path(workfile_key(session["fileId"]))
+    window = 256 * 1024
+    with open(path, "rb") as fh:
+        head = fh.read(window)
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - window))
+        tail = fh.read(window)
+    return estimate_page_count(head, tail)
+
+
+async def get_document_attributes(request: web.Request) -> web.Response:
+    """Page count; DesiredPageCountConfidence <= 50 may get a fast estimate, 100 waits for the real one."""
+    confidence = int(_number(request, "DesiredPageCountConfidence", 100, 0, 100))
+    session = await viewer_session(request)
+    views = request.app[keys.VIEWS]
+    info = await views.get_doc(session["docId"])
+    if info is None and confidence <= 50:
+        estimate = await _estimate(request, session)
+        if estimate is not None:
+            await triggers.request_inspection(request.app[keys.REDIS], session)
+            return web.json_response({"pageCount": estimate, "pageCountConfidence": 50})
+    info = await document_info(request, session)
+    return web.json_response({"pageCount": info["pageCount"], "pageCountConfidence": 100})
+
+
+async def get_text(request: web.Request) -> web.Response:
+    first, last = int(request.match_info["first"]), int(request.match_info["last"])
+    if last < first or last - first >= MAX_TEXT_PAGES:
+        raise InvalidInput("PageNumberEnd", in_="path", message=f"a range of 1 to {MAX_TEXT_PAGES} pages")
+    session = await viewer_session(request)
+    info = await document_info(request, session)
+    if first >= info["pageCount"]:
+        raise viewer_error("NoSuchPage")
+    pages = list(range(first, min(last, info["pageCount"] - 1) + 1))
+    views = request.app[keys.VIEWS]
+    text_keys = [text_key(session["docId"], p) for p in pages]
+
+    async def all_text() -> list[dict[str, Any]] | None:
+        records = await views.get_many(text_keys)
+        return None if any(r is None for r in records) else records  # type: ignore[return-value]
+
+    records = await all_text()
+    if records is None:
+        await triggers.request_text(request.app[keys.REDIS], session, pages)
+        existing = await views.get_many(text_keys)
+        last_missing = [k for k, r in zip(text_keys, existing, strict=True) if r is None][-1:] or text_keys[-1:]
+        records = await _wait(request, last_missing[0], all_text)
+    for record in records:
+        if "error" in record:
+            raise viewer_error(record["error"])
+    return web.json_response({"pages": records})

@@ -1,0 +1,141 @@
+"""Acquiring a viewing session's document from a URL or a local file, with limits.
+
+URLs are fetched without following redirects blindly: every hop's host is resolved and refused
+when it points at a private, loopback, link-local or otherwise internal address (unless allowed
+by configuration), and the body is capped in size and time. File paths must resolve inside the
+configured root.
+"""
+
+import asyncio
+import ipaddress
+import socket
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from service.storage import Upload
+
+MAX_REDIRECTS = 5
+CHUNK_BYTES = 256 * 1024
+
+
+class SourceError(Exception):
+    """The document could not be acquired; `code` is what the session reports."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+
+
+def address_allowed(address: str, allow_private: bool) -> bool:
+    ip = ipaddress.ip_address(address)
+    if allow_private:
+        return not ip.is_unspecified
+    return ip.is_global and not ip.is_multicast
+
+
+class _GuardedResolver(AbstractResolver):
+    """Resolves like aiohttp does, then drops addresses we may not connect to."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._inner = DefaultResolver()
+        self._allow_private = allow_private
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        allowed = [r for r in results if address_allowed(r["host"], self._allow_private)]
+        if not allowed:
+            raise SourceError("SourceAddressNotAllowed", host)
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def check_url(url: str, allow_private: bool) -> None:
+    """Scheme and literal-IP checks (names are checked by the resolver when connecting)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SourceError("InvalidSourceUrl", url)
+    try:
+        literal = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return
+    if not address_allowed(str(literal), allow_private):
+        raise SourceError("SourceAddressNotAllowed", parts.hostname)
+
+
+async def fetch_url(url: str, upload: Upload, *, max_bytes: int, timeout_s: float, allow_private: bool) -> bytes:
+    """Stream `url` into `upload`; returns the first bytes (for type detection)."""
+    connector = aiohttp.TCPConnector(resolver=_GuardedResolver(allow_private), use_dns_cache=False)
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    head = b""
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url(url, allow_private)
+            try:
+                async with session.get(url, allow_redirects=False) as resp:
+                    if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                        url = urljoin(url, resp.headers["Location"])
+                        continue
+                    if resp.status != 200:
+                        raise SourceError("SourceDownloadFailed", f"HTTP {resp.status}")
+                    if resp.content_length is not None and resp.content_length > max_bytes:
+                        raise SourceError("SourceTooLarge", str(resp.content_length))
+                    size = 0
+                    async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise SourceError("SourceTooLarge", f"over {max_bytes} bytes")
+                        if len(head) < 4096:
+                            head += chunk[: 4096 - len(head)]
+                        upload.write(chunk)
+                    return head
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise SourceError("SourceDownloadFailed", str(exc) or type(exc).__name__) from None
+        raise SourceError("SourceDownloadFailed", "too many redirects")
+
+
+def resolve_file(path: str, root: Path | None) -> Path:
+    """The file at `path`, which must resolve (symlinks included) inside `root`."""
+    if root is None:
+        raise SourceError("FileSourceDisabled")
+    base = root.resolve()
+    candidate = Path(path)
+    target = (candidate if candidate.is_absolute() else base / candidate).resolve()
+    if not target.is_relative_to(base):
+        raise SourceError("SourcePathNotAllowed", path)
+    if not target.is_file():
+        raise SourceError("SourceFileNotFound", path)
+    return target
+
+
+async def copy_file(path: Path, upload: Upload, *, max_bytes: int) -> bytes:
+    """Copy a local file into `upload`; returns its first bytes."""
+
+    def copy() -> bytes:
+        head = b""
+        size = 0
+        with open(path, "rb") as fh:
+            while chunk := fh.read(CHUNK_BYTES):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise SourceError("SourceTooLarge", f"over {max_bytes} bytes")
+                if len(head) < 4096:
+                    head += chunk[: 4096 - len(head)]
+                upload.write(chunk)
+        return head
+
+    return await asyncio.to_thread(copy)
+
+
+def extension_hint(source: str) -> str:
+    """An extension from a URL path or file name ("" when there is none)."""
+    name = urlsplit(source).path if "://" in source else source
+    suffix = Path(name).suffix.lstrip(".").lower()
+    return suffix if suffix.isalnum() and len(suffix) <= 16 else ""

@@ -1,0 +1,321 @@
+"""arq jobs serving viewers: acquire a session's source, inspect it, render pages, extract text.
+
+Every record written here is announced on `pm:ready:{key}`, which wakes the web requests
+waiting for it. Jobs are idempotent: each page is skipped when its record already exists.
+"""
+
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from schemas import jobs
+from schemas.records import WorkFile
+from schemas.viewing import Variant, document_id, page_key, text_key
+from service.ids import new_id
+from service.sessions import SessionStore
+from service.settings import Settings
+from service.sniff import choose_extension, sniff_extension
+from service.storage import MeteredUpload, StorageError, workfile_key
+from service.store import make_workfile, now_ms
+from service.triggers import BATCH, INTERACTIVE, default_variant, namespace, request_page
+from workers import pool as pool_fns
+from workers.fetch import SourceError, copy_file, extension_hint, fetch_url, resolve_file
+from workers.pool import RenderCrashed, RenderTimeout
+from workers.render import DocumentError, RenderSpec
+
+log = structlog.get_logger("pagemill.viewing")
+
+Ctx = dict[str, Any]
+ERROR_TTL_S = 300
+MIME = {"png": "image/png", "jpeg": "image/jpeg"}
+EXTENSIONS = {"png": "png", "jpeg": "jpg"}
+
+
+def view_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Bind the job and session ids to every log line of the job."""
+
+    @functools.wraps(fn)
+    async def wrapper(ctx: Ctx, session_id: str, *args: Any) -> Any:
+        with structlog.contextvars.bound_contextvars(
+            job_id=ctx.get("job_id"), job_try=ctx.get("job_try"), session_id=session_id[:12]
+        ):
+            return await fn(ctx, session_id, *args)
+
+    return wrapper
+
+
+def _views(ctx: Ctx) -> SessionStore:
+    views = ctx.get("views")
+    if views is None:
+        views = ctx["views"] = SessionStore(ctx["queue"])
+    return views
+
+
+async def _load(ctx: Ctx, session_id: str) -> tuple[dict[str, Any], WorkFile, Path] | None:
+    """The session, its source work file and that file's local path; None when any is gone."""
+    session = await _views(ctx).get(session_id)
+    if session is None or "fileId" not in session:
+        return None
+    wf = await ctx["store"].get_workfile(session["fileId"])
+    if wf is None:
+        return None
+    return session, wf, await ctx["storage"].local_path(workfile_key(wf.file_id))
+
+
+async def _ensure_doc(ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Path, priority: int) -> dict[str, Any]:
+    """The document's page count and sizes (or its error), computed once per document."""
+    settings: Settings = ctx["settings"]
+    views = _views(ctx)
+    info = await views.get_doc(session["docId"])
+    if info is not None:
+        return info
+    try:
+        info = await ctx["pool"].run(
+            pool_fns.inspect_document,
+            str(path),
+            wf.extension,
+            session["props"].get("password"),
+            settings.render_dpi,
+            timeout_s=settings.page_timeout_s,
+            priority=priority,
+        )
+    except DocumentError as exc:
+        info = {"error": exc.code}
+    except (RenderTimeout, RenderCrashed):
+        info = {"error": "CouldNotOpenDocument"}
+    ttl = ERROR_TTL_S if "error" in info else settings.page_cache_lifetime_s
+    await views.put_doc(session["docId"], info, ttl)
+    log.info("document_inspected", pages=info.get("pageCount"), error=info.get("error"))
+    return info
+
+
+def _page_ttl(settings: Settings, session: dict[str, Any], ns: str) -> int:
+    if ns == session["docId"]:
+        return settings.page_cache_lifetime_s
+    return max(1, (session["expires_ms"] - now_ms()) // 1000)
+
+
+async def _render_page(
+    ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Path, variant: Variant, ns: str, page: int, priority: int
+) -> tuple[dict[str, Any], str | None]:
+    """Render one page to storage; returns its record and storage key (None on error)."""
+    settings: Settings = ctx["settings"]
+    spec = RenderSpec(
+        format=variant.content_type,
+        dpi=settings.render_dpi,
+        scale=variant.scale,
+        max_width=variant.box_width or None,
+        max_height=variant.box_height or None,
+        max_pixels=settings.max_render_pixels,
+        jpeg_quality=variant.quality,
+        png_compress_level=settings.png_compress_level,
+    )
+    ext = EXTENSIONS[variant.content_type]
+    tmp = ctx["storage"].scratch_path("." + ext)
+    try:
+        rendered = await ctx["pool"].run(
+            pool_fns.render_unit,
+            str(path),
+            wf.extension,
+            session["props"].get("password"),
+            page,
+            spec,
+            str(tmp),
+            timeout_s=settings.page_timeout_s,
+            priority=priority,
+        )
+    except DocumentError as exc:
+        tmp.unlink(missing_ok=True)
+        return {"error": exc.code}, None
+    except RenderTimeout:
+        tmp.unlink(missing_ok=True)
+        return {"error": "PageRenderTimeout"}, None
+    except RenderCrashed:
+        tmp.unlink(missing_ok=True)
+        return {"error": "PageRenderFailed"}, None
+    storage_key = f"pages/{ns}/{variant.digest()}/{page}.{ext}"
+    await ctx["storage"].commit_file(tmp, storage_key)
+    record = {
+        "storageKey": storage_key,
+        "width": rendered.width,
+        "height": rendered.height,
+        "contentType": MIME[variant.content_type],
+        "etag": rendered.sha256[:32],
+        "size": rendered.size,
+    }
+    return record, storage_key
+
+
+@view_job
+async def view_render(
+    ctx: Ctx, session_id: str, variant_payload: dict[str, Any], pages: list[int], priority: int
+) -> str:
+    """Render `pages` of the session's document in a variant, skipping pages already cached."""
+    settings: Settings = ctx["settings"]
+    loaded = await _load(ctx, session_id)
+    if loaded is None:
+        return "gone"
+    session, wf, path = loaded
+    views = _views(ctx)
+    variant = Variant.from_payload(variant_payload)
+    ns = namespace(session)
+    info = await _ensure_doc(ctx, session, wf, path, priority)
+    ttl = _page_ttl(settings, session, ns)
+    deadline = time.monotonic() + settings.job_timeout_s - settings.page_timeout_s - 2
+    for i, page in enumerate(pages):
+        key = page_key(ns, variant, page)
+        if await views.get_record(key) is not None:
+            continue
+        if time.monotonic() > deadline:
+            rest = pages[i:]
+            queue = jobs.INTERACTIVE_QUEUE if priority == INTERACTIVE else jobs.BATCH_QUEUE
+            what = f"cont:{rest[0]}-{rest[-1]}"
+            await ctx["queue"].enqueue_job(
+                jobs.VIEW_RENDER,
+                session_id,
+                variant_payload,
+                rest,
+                priority,
+                _job_id=jobs.view_job_id(ns, variant.digest(), what),
+                _queue_name=queue,
+            )
+            return "continued"
+        storage_key = None
+        if "error" in info:
+            record = {"error": info["error"]}
+        elif page >= info["pageCount"]:
+            record = {"error": "NoSuchPage"}
+        else:
+            started = time.perf_counter()
+            record, storage_key = await _render_page(ctx, session, wf, path, variant, ns, page, priority)
+            log.info("page_rendered", page=page, ms=round((time.perf_counter() - started) * 1000, 1), **record)
+        await views.put_record(key, record, ttl if storage_key else min(ttl, ERROR_TTL_S), storage_key)
+        if ns != session["docId"]:
+            await views.track_private_page(session_id, key, session["expires_ms"])
+    return "rendered"
+
+
+@view_job
+async def view_rest(ctx: Ctx, session_id: str, variant_payload: dict[str, Any], start: int) -> str:
+    """Split pages start..end into batch render jobs."""
+    settings: Settings = ctx["settings"]
+    loaded = await _load(ctx, session_id)
+    if loaded is None:
+        return "gone"
+    session, wf, path = loaded
+    info = await _ensure_doc(ctx, session, wf, path, BATCH)
+    if "error" in info:
+        return "error"
+    ns, digest = namespace(session), Variant.from_payload(variant_payload).digest()
+    step = settings.chunk_pages
+    for first in range(start, info["pageCount"], step):
+        pages = list(range(first, min(first + step, info["pageCount"])))
+        await ctx["queue"].enqueue_job(
+            jobs.VIEW_RENDER,
+            session_id,
+            variant_payload,
+            pages,
+            BATCH,
+            _job_id=jobs.view_job_id(ns, digest, f"chunk:{first}"),
+            _queue_name=jobs.BATCH_QUEUE,
+        )
+    return "enqueued"
+
+
+@view_job
+async def view_inspect(ctx: Ctx, session_id: str) -> str:
+    """Find the page count and page sizes of the session's document."""
+    loaded = await _load(ctx, session_id)
+    if loaded is None:
+        return "gone"
+    info = await _ensure_doc(ctx, *loaded, INTERACTIVE)
+    return "error" if "error" in info else "inspected"
+
+
+@view_job
+async def view_text(ctx: Ctx, session_id: str, pages: list[int]) -> str:
+    """Extract the text of `pages` (0-based) that is not cached yet."""
+    settings: Settings = ctx["settings"]
+    loaded = await _load(ctx, session_id)
+    if loaded is None:
+        return "gone"
+    session, wf, path = loaded
+    views = _views(ctx)
+    doc_id = session["docId"]
+    info = await _ensure_doc(ctx, session, wf, path, INTERACTIVE)
+    existing = await views.get_many([text_key(doc_id, p) for p in pages])
+    missing = [p for p, r in zip(pages, existing, strict=True) if r is None]
+    if not missing:
+        return "cached"
+    if "error" in info:
+        for page in missing:
+            await views.put_record(text_key(doc_id, page), {"error": info["error"]}, ERROR_TTL_S)
+        return "error"
+    wanted = [p for p in missing if p < info["pageCount"]]
+    texts = await ctx["pool"].run(
+        pool_fns.text_of_pages,
+        str(path),
+        wf.extension,
+        session["props"].get("password"),
+        wanted,
+        timeout_s=settings.page_timeout_s * max(1, len(wanted) // 10),
+        priority=INTERACTIVE,
+    )
+    for page, text in zip(wanted, texts, strict=True):
+        width, height = info["sizes"][page]
+        record = {"number": page, "text": text, "width": width, "height": height}
+        await views.put_record(text_key(doc_id, page), record, settings.page_cache_lifetime_s)
+    return "extracted"
+
+
+@view_job
+async def view_acquire(ctx: Ctx, session_id: str) -> str:
+    """Fetch an "http" or "file" document source into a work file and attach it to the session."""
+    settings: Settings = ctx["settings"]
+    views = _views(ctx)
+    session = await views.get(session_id)
+    if session is None or "fileId" in session:
+        return "skipped"
+    props = session["props"]
+    source = props.get("externalId") or ""
+    upload = MeteredUpload(ctx["storage"].open_upload())
+    file_id = new_id()
+    try:
+        if props.get("documentSource") == "http":
+            await fetch_url(
+                source,
+                upload,
+                max_bytes=settings.max_upload_bytes,
+                timeout_s=settings.fetch_timeout_s,
+                allow_private=settings.allow_private_sources,
+            )
+        else:
+            path = resolve_file(source, settings.file_source_root)
+            await copy_file(path, upload, max_bytes=settings.max_upload_bytes)
+        given = (props.get("documentExtension") or extension_hint(source)).lower()
+        sniffed = sniff_extension(upload.head)
+        if not sniffed and not given:
+            raise SourceError("UnrecognizedFileFormat")
+        await upload.commit(workfile_key(file_id))
+    except (SourceError, StorageError, OSError) as exc:
+        await upload.abort()
+        code = exc.code if isinstance(exc, SourceError) else "SourceUnavailable"
+        log.warning("source_failed", error_code=code, detail=str(exc))
+        await views.set_source_error(session_id, code)
+        return "failed"
+    extension = choose_extension(sniffed, given)
+    lifetime_ms = max(settings.workfile_lifetime_s * 1000, session["expires_ms"] - now_ms())
+    wf = make_workfile(file_id, extension, upload.size, upload.sha256, now_ms() + lifetime_ms, "")
+    await ctx["store"].put_workfile(wf)
+    doc_id = document_id(wf.sha256, props.get("password"))
+    if await views.set_source(session_id, file_id, doc_id, extension) != 1:
+        return "raced"
+    log.info("source_acquired", file_id=file_id, size=wf.size, extension=extension)
+    session = await views.get(session_id)
+    if session and (props.get("startConverting") == "initialPages" or session.get("started")):
+        await request_page(ctx["queue"], session, default_variant(session), None)
+    return "acquired"
