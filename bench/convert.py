@@ -24,13 +24,16 @@ from tests.docgen import text_pdf  # noqa: E402
 
 
 async def wait_healthy(url: str, timeout_s: float = 60) -> None:
+    """Wait until the service answers and reports a running worker."""
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             try:
-                async with session.get(f"{url}/PCCIS/V1/Service/Current/Health") as resp:
+                async with session.get(f"{url}/PCCIS/V1/Service/Current/Info") as resp:
                     if resp.status == 200:
-                        return
+                        info = await resp.json()
+                        if info["instances"][0]["childServices"][0]["serviceStatus"] == "running":
+                            return
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.2)

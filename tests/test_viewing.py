@@ -354,3 +354,12 @@ async def test_file_document_source_is_confined_to_its_root(aiohttp_client, env,
         resp = await page(client, sid, 0)
         assert resp.status == 580
         assert (await resp.json())["errorCode"] == "SourcePathNotAllowed"
+
+
+async def test_session_expires_after_its_lifetime(aiohttp_client, env):
+    client = await aiohttp_client(create_app(Settings.from_env({**env, "PAGEMILL_SESSION_LIFETIME_S": "1"})))
+    sid = await new_session(client)
+    assert (await client.get(f"/PCCIS/V1/ViewingSession/u{sid}")).status == 200
+    await asyncio.sleep(1.2)
+    assert (await client.get(f"/PCCIS/V1/ViewingSession/u{sid}")).status == 404
+    assert (await page(client, sid, 0)).status == 403

@@ -8,6 +8,7 @@ import asyncio
 import heapq
 import itertools
 import multiprocessing
+import os
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -56,6 +57,14 @@ def _document(path: str, extension: str, password: str | None) -> render.Documen
     else:
         _open_docs.move_to_end(key)
     return doc
+
+
+def warm() -> int:
+    """Import the renderers in a child before the first real call needs them."""
+    import pypdfium2  # noqa: F401  # imported by `render` already; kept explicit
+    from PIL import PngImagePlugin  # noqa: F401
+
+    return os.getpid()
 
 
 def count_pages(path: str, extension: str, password: str | None) -> int:
@@ -162,6 +171,10 @@ class RenderPool:
         except BrokenProcessPool:
             self._recycle(pool)
             raise RenderCrashed(fn.__name__) from None
+
+    async def warm_up(self) -> None:
+        """Start every child now (ProcessPoolExecutor spawns lazily), so the first page is not slow."""
+        await asyncio.gather(*(self.run(warm, timeout_s=60) for _ in range(self.processes)))
 
     def close(self) -> None:
         for proc in list(getattr(self._pool, "_processes", {}).values()):

@@ -40,6 +40,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["store"] = Store(ctx["queue"])
     ctx["storage"] = LocalStorage(settings.storage_dir)
     ctx["pool"] = RenderPool(settings.render_processes, settings.max_image_pixels)
+    await ctx["pool"].warm_up()
     ctx["max_tries"] = MAX_TRIES
 
 
