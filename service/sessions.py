@@ -10,16 +10,26 @@ from typing import Any
 from redis.asyncio import Redis
 
 from schemas.viewing import doc_key, ready_channel, session_key
+from service.settings import Settings
 from service.store import EXPIRY_INDEX, now_ms
 
 # Set the source only once: a session's document cannot change after it is provided.
 _SET_SOURCE = """
 if redis.call('HEXISTS', KEYS[1], 'fileId') == 1 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-redis.call('HSET', KEYS[1], 'fileId', ARGV[1], 'docId', ARGV[2], 'sourceExtension', ARGV[3])
+redis.call('HSET', KEYS[1], 'fileId', ARGV[1], 'docId', ARGV[2], 'sourceExtension', ARGV[3], 'ownsSource', ARGV[4])
 redis.call('HDEL', KEYS[1], 'sourceError')
 return 1
 """
+
+
+def source_lifetime_s(settings: Settings, session: dict[str, Any]) -> int:
+    """A document provided to a session lives as long as the session; with caching on, at least
+    as long as any work file (so other sessions may reuse it by reference)."""
+    remaining = max(1, (session["expires_ms"] - now_ms()) // 1000)
+    if session["props"].get("serverCaching") == "none":
+        return remaining
+    return max(settings.workfile_lifetime_s, remaining)
 
 
 def _decode(raw: dict[bytes, bytes]) -> dict[str, Any]:
@@ -55,9 +65,13 @@ class SessionStore:
         raw = await self.redis.hgetall(session_key(session_id))
         return {**_decode(raw), "id": session_id} if raw else None
 
-    async def set_source(self, session_id: str, file_id: str, doc_id: str, extension: str) -> int:
-        """1: set; 0: the session already has a document; -1: no such session."""
-        result = await self._set_source(keys=[session_key(session_id)], args=[file_id, doc_id, extension])
+    async def set_source(self, session_id: str, file_id: str, doc_id: str, extension: str, *, owned: bool) -> int:
+        """1: set; 0: the session already has a document; -1: no such session.
+
+        `owned`: the work file was made for this session (upload or fetch), not referenced.
+        """
+        args = [file_id, doc_id, extension, "1" if owned else "0"]
+        result = await self._set_source(keys=[session_key(session_id)], args=args)
         if result == 1:
             await self.publish(session_key(session_id))
         return int(result)

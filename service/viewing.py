@@ -13,6 +13,7 @@ from service import keys, triggers
 from service.errors import ApiError, InvalidInput, NotFound
 from service.ids import is_valid_id, new_affinity_token
 from service.params import extension_param, filename_param
+from service.sessions import source_lifetime_s
 from service.storage import workfile_key
 from service.store import now_ms
 from service.validation import read_model
@@ -115,6 +116,9 @@ async def delete_session(request: web.Request) -> web.Response:
     for record in await request.app[keys.VIEWS].delete(session["id"]):
         if "storageKey" in record:
             await storage.delete(record["storageKey"])
+    if session.get("ownsSource") == "1":  # nothing of a private session outlives it
+        await request.app[keys.STORE].delete_workfile(session["fileId"])
+        await storage.delete(workfile_key(session["fileId"]))
     log.info("session_deleted", session_id=session["id"][:12])
     return web.Response(status=204)
 
@@ -133,10 +137,9 @@ async def put_source_file(request: web.Request) -> web.Response:
     if "fileId" in session:
         raise ApiError("CannotChangeDocument", at="body", in_="body")
     given = extension_param(request, "FileExtension")
-    lifetime_s = max(settings.workfile_lifetime_s, (session["expires_ms"] - now_ms()) // 1000)
-    wf = await receive_workfile(request, given, lifetime_s, require_known_type=True)
+    wf = await receive_workfile(request, given, source_lifetime_s(settings, session), require_known_type=True)
     doc_id = document_id(wf.sha256, session["props"].get("password"))
-    if await views.set_source(session["id"], wf.file_id, doc_id, wf.extension) != 1:
+    if await views.set_source(session["id"], wf.file_id, doc_id, wf.extension, owned=True) != 1:
         await request.app[keys.STORE].delete_workfile(wf.file_id)
         await request.app[keys.STORAGE].delete(workfile_key(wf.file_id))
         raise ApiError("CannotChangeDocument", at="body", in_="body")
@@ -164,7 +167,7 @@ async def put_source_ref(request: web.Request) -> web.Response:
     if "fileId" in session:
         raise ApiError("CannotChangeDocument", at="fileId")
     doc_id = document_id(wf.sha256, session["props"].get("password"))
-    if await views.set_source(session["id"], wf.file_id, doc_id, wf.extension) != 1:
+    if await views.set_source(session["id"], wf.file_id, doc_id, wf.extension, owned=False) != 1:
         raise ApiError("CannotChangeDocument", at="fileId")
     await _after_source(request, session["id"])
     return web.Response(status=200)

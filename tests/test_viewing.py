@@ -309,8 +309,11 @@ async def test_full_caching_reuses_pages_across_sessions_and_none_keeps_them_pri
     storage = client.app[keys.STORAGE]
     private_files = list((storage.objects / "pages" / f"s-{private}").rglob("*.png"))
     assert len(private_files) == 1
+    source_id = (await client.app[keys.VIEWS].get(private))["fileId"]
     assert (await client.delete(f"/PCCIS/V1/ViewingSession/u{private}")).status == 204
     assert not any(p.exists() for p in private_files)
+    # nothing of a private session outlives it: its uploaded document is gone too
+    assert (await client.get(f"/PCCIS/V1/WorkFile/{source_id}")).status == 404
 
 
 async def test_http_document_source(aiohttp_client, aiohttp_server, env):

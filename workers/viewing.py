@@ -16,7 +16,7 @@ from schemas import jobs
 from schemas.records import WorkFile
 from schemas.viewing import Variant, document_id, page_key, text_key
 from service.ids import new_id
-from service.sessions import SessionStore
+from service.sessions import SessionStore, source_lifetime_s
 from service.settings import Settings
 from service.sniff import choose_extension, sniff_extension
 from service.storage import MeteredUpload, StorageError, workfile_key
@@ -308,11 +308,11 @@ async def view_acquire(ctx: Ctx, session_id: str) -> str:
         await views.set_source_error(session_id, code)
         return "failed"
     extension = choose_extension(sniffed, given)
-    lifetime_ms = max(settings.workfile_lifetime_s * 1000, session["expires_ms"] - now_ms())
-    wf = make_workfile(file_id, extension, upload.size, upload.sha256, now_ms() + lifetime_ms, "")
+    expires_ms = now_ms() + source_lifetime_s(settings, session) * 1000
+    wf = make_workfile(file_id, extension, upload.size, upload.sha256, expires_ms, "")
     await ctx["store"].put_workfile(wf)
     doc_id = document_id(wf.sha256, props.get("password"))
-    if await views.set_source(session_id, file_id, doc_id, extension) != 1:
+    if await views.set_source(session_id, file_id, doc_id, extension, owned=True) != 1:
         return "raced"
     log.info("source_acquired", file_id=file_id, size=wf.size, extension=extension)
     session = await views.get(session_id)
