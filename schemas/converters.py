@@ -4,6 +4,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.watermarks import Watermark
+
 DestFormat = Literal["pdf", "tiff", "png", "jpeg"]
 MULTI_SOURCE_FORMATS = ("pdf", "tiff")  # only these combine several sources into one output
 PAGED_FORMATS = ("pdf", "tiff")  # only these honour sources[].pages
@@ -50,6 +52,7 @@ class Dest(BaseModel):
     tiffOptions: TiffOptions | None = None
     pngOptions: RasterOptions | None = None
     jpegOptions: RasterOptions | None = None
+    watermarks: list[Watermark] | None = Field(default=None, max_length=32)  # a pagemill extension
 
 
 class ConvertInput(BaseModel):

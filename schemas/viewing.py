@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.watermarks import Watermark
+
 _STRICT_OPEN = ConfigDict(extra="allow", strict=True)
 
 
@@ -53,7 +55,7 @@ class ViewingSessionProperties(BaseModel):
     contentType: Literal["png", "jpeg", "svg", "svga", "svgb"] | None = None
     serverSideSearch: Literal["disabled", "enabled"] = "disabled"
     minSecondsAvailable: int | None = None
-    watermarks: list[dict[str, Any]] = Field(default_factory=list, max_length=32)
+    watermarks: list[Watermark] = Field(default_factory=list, max_length=32)
     pageContentEncryption: Literal["enabled", "disabled", "default"] | None = None
 
 
@@ -103,6 +105,13 @@ class Variant:
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> "Variant":
         return cls(**data)
+
+
+def watermark_digest(marks: list[dict[str, Any]]) -> str:
+    """Part of a page's cache key: "" without watermarks."""
+    if not marks:
+        return ""
+    return hashlib.sha256(json.dumps(marks, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def document_id(sha256: str, password: str | None) -> str:

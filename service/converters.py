@@ -15,6 +15,7 @@ from service.ids import is_valid_id, new_id
 from service.params import lifetime_param, path_id
 from service.store import now_ms
 from service.validation import read_model
+from service.watermarks import check_watermarks
 from service.workfiles import iso_ms
 
 log = structlog.get_logger("pagemill.converters")
@@ -26,6 +27,8 @@ _DIMENSION = re.compile(r"^\s*(\d{1,9})\s*px\s*$")
 def normalise_dest(dest: Dest) -> dict[str, Any]:
     """The dest object as PrizmDoc echoes it: given options plus this format's defaults."""
     out: dict[str, Any] = dest.model_dump(exclude_none=True)
+    if dest.watermarks is not None:
+        out["watermarks"] = [mark.model_dump(mode="json", exclude_unset=True) for mark in dest.watermarks]
     if dest.format == "pdf":
         out["pdfOptions"] = {"forceOneFilePerPage": False, **out.get("pdfOptions", {})}
     if dest.format == "tiff":
@@ -75,6 +78,7 @@ async def post_converter(request: web.Request) -> web.Response:
     if len(req.input.sources) > 1 and dest.format not in MULTI_SOURCE_FORMATS:
         raise ApiError("MultipleSourcesAreNotSupportedForThisDestinationFormat", at="input.sources", extra=echo)
     check_dimensions(dest, settings.max_dimension_px, echo)
+    await check_watermarks(store, dest.watermarks or [], "input.dest.watermarks", echo)
 
     affinity = None
     for i, src in enumerate(req.input.sources):

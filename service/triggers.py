@@ -11,7 +11,7 @@ from typing import Any
 from arq.connections import ArqRedis
 
 from schemas import jobs
-from schemas.viewing import Variant
+from schemas.viewing import Variant, watermark_digest
 
 INTERACTIVE, BATCH = 0, 1  # render-pool priorities carried in the payload
 
@@ -27,7 +27,8 @@ def namespace(session: dict[str, Any]) -> str:
 def default_variant(session: dict[str, Any]) -> Variant:
     """What pre-conversion renders: the session's contentType hint (raster), scale 1."""
     hint = session["props"].get("contentType")
-    return Variant(content_type="jpeg" if hint == "jpeg" else "png")
+    marks = watermark_digest(session["props"].get("watermarks") or [])
+    return Variant(content_type="jpeg" if hint == "jpeg" else "png", watermark=marks)
 
 
 async def _enqueue(redis: ArqRedis, name: str, job_id: str, queue: str, *args: Any) -> None:

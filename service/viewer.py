@@ -33,6 +33,11 @@ VIEWER_ERRORS: dict[str, tuple[int, int, str]] = {
     "PageRenderTimeout": (580, 5008, "The page took too long to render"),
     "PageRenderFailed": (580, 5009, "The page could not be rendered"),
     "CouldNotOpenDocument": (580, 5010, "The document could not be opened"),
+    "WatermarkImageNotFound": (580, 5011, "The watermark image does not exist"),
+    "WatermarkImageNotPng": (580, 5012, "The watermark image is not a PNG"),
+    "WatermarkImageTooLarge": (580, 5013, "The watermark image is too large"),
+    "WatermarkImageUnreadable": (580, 5014, "The watermark image cannot be read"),
+    "WatermarkImageUnavailable": (580, 5015, "The watermark image could not be downloaded"),
 }
 SOURCE_ERROR = (580, 5020, "The document could not be acquired")
 SVG_TYPES = ("svg", "svga", "svgb")

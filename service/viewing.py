@@ -17,6 +17,7 @@ from service.sessions import source_lifetime_s
 from service.storage import workfile_key
 from service.store import now_ms
 from service.validation import read_model
+from service.watermarks import check_watermarks
 from service.workfiles import iso_ms, receive_workfile, serve_workfile
 
 log = structlog.get_logger("pagemill.viewing")
@@ -89,7 +90,9 @@ async def post_session(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     props = await read_model(request, ViewingSessionProperties, settings.max_json_bytes)
     _check_properties(props, settings.session_max_s, settings.file_source_root is not None)
+    await check_watermarks(request.app[keys.STORE], props.watermarks, "watermarks")
     stored = props.model_dump(mode="json")
+    stored["watermarks"] = [mark.model_dump(mode="json", exclude_unset=True) for mark in props.watermarks]
     render = props.render.model_dump(mode="json", exclude_none=True) if props.render else {}
     stored["render"] = {**render, **{k: {**v, **render.get(k, {})} for k, v in RENDER_DEFAULTS.items()}}
     stored["origin"] = stored.get("origin") or {}

@@ -7,15 +7,19 @@ import hashlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from functools import lru_cache
+from typing import Any, Protocol
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
+from workers import watermark
+
 PDF_EXTENSIONS = ("pdf",)
 RASTER_EXTENSIONS = ("png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff")
 POINTS_PER_INCH = 72
+RASTER_DPI = 96
 
 
 class DocumentError(Exception):
@@ -38,6 +42,8 @@ class RenderSpec:
     jpeg_quality: int = 85
     png_compress_level: int = 6
     scale: float = 1.0  # multiplies the natural size (dpi for PDF pages, pixels for images)
+    # Watermark objects (schemas.watermarks.Watermark dumps); image ones carry a local "_path".
+    watermarks: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class Document(Protocol):
 
     def render(self, index: int, spec: RenderSpec) -> Image.Image: ...
     def page_sizes(self) -> list[tuple[float, float]]: ...
+    def width_pt(self, index: int) -> float: ...
     def text(self, index: int) -> str: ...
     def close(self) -> None: ...
 
@@ -108,6 +115,9 @@ class PdfSource:
             raise DocumentError("CorruptFile", str(exc)) from None
         finally:
             page.close()
+
+    def width_pt(self, index: int) -> float:
+        return float(self.pdf.get_page_size(index)[0])
 
     def page_sizes(self) -> list[tuple[float, float]]:
         """Page sizes in points, without loading the pages."""
@@ -167,6 +177,10 @@ class RasterSource:
             frame = frame.resize(size, Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
         return frame
 
+    def width_pt(self, index: int) -> float:
+        self.image.seek(index)
+        return self.image.width * 72 / RASTER_DPI  # an image pixel is taken as 1/96 inch
+
     def page_sizes(self) -> list[tuple[float, float]]:
         """Frame sizes in pixels."""
         sizes = []
@@ -197,7 +211,7 @@ def inspect(doc: Document, dpi: int) -> dict[str, object]:
     raster = isinstance(doc, RasterSource)
     factor = 1.0 if raster else dpi / POINTS_PER_INCH
     sizes = [[max(1, round(w * factor)), max(1, round(h * factor))] for w, h in doc.page_sizes()]
-    return {"pageCount": doc.page_count, "sizes": sizes, "raster": raster, "resolution": 96 if raster else dpi}
+    return {"pageCount": doc.page_count, "sizes": sizes, "raster": raster, "resolution": RASTER_DPI if raster else dpi}
 
 
 def page_text(doc: Document, index: int) -> str:
@@ -205,6 +219,25 @@ def page_text(doc: Document, index: int) -> str:
     if not 0 <= index < doc.page_count:
         raise DocumentError("NoSuchPage", str(index + 1))
     return doc.text(index)
+
+
+def _rasterised(pdf: pdfium.PdfDocument, raw: Sequence[dict[str, Any]], dpi: int) -> pdfium.PdfDocument:
+    """A new PDF whose pages are images of `pdf`'s pages with the watermarks drawn in."""
+    flat = pdfium.PdfDocument.new()
+    for i in range(len(pdf)):
+        page = pdf[i]
+        width, height = page.get_size()
+        image = page.render(scale=dpi / POINTS_PER_INCH).to_pil().convert("RGB")
+        page.close()
+        image = _watermarked(image, raw, image.width / width)
+        target = flat.new_page(width, height)
+        picture = pdfium.PdfImage.new(flat)
+        picture.set_bitmap(pdfium.PdfBitmap.from_pil(image))
+        picture.set_matrix(pdfium.PdfMatrix().scale(width, height))
+        target.insert_obj(picture)
+        target.gen_content()
+        target.close()
+    return flat
 
 
 def _hash_file(path: str) -> tuple[int, str]:
@@ -239,9 +272,25 @@ def render_page(doc: Document, index: int, spec: RenderSpec, out_path: str) -> R
     if not 0 <= index < doc.page_count:
         raise DocumentError("NoSuchPage", str(index + 1))
     image = doc.render(index, spec)
+    if spec.watermarks:
+        image = _watermarked(image, spec.watermarks, image.width / doc.width_pt(index))
     encode(image, spec, out_path)
     size, sha = _hash_file(out_path)
     return Rendered(image.width, image.height, size, sha)
+
+
+@lru_cache(maxsize=4)
+def _picture(path: str) -> Image.Image:
+    return watermark.load_picture(path)
+
+
+def _watermarked(image: Image.Image, raw: Sequence[dict[str, Any]], px_per_pt: float) -> Image.Image:
+    marks = watermark.parse_marks([{k: v for k, v in m.items() if k != "_path"} for m in raw])
+    try:
+        pictures = {i: _picture(m["_path"]) for i, m in enumerate(raw) if m.get("type") == "image"}
+    except watermark.WatermarkError as exc:
+        raise DocumentError(exc.code) from None
+    return watermark.apply_watermarks(image, marks, px_per_pt, pictures)
 
 
 def concat_tiffs(paths: Sequence[str], out_path: str) -> Rendered:
@@ -264,8 +313,11 @@ class PdfPart:
     pages: tuple[int, ...] = (0,)
 
 
-def build_pdf(parts: Sequence[PdfPart], out_path: str) -> Rendered:
-    """Assemble a PDF by importing pages (vector content is kept as is)."""
+def build_pdf(
+    parts: Sequence[PdfPart], out_path: str, watermarks: Sequence[dict[str, Any]] = (), dpi: int = 150
+) -> Rendered:
+    """Assemble a PDF by importing pages (vector content is kept as is), then watermark it:
+    text watermarks as vector text; with image watermarks every page is rasterised at `dpi`."""
     out = pdfium.PdfDocument.new()
     try:
         for part in parts:
@@ -279,6 +331,17 @@ def build_pdf(parts: Sequence[PdfPart], out_path: str) -> Rendered:
                 raise DocumentError("CorruptFile", str(exc)) from None
             finally:
                 src.close()
+        if watermarks:
+            marks = watermark.parse_marks([{k: v for k, v in m.items() if k != "_path"} for m in watermarks])
+            if watermark.needs_raster_pdf(marks):
+                flat = _rasterised(out, watermarks, dpi)
+                out.close()
+                out = flat
+            else:
+                for i in range(len(out)):
+                    page = out[i]
+                    watermark.stamp_pdf_page(out, page, marks)
+                    page.close()
         out.save(out_path)
     finally:
         out.close()

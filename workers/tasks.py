@@ -21,6 +21,7 @@ from service.settings import Settings
 from service.storage import Storage, StorageError, workfile_key
 from service.store import EXPIRY_INDEX, Store, make_workfile, now_ms
 from workers import pool as pool_fns
+from workers.images import resolve_marks
 from workers.plan import make_plan, one_file_per_page, result_sources
 from workers.pool import RenderCrashed, RenderTimeout
 from workers.render import DocumentError, PdfPart, Rendered, RenderSpec, build_pdf, concat_tiffs
@@ -89,7 +90,9 @@ async def _enqueue_finish(ctx: Ctx, process_id: str) -> None:
     )
 
 
-def render_spec(dest: dict[str, Any], settings: Settings, fmt: str | None = None) -> RenderSpec:
+def render_spec(
+    dest: dict[str, Any], settings: Settings, fmt: str | None = None, watermarks: tuple[dict[str, Any], ...] = ()
+) -> RenderSpec:
     fmt = fmt or dest["format"]
     options = dest.get(f"{dest['format']}Options", {})
 
@@ -105,6 +108,7 @@ def render_spec(dest: dict[str, Any], settings: Settings, fmt: str | None = None
         max_pixels=settings.max_render_pixels,
         jpeg_quality=settings.jpeg_quality,
         png_compress_level=settings.png_compress_level,
+        watermarks=watermarks,
     )
 
 
@@ -182,10 +186,13 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
     unit = plan.units[u]
     src = inp["sources"][unit.s]
     dest = inp["dest"]
-    # Raster pages of a pdf output become one-page PDFs that the finish job imports.
-    spec = render_spec(dest, settings, "pdf" if dest["format"] == "pdf" else None)
     try:
         wf = await _source_file(ctx, src["fileId"])
+        if dest["format"] == "pdf":
+            # Raster pages of a pdf output become one-page PDFs that the finish job imports and watermarks.
+            spec = render_spec(dest, settings, "pdf")
+        else:
+            spec = render_spec(dest, settings, None, await resolve_marks(ctx, dest.get("watermarks") or []))
     except DocumentError as exc:
         return UnitResult(error_code=exc.code)
     path = await ctx["storage"].local_path(workfile_key(wf.file_id))
@@ -287,7 +294,10 @@ async def _assemble(
                 parts.append(PdfPart(path, src.get("password"), (unit.p,)))
         fn, arg = build_pdf, parts
     try:
-        rendered = await ctx["pool"].run(fn, arg, str(tmp), timeout_s=max(5, settings.job_timeout_s - 5))
+        extra: tuple[Any, ...] = ()
+        if fmt == "pdf" and inp["dest"].get("watermarks"):
+            extra = (await resolve_marks(ctx, inp["dest"]["watermarks"]), settings.render_dpi)
+        rendered = await ctx["pool"].run(fn, arg, str(tmp), *extra, timeout_s=max(5, settings.job_timeout_s - 5))
     except DocumentError as exc:
         tmp.unlink(missing_ok=True)
         return None, exc.code

@@ -24,6 +24,7 @@ from service.store import make_workfile, now_ms
 from service.triggers import BATCH, INTERACTIVE, default_variant, namespace, request_page
 from workers import pool as pool_fns
 from workers.fetch import SourceError, copy_file, extension_hint, fetch_url, resolve_file
+from workers.images import resolve_marks
 from workers.pool import RenderCrashed, RenderTimeout
 from workers.render import DocumentError, RenderSpec
 
@@ -104,6 +105,10 @@ async def _render_page(
 ) -> tuple[dict[str, Any], str | None]:
     """Render one page to storage; returns its record and storage key (None on error)."""
     settings: Settings = ctx["settings"]
+    try:
+        marks = await resolve_marks(ctx, session["props"].get("watermarks") or [])
+    except DocumentError as exc:
+        return {"error": exc.code}, None
     spec = RenderSpec(
         format=variant.content_type,
         dpi=settings.render_dpi,
@@ -113,6 +118,7 @@ async def _render_page(
         max_pixels=settings.max_render_pixels,
         jpeg_quality=variant.quality,
         png_compress_level=settings.png_compress_level,
+        watermarks=marks,
     )
     ext = EXTENSIONS[variant.content_type]
     tmp = ctx["storage"].scratch_path("." + ext)

@@ -1,0 +1,321 @@
+"""Drawing watermarks on page images (pure Pillow), and as vector text on PDF pages (PDFium).
+
+Font sizes are in points and scale with the page's rendering resolution (`px_per_pt`); left,
+right, top and bottom placements keep a margin of 5% of the page's shorter side; text that
+would not fit inside the margins is shrunk until it does, so any text gives a bounded result.
+"""
+
+import math
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageColor, ImageDraw, ImageFont
+
+from schemas.watermarks import Watermark
+
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+BUNDLED = {
+    (False, False): "DejaVuSans.ttf",
+    (True, False): "DejaVuSans-Bold.ttf",
+    (False, True): "DejaVuSans-Oblique.ttf",
+    (True, True): "DejaVuSans-BoldOblique.ttf",
+}
+SYSTEM_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+MARGIN = 0.05
+LINE_SPACING = 1.15
+MAX_WATERMARK_PIXELS = 50_000_000
+
+
+class WatermarkError(Exception):
+    """A watermark cannot be drawn; `code` is reported to the client."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@cache
+def _system_fonts() -> dict[tuple[str, bool, bool], str]:
+    """Installed TrueType fonts by (family, bold, italic), read once per process."""
+    found: dict[tuple[str, bool, bool], str] = {}
+    for base in SYSTEM_FONT_DIRS:
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*.[tT][tT][fF]")):
+            try:
+                family, style = ImageFont.truetype(str(path), 10).getname()
+            except OSError:
+                continue
+            style = (style or "").lower()
+            key = ((family or "").lower(), "bold" in style, "italic" in style or "oblique" in style)
+            found.setdefault(key, str(path))
+    return found
+
+
+def font_path(family: str | None, bold: bool, italic: bool) -> str:
+    """The installed font of that family and style, else the bundled DejaVu Sans of that style."""
+    if family:
+        path = _system_fonts().get((family.strip().lower(), bold, italic))
+        if path:
+            return path
+    return str(FONT_DIR / BUNDLED[(bold, italic)])
+
+
+@cache
+def _font(path: str, size_px: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size_px)
+
+
+def _rgba(color: str, opacity: float) -> tuple[int, int, int, int]:
+    r, g, b = ImageColor.getrgb(color)[:3]
+    return r, g, b, round(255 * opacity)
+
+
+def _lines_and_font(mark: Watermark, size_px: int) -> tuple[list[str], ImageFont.FreeTypeFont]:
+    font = _font(font_path(mark.fontFamily, mark.fontWeight == "bold", mark.fontStyle == "italic"), size_px)
+    return (mark.text or "").replace("\r\n", "\n").split("\n"), font
+
+
+def _block_size(lines: list[str], font: ImageFont.FreeTypeFont, size_px: int) -> tuple[int, int, int, list[int]]:
+    """(width, height, line height, line widths) of a text block, measured without drawing it."""
+    ascent, descent = font.getmetrics()
+    line_height = max(1, round((ascent + descent) * LINE_SPACING))
+    widths = [max(1, round(font.getlength(line))) for line in lines]
+    height = line_height * (len(lines) - 1) + ascent + descent + max(1, size_px // 10)
+    return max(widths), height, line_height, widths
+
+
+def text_block(mark: Watermark, size_px: int) -> Image.Image:
+    """The watermark's lines drawn on a transparent image just big enough for them."""
+    lines, font = _lines_and_font(mark, size_px)
+    width, height, line_height, widths = _block_size(lines, font, size_px)
+    ascent = font.getmetrics()[0]
+    block = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(block)
+    fill = _rgba(mark.color, 1.0)
+    for i, (line, w) in enumerate(zip(lines, widths, strict=True)):
+        x = {"left": 0, "center": (width - w) / 2, "right": width - w}[mark.horizontalAlign]
+        y = i * line_height
+        draw.text((x, y), line, font=font, fill=fill)
+        if mark.textDecoration == "underlined":
+            thickness = max(1, size_px // 14)
+            underline_y = y + ascent + max(1, size_px // 12)
+            draw.rectangle([x, underline_y, x + w, underline_y + thickness - 1], fill=fill)
+    return block
+
+
+def _place(size: tuple[int, int], item: tuple[int, int], mark: Watermark) -> tuple[int, int]:
+    (page_w, page_h), (w, h) = size, item
+    margin = round(MARGIN * min(page_w, page_h))
+    x = {"left": margin, "center": (page_w - w) // 2, "right": page_w - margin - w}[mark.horizontalAlign]
+    y = {"top": margin, "middle": (page_h - h) // 2, "bottom": page_h - margin - h}[mark.verticalAlign]
+    return x, y
+
+
+def _fitted_text(mark: Watermark, size_px: int, max_w: float, max_h: float, angle: float = 0.0) -> Image.Image:
+    """The text block, its font shrunk until the block (rotated by `angle` degrees) fits into
+    max_w x max_h. Sizes are measured before anything is drawn, so memory stays bounded by the page."""
+    cos, sin = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+    for _ in range(20):
+        lines, font = _lines_and_font(mark, size_px)
+        width, height, _, _ = _block_size(lines, font, size_px)
+        span_w, span_h = width * cos + height * sin, width * sin + height * cos
+        factor = min(1.0, max_w / span_w, max_h / span_h)
+        if factor >= 1.0 or size_px <= 1:
+            break
+        size_px = max(1, math.floor(size_px * factor * 0.98))
+    block = text_block(mark, size_px)
+    if angle:
+        block = block.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
+        ink = block.getbbox()  # centre the letters themselves, not their line boxes
+        if ink:
+            block = block.crop(ink)
+    return block
+
+
+def _image_layer(mark: Watermark, picture: Image.Image, page: tuple[int, int]) -> tuple[Image.Image, tuple[int, int]]:
+    page_w, page_h = page
+    pw, ph = picture.size
+    if mark.autoSize == "stretch":
+        return picture.resize((page_w, page_h), Image.Resampling.LANCZOS), (0, 0)
+    if mark.autoSize in ("fit", "fill"):
+        pick = min if mark.autoSize == "fit" else max
+        factor = pick(page_w / pw, page_h / ph)
+        size = (max(1, round(pw * factor)), max(1, round(ph * factor)))
+        resized = picture.resize(size, Image.Resampling.LANCZOS)
+        return resized, ((page_w - size[0]) // 2, (page_h - size[1]) // 2)
+    factor = min(page_w / pw, page_h / ph) * mark.scale
+    size = (round(pw * factor), round(ph * factor))
+    if size[0] < 1 or size[1] < 1:
+        return Image.new("RGBA", (1, 1), (0, 0, 0, 0)), (0, 0)
+    resized = picture.resize(size, Image.Resampling.LANCZOS)
+    return resized, _place(page, size, mark)
+
+
+def load_picture(path: str) -> Image.Image:
+    """An image watermark's PNG, refused when it is not a PNG or is too large to draw safely."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
+            with Image.open(path) as im:
+                if im.format != "PNG":
+                    raise WatermarkError("WatermarkImageNotPng")
+                if im.width * im.height > MAX_WATERMARK_PIXELS:
+                    raise WatermarkError("WatermarkImageTooLarge")
+                return im.convert("RGBA")
+    except Image.DecompressionBombError:
+        raise WatermarkError("WatermarkImageTooLarge") from None
+    except (OSError, SyntaxError, ValueError):
+        raise WatermarkError("WatermarkImageUnreadable") from None
+
+
+def apply_watermarks(
+    page: Image.Image, marks: list[Watermark], px_per_pt: float, pictures: dict[int, Image.Image]
+) -> Image.Image:
+    """Draw every watermark over `page` (in order) and return the result in the page's mode."""
+    if not marks:
+        return page
+    size = page.size
+    canvas = page.convert("RGBA")
+    margin = MARGIN * min(size)
+    for i, mark in enumerate(marks):
+        if mark.opacity <= 0:
+            continue
+        if mark.type == "image":
+            layer, at = _image_layer(mark, pictures[i], size)
+        elif mark.type == "text":
+            size_px = max(1, round(mark.points * px_per_pt))
+            layer = _fitted_text(mark, size_px, size[0] - 2 * margin, size[1] - 2 * margin)
+            at = _place(size, layer.size, mark)
+        else:
+            angle = math.degrees(math.atan2(size[1], size[0])) * (1 if mark.slope == "up" else -1)
+            size_px = max(1, round(mark.points * px_per_pt))
+            centred = mark.model_copy(update={"horizontalAlign": "center"})
+            layer = _fitted_text(centred, size_px, size[0] - 2 * margin, size[1] - 2 * margin, angle)
+            at = ((size[0] - layer.width) // 2, (size[1] - layer.height) // 2)
+        if mark.opacity < 1:
+            alpha = layer.getchannel("A").point(lambda a, o=mark.opacity: round(a * o))
+            layer = layer.copy()
+            layer.putalpha(alpha)
+        overlay = Image.new("RGBA", size, (0, 0, 0, 0))
+        overlay.paste(layer, at)  # onto a clear overlay: copy the layer as is, alpha included
+        canvas = Image.alpha_composite(canvas, overlay)
+    return canvas.convert(page.mode if page.mode in ("RGB", "L") else "RGB")
+
+
+def parse_marks(raw: list[dict[str, Any]]) -> list[Watermark]:
+    return [Watermark.model_validate(m) for m in raw]
+
+
+# --- PDF output: text watermarks as vector text -----------------------------------------------
+PDF_STANDARD_FONTS = {
+    "helvetica": ("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", "Helvetica-BoldOblique"),
+    "times": ("Times-Roman", "Times-Bold", "Times-Italic", "Times-BoldItalic"),
+    "courier": ("Courier", "Courier-Bold", "Courier-Oblique", "Courier-BoldOblique"),
+}
+
+
+def pdf_standard_font(family: str | None, bold: bool, italic: bool) -> str:
+    """The closest of the PDF standard fonts (no embedding needed) to a CSS-like family name."""
+    name = (family or "").lower()
+    if any(k in name for k in ("times", "serif", "georgia", "garamond", "cambria")) and "sans" not in name:
+        group = "times"
+    elif any(k in name for k in ("courier", "mono", "consolas", "menlo", "code")):
+        group = "courier"
+    else:
+        group = "helvetica"
+    return PDF_STANDARD_FONTS[group][int(bold) + 2 * int(italic)]
+
+
+def needs_raster_pdf(marks: list[Watermark]) -> bool:
+    """Image watermarks (partial transparency) cannot be laid over PDF pages faithfully: rasterise."""
+    return any(m.type == "image" for m in marks)
+
+
+def stamp_pdf_page(pdf: Any, page: Any, marks: list[Watermark]) -> None:
+    """Add text and diagonalText watermarks to a PDF page as vector text objects."""
+    import ctypes
+
+    import pypdfium2.raw as c
+
+    width, height = page.get_size()
+    margin = MARGIN * min(width, height)
+    fonts: dict[str, Any] = {}
+
+    def font_handle(mark: Watermark) -> Any:
+        text = mark.text or ""
+        if all(ord(ch) < 256 for ch in text):
+            name = pdf_standard_font(mark.fontFamily, mark.fontWeight == "bold", mark.fontStyle == "italic")
+            if name not in fonts:
+                fonts[name] = c.FPDFText_LoadStandardFont(pdf.raw, name.encode())
+            return fonts[name]
+        path = font_path(mark.fontFamily, mark.fontWeight == "bold", mark.fontStyle == "italic")
+        if path not in fonts:  # text beyond Latin-1: embed the TrueType font
+            data = Path(path).read_bytes()
+            buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+            fonts[path] = c.FPDFText_LoadFont(pdf.raw, buf, len(data), c.FPDF_FONT_TRUETYPE, True)
+            fonts[path + "#buffer"] = buf
+        return fonts[path]
+
+    def bounds(obj: Any) -> tuple[float, float]:
+        left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+        c.FPDFPageObj_GetBounds(obj, left, bottom, right, top)
+        return right.value - left.value, top.value - bottom.value
+
+    def make_line(mark: Watermark, text: str, size: float) -> Any:
+        obj = c.FPDFPageObj_CreateTextObj(pdf.raw, font_handle(mark), size)
+        wide = (text + "\x00").encode("utf-16-le")
+        c.FPDFText_SetText(obj, ctypes.cast(ctypes.c_char_p(wide), ctypes.POINTER(c.FPDF_WCHAR)))
+        return obj
+
+    for mark in marks:
+        if mark.type == "image" or mark.opacity <= 0:
+            continue
+        r, g, b, a = _rgba(mark.color, mark.opacity)
+        lines = (mark.text or "").replace("\r\n", "\n").split("\n")
+        size = mark.points
+        diagonal = mark.type == "diagonalText"
+        angle = math.atan2(height, width) * (1 if mark.slope == "up" else -1) if diagonal else 0.0
+        for _ in range(12):
+            objs = [make_line(mark, line, size) for line in lines]
+            widths = [bounds(o)[0] if line else 0.0 for o, line in zip(objs, lines, strict=True)]
+            block_w, block_h = max(widths), size * LINE_SPACING * len(lines)
+            span_w = abs(block_w * math.cos(angle)) + abs(block_h * math.sin(angle))
+            span_h = abs(block_w * math.sin(angle)) + abs(block_h * math.cos(angle))
+            factor = min(1.0, (width - 2 * margin) / max(span_w, 1e-6), (height - 2 * margin) / max(span_h, 1e-6))
+            if factor >= 1.0 or size <= 1:
+                break
+            for o in objs:
+                c.FPDFPageObj_Destroy(o)
+            size = max(1.0, size * factor * 0.98)
+        if diagonal:
+            centre_x, centre_y, align = width / 2, height / 2, "center"
+            top = block_h / 2
+            left = -block_w / 2
+        else:
+            align = mark.horizontalAlign
+            left = {"left": margin, "center": (width - block_w) / 2, "right": width - margin - block_w}[align]
+            top = {"top": height - margin, "middle": (height + block_h) / 2, "bottom": margin + block_h}[
+                mark.verticalAlign
+            ]
+            centre_x = centre_y = 0.0
+        cos, sin = math.cos(angle), math.sin(angle)
+        for i, (obj, line_w) in enumerate(zip(objs, widths, strict=True)):
+            x = left + {"left": 0.0, "center": (block_w - line_w) / 2, "right": block_w - line_w}[align]
+            y = top - size * (0.8 + LINE_SPACING * i)  # baseline of line i
+            pieces = [(obj, x, y)]
+            if mark.textDecoration == "underlined" and line_w:
+                thickness = max(0.5, size / 14)
+                rect = c.FPDFPageObj_CreateNewRect(0, 0, line_w, thickness)
+                c.FPDFPath_SetDrawMode(rect, c.FPDF_FILLMODE_WINDING, False)
+                pieces.append((rect, x, y - size * 0.12 - thickness))
+            for piece, px, py in pieces:
+                c.FPDFPageObj_SetFillColor(piece, r, g, b, a)
+                tx = centre_x + px * cos - py * sin
+                ty = centre_y + px * sin + py * cos
+                matrix = c.FS_MATRIX(cos, sin, -sin, cos, tx, ty)
+                c.FPDFPageObj_TransformF(piece, ctypes.byref(matrix))
+                c.FPDFPage_InsertObject(page.raw, piece)
+    c.FPDFPage_GenerateContent(page.raw)
