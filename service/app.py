@@ -18,6 +18,7 @@ from service.sessions import SessionStore
 from service.settings import Settings
 from service.storage import LocalStorage, Storage
 from service.store import Store, now_ms
+from service.uploads import Uploads
 from service.waiter import Waiter
 
 log = structlog.get_logger("pagemill.http")
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
 
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.STORAGE] = storage if storage is not None else LocalStorage(settings.storage_dir)
+        app[keys.UPLOADS] = Uploads(app[keys.REDIS], app[keys.STORAGE], app[keys.STORE])
         yield
 
     async def waiter_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ from service.sessions import SessionStore
 from service.settings import Settings
 from service.storage import Storage
 from service.store import Store
+from service.uploads import Uploads
 from service.waiter import Waiter
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -16,3 +17,4 @@ STORAGE = web.AppKey("storage", Storage)
 STARTED_MS = web.AppKey("started_ms", int)
 VIEWS = web.AppKey("views", SessionStore)
 WAITER = web.AppKey("waiter", Waiter)
+UPLOADS = web.AppKey("uploads", Uploads)

@@ -2,15 +2,31 @@
 
 from aiohttp import web
 
-from service import converters, health, viewer, viewing, workfiles
+from service import converters, health, parts, tus, viewer, viewing, workfiles
 
 SESSION = "/PCCIS/V1/ViewingSession/u{sessionId}"
+UPLOAD = "/PCCIS/V1/WorkFile/UploadSession"
+SEED_UPLOAD = "/archives/{archiveId}/entities/H:{entityHandle}/create_sessions"
 
 ROUTES = [
     web.post("/PCCIS/V1/WorkFile", workfiles.post_workfile),
     web.get("/PCCIS/V1/WorkFile/{fileId}", workfiles.get_workfile),
     web.get("/PCCIS/V1/WorkFile/{fileId}/Info", workfiles.get_workfile_info),
     web.delete("/PCCIS/V1/WorkFile/{fileId}", workfiles.delete_workfile),
+    web.post(UPLOAD, parts.create_session),
+    web.put(UPLOAD + "/{uploadId}", parts.put_part),
+    web.post(UPLOAD + "/{uploadId}/save", parts.save_session),
+    web.delete(UPLOAD + "/{uploadId}", parts.delete_session),
+    web.post(SEED_UPLOAD + ".json", parts.create_session),
+    web.put(SEED_UPLOAD + "/{uploadId}", parts.put_part),
+    web.post(SEED_UPLOAD + "/{uploadId}/save.json", parts.save_session),
+    web.delete(SEED_UPLOAD + "/{uploadId}.json", parts.delete_session),
+    web.options("/tus/files", tus.options),
+    web.post("/tus/files", tus.create),
+    web.head("/tus/files/{uploadId}", tus.head),
+    web.patch("/tus/files/{uploadId}", tus.patch),
+    web.delete("/tus/files/{uploadId}", tus.delete),
+    web.get("/tus/files/{uploadId}", tus.status, allow_head=False),
     web.post("/v2/contentConverters", converters.post_converter),
     web.get("/v2/contentConverters/{processId}", converters.get_converter),
     web.post("/PCCIS/V1/ViewingSession", viewing.post_session),

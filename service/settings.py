@@ -67,6 +67,7 @@ class Settings:
     fetch_timeout_s: float = 60.0
     allow_private_sources: bool = False
     file_source_root: Path | None = None
+    upload_lifetime_s: int = 24 * 3600
 
     @property
     def storage_dir(self) -> Path:
@@ -132,6 +133,7 @@ class Settings:
         read("PAGEMILL_FETCH_TIMEOUT_S", "fetch_timeout_s", float, positive)
         read("PAGEMILL_ALLOW_PRIVATE_SOURCES", "allow_private_sources", _boolean, lambda v: True)
         read("PAGEMILL_FILE_SOURCE_ROOT", "file_source_root", Path, lambda v: True)
+        read("PAGEMILL_UPLOAD_LIFETIME_S", "upload_lifetime_s", int, positive)
 
         settings = cls(**values)
         if settings.page_timeout_s >= settings.job_timeout_s:

@@ -53,3 +53,18 @@ def choose_extension(sniffed: str | None, given: str) -> str:
     if sniffed is None:
         return given or "bin"
     return given if given in _ALIASES.get(sniffed, {sniffed}) else sniffed
+
+
+_EXTENSION_FOR = {
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "image/jpeg": "jpg",
+    "image/tiff": "tif",
+    "text/plain": "txt",
+}
+
+
+def extension_for(content_type: str) -> str:
+    """A file extension for a media type ("" when unknown)."""
+    media = content_type.split(";")[0].strip().lower()
+    return _EXTENSION_FOR.get(media) or (mimetypes.guess_extension(media, strict=False) or "").lstrip(".")

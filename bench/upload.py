@@ -1,0 +1,129 @@
+"""Large-upload benchmark: 1 GB by parts (and by tus) while watching the server's memory.
+
+Usage: .venv/bin/python bench/upload.py [--mb 1024] [--part-mb 16]
+Starts `python -m service serve` on a free port (its web process is the one measured), uploads
+`--mb` megabytes in parts, saves the work file, and prints throughput and the web process's RSS
+before, at peak and after.
+"""
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.convert import wait_healthy  # noqa: E402
+from service.redisproc import free_port  # noqa: E402
+
+MB = 1024 * 1024
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class RssWatcher(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.running = pid, 0, True
+
+    def run(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, rss_kb(self.pid))
+            time.sleep(0.05)
+
+
+async def body(total: int, block: bytes):
+    sent = 0
+    while sent < total:
+        piece = block[: min(len(block), total - sent)]
+        sent += len(piece)
+        yield piece
+
+
+async def by_parts(url: str, size: int, part: int, block: bytes) -> str:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{url}/PCCIS/V1/WorkFile/UploadSession", json={"content_type": "application/octet-stream"}
+        ) as r:
+            upload_id = (await r.json())["session"]["id"]
+        for start in range(0, size, part):
+            length = min(part, size - start)
+            headers = {"Content-Range": f"bytes {start}-{start + length - 1}/{size}", "Content-Length": str(length)}
+            async with http.put(
+                f"{url}/PCCIS/V1/WorkFile/UploadSession/{upload_id}", data=body(length, block), headers=headers
+            ) as r:
+                assert r.status == 200, await r.text()
+        async with http.post(f"{url}/PCCIS/V1/WorkFile/UploadSession/{upload_id}/save") as r:
+            return (await r.json())["object"]["fileId"]
+
+
+async def by_tus(url: str, size: int, part: int, block: bytes) -> str:
+    v = {"Tus-Resumable": "1.0.0"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/tus/files", headers={**v, "Upload-Length": str(size)}) as r:
+            location = r.headers["Location"]
+        offset = 0
+        while offset < size:
+            length = min(part, size - offset)
+            headers = {
+                **v,
+                "Upload-Offset": str(offset),
+                "Content-Type": "application/offset+octet-stream",
+                "Content-Length": str(length),
+            }
+            async with http.patch(f"{url}{location}", data=body(length, block), headers=headers) as r:
+                assert r.status == 204, await r.text()
+                offset = int(r.headers["Upload-Offset"])
+        return r.headers["Pagemill-File-Id"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mb", type=int, default=1024)
+    parser.add_argument("--part-mb", type=int, default=16)
+    args = parser.parse_args()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PAGEMILL_PORT": str(port), "PAGEMILL_LOG_LEVEL": "WARNING"}
+    env["PAGEMILL_DATA_DIR"] = tempfile.mkdtemp(prefix="pagemill-bench-")
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env)
+    try:
+        asyncio.run(wait_healthy(url))
+        block = os.urandom(MB)
+        size = args.mb * MB
+        for name, fn in (("parts", by_parts), ("tus", by_tus)):
+            before = rss_kb(server.pid)
+            watcher = RssWatcher(server.pid)
+            watcher.start()
+            t0 = time.perf_counter()
+            file_id = asyncio.run(fn(url, size, args.part_mb * MB, block))
+            elapsed = time.perf_counter() - t0
+            watcher.running = False
+            watcher.join()
+            after = rss_kb(server.pid)
+            print(
+                f"{name:<6} {args.mb} MB in {args.part_mb} MB parts: {elapsed:6.2f} s ({args.mb / elapsed:6.1f} MB/s); "
+                f"web RSS {before / 1024:.1f} MB before, peak {watcher.peak / 1024:.1f} MB "
+                f"(+{(watcher.peak - before) / 1024:.1f} MB), {after / 1024:.1f} MB after; fileId {file_id}"
+            )
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+if __name__ == "__main__":
+    main()
