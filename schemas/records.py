@@ -19,6 +19,7 @@ class WorkFile(BaseModel):
     expires_ms: int
     affinity_token: str
     filename: str = ""
+    tenant: str = ""
 
 
 class Unit(BaseModel):

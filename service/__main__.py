@@ -9,6 +9,7 @@ import structlog
 from aiohttp import web
 
 from service.app import create_app
+from service.auth import is_loopback
 from service.logs import configure_logging
 from service.redisproc import RedisServer
 from service.settings import Settings, SettingsError
@@ -20,6 +21,10 @@ def run_web(settings: Settings) -> None:
     if not settings.redis_url:
         sys.exit("REDIS_URL is not set; use `python -m service serve` for the embedded default")
     url = f"http://{settings.host}:{settings.port}"
+    if not settings.api_keys.enabled:
+        if not is_loopback(settings.host):
+            sys.exit("no API keys are configured (PAGEMILL_API_KEYS): refusing to listen beyond loopback")
+        log.warning("open_mode", detail="no API keys configured: every caller is trusted; listening on loopback only")
     log.info("web_starting", url=url, settings=repr(settings))
     web.run_app(
         create_app(settings),

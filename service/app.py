@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler
 from arq.connections import ArqRedis
 
 from service import keys
+from service.auth import auth_middleware
 from service.errors import error_middleware
 from service.queue import connect_redis
 from service.routes import ROUTES
@@ -58,7 +59,7 @@ async def _echo_request_id(request: web.Request, response: web.StreamResponse) -
 
 def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: Storage | None = None) -> web.Application:
     """Build the front door. Pass `redis`/`storage` to share existing ones (they are then not closed)."""
-    app = web.Application(middlewares=[request_context, error_middleware])
+    app = web.Application(middlewares=[request_context, error_middleware, auth_middleware(settings.api_keys)])
     app[keys.SETTINGS] = settings
     app[keys.STARTED_MS] = now_ms()
 

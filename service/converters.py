@@ -10,6 +10,7 @@ from schemas import jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
 from schemas.pages import PageSyntaxError, parse_pages
 from service import keys
+from service.auth import TENANT
 from service.errors import ApiError, NotFound
 from service.ids import is_valid_id, new_id
 from service.params import lifetime_param, path_id
@@ -78,7 +79,7 @@ async def post_converter(request: web.Request) -> web.Response:
     if len(req.input.sources) > 1 and dest.format not in MULTI_SOURCE_FORMATS:
         raise ApiError("MultipleSourcesAreNotSupportedForThisDestinationFormat", at="input.sources", extra=echo)
     check_dimensions(dest, settings.max_dimension_px, echo)
-    await check_watermarks(store, dest.watermarks or [], "input.dest.watermarks", echo)
+    await check_watermarks(store, dest.watermarks or [], "input.dest.watermarks", request[TENANT], echo)
 
     affinity = None
     for i, src in enumerate(req.input.sources):
@@ -88,7 +89,7 @@ async def post_converter(request: web.Request) -> web.Response:
                 parse_pages(src.pages)
             except PageSyntaxError:
                 raise ApiError("InvalidPageSyntax", at=f"{at}.pages", extra=echo) from None
-        wf = await store.get_workfile(src.fileId) if is_valid_id(src.fileId) else None
+        wf = await store.get_workfile(src.fileId, request[TENANT]) if is_valid_id(src.fileId) else None
         if wf is None:
             raise ApiError("WorkFileDoesNotExist", at=f"{at}.fileId", extra=echo)
         if wf.extension not in SOURCE_EXTENSIONS:
@@ -111,7 +112,13 @@ async def post_converter(request: web.Request) -> web.Response:
     expires = created + lifetime_s * 1000
     await store.create_process(
         process_id,
-        {"input": normalised, "state": "processing", "created_ms": created, "affinityToken": affinity or ""},
+        {
+            "input": normalised,
+            "state": "processing",
+            "created_ms": created,
+            "affinityToken": affinity or "",
+            "tenant": request[TENANT],
+        },
         expires,
     )
     await request.app[keys.REDIS].enqueue_job(
@@ -143,7 +150,7 @@ def percent_complete(record: dict[str, Any]) -> int:
 async def get_converter(request: web.Request) -> web.Response:
     process_id = path_id(request, "processId")
     record = await request.app[keys.STORE].get_process(process_id)
-    if record is None:
+    if record is None or record.get("tenant", "") != request[TENANT]:
         raise NotFound("ProcessDoesNotExist")
     body: dict[str, Any] = {
         "input": record["input"],

@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from service import keys
+from service.auth import TENANT
 from service.errors import ApiError, NotFound
 from service.ids import is_valid_id
 from service.params import lifetime_param
@@ -66,7 +67,12 @@ def _error(status: int, code: str, message: str, **details: Any) -> ApiError:
 async def _session(request: web.Request) -> dict[str, Any]:
     upload_id = request.match_info["uploadId"]
     record = await request.app[keys.UPLOADS].get(upload_id) if is_valid_id(upload_id) else None
-    if record is None or record.get("kind") != "parts" or record.get("scope") != _scope(request):
+    if (
+        record is None
+        or record.get("kind") != "parts"
+        or record.get("scope") != _scope(request)
+        or record.get("tenant", "") != request[TENANT]
+    ):
         raise NotFound("UploadSessionDoesNotExist")
     return record
 
@@ -84,6 +90,7 @@ async def create_session(request: web.Request) -> web.Response:
     upload_id, _ = await request.app[keys.UPLOADS].create(
         {
             "kind": "parts",
+            "tenant": request[TENANT],
             "scope": _scope(request),
             "content_type": body.content_type,
             "extension": extension if _EXTENSION.match(extension or "") else "",

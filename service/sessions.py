@@ -54,10 +54,13 @@ class SessionStore:
         await self.redis.publish(ready_channel(key), b"1")
 
     # --- sessions ---------------------------------------------------------------------------
-    async def create(self, session_id: str, props: dict[str, Any], created_ms: int, expires_ms: int) -> None:
+    async def create(
+        self, session_id: str, props: dict[str, Any], created_ms: int, expires_ms: int, tenant: str
+    ) -> None:
         key = session_key(session_id)
+        fields = {"props": json.dumps(props), "created_ms": created_ms, "expires_ms": expires_ms, "tenant": tenant}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"props": json.dumps(props), "created_ms": created_ms, "expires_ms": expires_ms})
+            pipe.hset(key, mapping=fields)
             pipe.pexpireat(key, expires_ms)
             await pipe.execute()
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from service.auth import ApiKeyConfigError, ApiKeys
+
 
 class SettingsError(ValueError):
     """One or more environment variables are invalid; the message lists every problem."""
@@ -68,6 +70,9 @@ class Settings:
     allow_private_sources: bool = False
     file_source_root: Path | None = None
     upload_lifetime_s: int = 24 * 3600
+    api_keys: ApiKeys = field(default_factory=lambda: ApiKeys({}))
+    signing_key: str | None = None
+    max_queued_jobs: int = 10_000
 
     @property
     def storage_dir(self) -> Path:
@@ -77,6 +82,7 @@ class Settings:
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["redis_url"] = _redact(self.redis_url)
+        shown["signing_key"] = "***" if self.signing_key else None
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @classmethod
@@ -134,6 +140,12 @@ class Settings:
         read("PAGEMILL_ALLOW_PRIVATE_SOURCES", "allow_private_sources", _boolean, lambda v: True)
         read("PAGEMILL_FILE_SOURCE_ROOT", "file_source_root", Path, lambda v: True)
         read("PAGEMILL_UPLOAD_LIFETIME_S", "upload_lifetime_s", int, positive)
+        read("PAGEMILL_SIGNING_KEY", "signing_key", str, lambda v: len(v) >= 16)
+        try:
+            keys_file = environ.get("PAGEMILL_API_KEYS_FILE")
+            values["api_keys"] = ApiKeys.parse(environ.get("PAGEMILL_API_KEYS"), Path(keys_file) if keys_file else None)
+        except (ApiKeyConfigError, OSError, ValueError) as exc:
+            problems.append(f"API keys: {exc}")
 
         settings = cls(**values)
         if settings.page_timeout_s >= settings.job_timeout_s:

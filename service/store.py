@@ -34,6 +34,7 @@ _PROCESS_FIELDS = (
     "output",
     "total",
     "minSecondsAvailable",
+    "tenant",
 )
 
 
@@ -42,7 +43,9 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def make_workfile(file_id: str, extension: str, size: int, sha256: str, expires_ms: int, affinity: str) -> WorkFile:
+def make_workfile(
+    file_id: str, extension: str, size: int, sha256: str, expires_ms: int, affinity: str, tenant: str = ""
+) -> WorkFile:
     """A work file record for bytes already committed to storage."""
     return WorkFile(
         file_id=file_id,
@@ -53,6 +56,7 @@ def make_workfile(file_id: str, extension: str, size: int, sha256: str, expires_
         created_ms=now_ms(),
         expires_ms=expires_ms,
         affinity_token=affinity,
+        tenant=tenant,
     )
 
 
@@ -86,12 +90,15 @@ class Store:
             pipe.zadd(EXPIRY_INDEX, {f"wf:{wf.file_id}": wf.expires_ms})
             await pipe.execute()
 
-    async def get_workfile(self, file_id: str) -> WorkFile | None:
+    async def get_workfile(self, file_id: str, tenant: str | None = None) -> WorkFile | None:
+        """The work file, if it exists, has not expired and (when `tenant` is given) is that tenant's."""
         raw = await self.redis.get(_wf_key(file_id))
         if raw is None:
             return None
         wf = WorkFile.model_validate_json(raw)
-        return wf if wf.expires_ms > now_ms() else None
+        if wf.expires_ms <= now_ms() or (tenant is not None and wf.tenant != tenant):
+            return None
+        return wf
 
     async def delete_workfile(self, file_id: str) -> bool:
         """Forget a work file; the caller deletes its bytes. True when it existed."""

@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from service import keys
+from service.auth import TENANT
 from service.errors import ApiError
 from service.ids import is_valid_id
 from service.sniff import extension_for
@@ -67,7 +68,7 @@ async def _upload(request: web.Request) -> dict[str, Any]:
     upload_id = request.match_info["uploadId"]
     uploads = request.app[keys.UPLOADS]
     record = await uploads.get(upload_id) if is_valid_id(upload_id) else None
-    if record is None or record.get("kind") != "tus":
+    if record is None or record.get("kind") != "tus" or record.get("tenant", "") != request[TENANT]:
         if is_valid_id(upload_id) and await uploads.expired(upload_id):
             raise _fail(410, "UploadExpired", "this upload has expired")
         raise _fail(404, "UploadDoesNotExist", "no such upload")
@@ -153,6 +154,7 @@ async def create(request: web.Request) -> web.Response:
     upload_id, record = await uploads.create(
         {
             "kind": "tus",
+            "tenant": request[TENANT],
             "length": length,
             "metadata": raw_metadata,
             "filename": filename[:255],
@@ -208,7 +210,7 @@ async def status(request: web.Request) -> web.Response:
     record = await _upload(request)
     body: dict[str, Any] = {"uploadId": record["id"], "offset": record["offset"], "length": record["length"]}
     if record.get("fileId"):
-        wf = await request.app[keys.STORE].get_workfile(record["fileId"])
+        wf = await request.app[keys.STORE].get_workfile(record["fileId"], request[TENANT])
         if wf is not None:
             body.update(workfile_json(wf))
     return web.json_response(body, headers=_headers())

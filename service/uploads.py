@@ -152,7 +152,8 @@ class Uploads:
         file_id = new_id()
         await self.storage.commit_file(path, workfile_key(file_id))
         expires = max(record["expires_ms"], now_ms() + record["workfile_lifetime_s"] * 1000)
-        wf = make_workfile(file_id, extension, size, sha256, expires, affinity or new_affinity_token())
+        affinity = affinity or new_affinity_token()
+        wf = make_workfile(file_id, extension, size, sha256, expires, affinity, record.get("tenant", ""))
         wf = wf.model_copy(update={"filename": record.get("filename") or ""})
         await self.store.put_workfile(wf)
         record["fileId"] = file_id

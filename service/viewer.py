@@ -15,6 +15,7 @@ from aiohttp import web
 
 from schemas.viewing import Variant, doc_key, page_key, session_key, text_key
 from service import keys, triggers
+from service.auth import TENANT
 from service.errors import InvalidInput, ViewerError
 from service.storage import workfile_key
 from service.viewing import SESSION_ID, stopped_error
@@ -106,8 +107,8 @@ async def viewer_session(request: web.Request) -> dict[str, Any]:
     views = request.app[keys.VIEWS]
     session_id = session_id_of(request)
     session = await views.get(session_id)
-    if session is None:
-        raise expired()
+    if session is None or session.get("tenant", "") != request[TENANT]:
+        raise expired()  # another tenant's session is indistinguishable from an unknown one
     if "stopped" in session:
         raise stopped_error(session["stopped"])
 

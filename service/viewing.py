@@ -10,6 +10,7 @@ from aiohttp import web
 
 from schemas.viewing import SessionStarted, SessionStopped, SourceRef, ViewingSessionProperties, document_id
 from service import keys, triggers
+from service.auth import TENANT
 from service.errors import ApiError, InvalidInput, NotFound
 from service.ids import is_valid_id, new_affinity_token
 from service.params import extension_param, filename_param
@@ -41,7 +42,7 @@ def stopped_error(stopped: dict[str, Any]) -> ApiError:
 
 async def load_session(request: web.Request, session_id: str, *, stopped_ok: bool = False) -> dict[str, Any]:
     session = await request.app[keys.VIEWS].get(session_id) if SESSION_ID.match(session_id) else None
-    if session is None:
+    if session is None or session.get("tenant", "") != request[TENANT]:
         raise NotFound("ViewingSessionDoesNotExist")
     if "stopped" in session and not stopped_ok:
         raise stopped_error(session["stopped"])
@@ -90,7 +91,7 @@ async def post_session(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     props = await read_model(request, ViewingSessionProperties, settings.max_json_bytes)
     _check_properties(props, settings.session_max_s, settings.file_source_root is not None)
-    await check_watermarks(request.app[keys.STORE], props.watermarks, "watermarks")
+    await check_watermarks(request.app[keys.STORE], props.watermarks, "watermarks", request[TENANT])
     stored = props.model_dump(mode="json")
     stored["watermarks"] = [mark.model_dump(mode="json", exclude_unset=True) for mark in props.watermarks]
     render = props.render.model_dump(mode="json", exclude_none=True) if props.render else {}
@@ -99,7 +100,7 @@ async def post_session(request: web.Request) -> web.Response:
     lifetime_s = max(settings.session_lifetime_s, props.minSecondsAvailable or 0)
     session_id = secrets.token_urlsafe(64)
     created = now_ms()
-    await request.app[keys.VIEWS].create(session_id, stored, created, created + lifetime_s * 1000)
+    await request.app[keys.VIEWS].create(session_id, stored, created, created + lifetime_s * 1000, request[TENANT])
     if props.documentSource in ("http", "file"):
         await triggers.request_source(request.app[keys.REDIS], session_id)
     log.info("session_created", session_id=session_id[:12], source=props.documentSource or "api")
@@ -154,7 +155,7 @@ async def put_source_file(request: web.Request) -> web.Response:
 async def get_source_file(request: web.Request) -> web.StreamResponse:
     session = await load_session(request, _path_session_id(request))
     filename = filename_param(request, "ContentDispositionFilename")
-    wf = await request.app[keys.STORE].get_workfile(session["fileId"]) if "fileId" in session else None
+    wf = await request.app[keys.STORE].get_workfile(session["fileId"], request[TENANT]) if "fileId" in session else None
     if wf is None:
         raise ApiError("DocumentNotProvidedYet", at="fileId")
     return await serve_workfile(request, wf, f"{filename or f'file-{wf.file_id}'}.{wf.extension}")
@@ -164,7 +165,7 @@ async def put_source_ref(request: web.Request) -> web.Response:
     settings, views = request.app[keys.SETTINGS], request.app[keys.VIEWS]
     session = await load_session(request, _path_session_id(request))
     ref = await read_model(request, SourceRef, settings.max_json_bytes)
-    wf = await request.app[keys.STORE].get_workfile(ref.fileId) if is_valid_id(ref.fileId) else None
+    wf = await request.app[keys.STORE].get_workfile(ref.fileId, request[TENANT]) if is_valid_id(ref.fileId) else None
     if wf is None:
         raise ApiError("NotFound", at="fileId")
     if "fileId" in session:

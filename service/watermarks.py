@@ -8,7 +8,9 @@ from service.ids import is_valid_id
 from service.store import Store
 
 
-async def check_watermarks(store: Store, marks: list[Watermark], at: str, extra: dict | None = None) -> None:
+async def check_watermarks(
+    store: Store, marks: list[Watermark], at: str, tenant: str, extra: dict | None = None
+) -> None:
     """Required properties per type; image `src` must be a PNG work file or an http(s) URL."""
     for i, mark in enumerate(marks):
         prefix = f"{at}[{i}]"
@@ -20,6 +22,6 @@ async def check_watermarks(store: Store, marks: list[Watermark], at: str, extra:
         url = urlsplit(mark.src)
         if url.scheme in ("http", "https") and url.hostname:
             continue
-        wf = await store.get_workfile(mark.src) if is_valid_id(mark.src) else None
+        wf = await store.get_workfile(mark.src, tenant) if is_valid_id(mark.src) else None
         if wf is None or wf.extension != "png":
             raise InvalidInput(f"{prefix}.src", message="a PNG work file id or an http(s) URL of a PNG")

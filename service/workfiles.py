@@ -9,6 +9,7 @@ from aiohttp import web
 
 from schemas.records import WorkFile
 from service import keys
+from service.auth import TENANT
 from service.errors import NotFound, PayloadTooLarge, ServerError
 from service.ids import new_affinity_token, new_id
 from service.params import extension_param, filename_param, lifetime_param, path_id
@@ -36,8 +37,8 @@ def _affinity(offered: str) -> str:
     return offered if _AFFINITY.match(offered) else new_affinity_token()
 
 
-async def get_workfile_or_404(store: Store, file_id: str) -> WorkFile:
-    wf = await store.get_workfile(file_id)
+async def get_workfile_or_404(store: Store, file_id: str, tenant: str) -> WorkFile:
+    wf = await store.get_workfile(file_id, tenant)
     if wf is None:
         raise NotFound("WorkFileDoesNotExist")
     return wf
@@ -73,7 +74,8 @@ async def receive_workfile(
         raise
     extension = choose_extension(sniffed, given_extension)
     affinity = _affinity(request.headers.get("Accusoft-Affinity-Token", ""))
-    wf = make_workfile(file_id, extension, upload.size, upload.sha256, now_ms() + lifetime_s * 1000, affinity)
+    expires = now_ms() + lifetime_s * 1000
+    wf = make_workfile(file_id, extension, upload.size, upload.sha256, expires, affinity, request[TENANT])
     await store.put_workfile(wf)
     return wf
 
@@ -97,7 +99,7 @@ async def get_workfile(request: web.Request) -> web.StreamResponse:
     """Serve the bytes (Range, conditional requests and sendfile come with FileResponse)."""
     file_id = path_id(request, "fileId")
     filename = filename_param(request, "ContentDispositionFilename")
-    wf = await get_workfile_or_404(request.app[keys.STORE], file_id)
+    wf = await get_workfile_or_404(request.app[keys.STORE], file_id, request[TENANT])
     return await serve_workfile(request, wf, filename or f"file-{file_id}.{wf.extension}")
 
 
@@ -115,7 +117,7 @@ async def serve_workfile(request: web.Request, wf: WorkFile, name: str) -> web.S
 
 
 async def get_workfile_info(request: web.Request) -> web.Response:
-    wf = await get_workfile_or_404(request.app[keys.STORE], path_id(request, "fileId"))
+    wf = await get_workfile_or_404(request.app[keys.STORE], path_id(request, "fileId"), request[TENANT])
     return web.json_response(
         {
             **workfile_json(wf),
@@ -131,6 +133,7 @@ async def get_workfile_info(request: web.Request) -> web.Response:
 async def delete_workfile(request: web.Request) -> web.Response:
     """Forget the work file, then delete its bytes."""
     file_id = path_id(request, "fileId")
+    await get_workfile_or_404(request.app[keys.STORE], file_id, request[TENANT])
     if not await request.app[keys.STORE].delete_workfile(file_id):
         raise NotFound("WorkFileDoesNotExist")
     await request.app[keys.STORAGE].delete(workfile_key(file_id))

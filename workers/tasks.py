@@ -120,13 +120,21 @@ async def _source_file(ctx: Ctx, file_id: str) -> WorkFile:
 
 
 async def _store_output(
-    ctx: Ctx, out_id: str, tmp_path: Any, rendered: Rendered, extension: str, affinity: str, expires_ms: int
+    ctx: Ctx, out_id: str, tmp_path: Any, rendered: Rendered, extension: str, record: dict[str, Any], expires_ms: int
 ) -> None:
     """Rename a finished file into place, then record it as a work file."""
     storage: Storage = ctx["storage"]
     await storage.commit_file(tmp_path, workfile_key(out_id))
     await ctx["store"].put_workfile(
-        make_workfile(out_id, extension, rendered.size, rendered.sha256, expires_ms, affinity)
+        make_workfile(
+            out_id,
+            extension,
+            rendered.size,
+            rendered.sha256,
+            expires_ms,
+            record.get("affinityToken", ""),
+            record.get("tenant", ""),
+        )
     )
 
 
@@ -224,9 +232,7 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
             if attempt == CRASH_ATTEMPTS:
                 return UnitResult(error_code="PageRenderFailed")
     out_id = derive_id(process_id, f"unit:{u}")
-    await _store_output(
-        ctx, out_id, tmp, rendered, extension, record.get("affinityToken", ""), _output_expiry(ctx, record)
-    )
+    await _store_output(ctx, out_id, tmp, rendered, extension, record, _output_expiry(ctx, record))
     log.debug("page_rendered", page=unit.p + 1, width=rendered.width, height=rendered.height)
     return UnitResult(file_id=out_id, width=rendered.width, height=rendered.height)
 
@@ -305,7 +311,7 @@ async def _assemble(
         tmp.unlink(missing_ok=True)
         return None, "CouldNotAssembleOutput"
     ext = OUTPUT_EXTENSIONS[fmt]
-    await _store_output(ctx, out_id, tmp, rendered, ext, record.get("affinityToken", ""), _output_expiry(ctx, record))
+    await _store_output(ctx, out_id, tmp, rendered, ext, record, _output_expiry(ctx, record))
     return out_id, None
 
 

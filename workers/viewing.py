@@ -315,7 +315,7 @@ async def view_acquire(ctx: Ctx, session_id: str) -> str:
         return "failed"
     extension = choose_extension(sniffed, given)
     expires_ms = now_ms() + source_lifetime_s(settings, session) * 1000
-    wf = make_workfile(file_id, extension, upload.size, upload.sha256, expires_ms, "")
+    wf = make_workfile(file_id, extension, upload.size, upload.sha256, expires_ms, "", session.get("tenant", ""))
     await ctx["store"].put_workfile(wf)
     doc_id = document_id(wf.sha256, props.get("password"))
     if await views.set_source(session_id, file_id, doc_id, extension, owned=True) != 1:
