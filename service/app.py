@@ -1,6 +1,7 @@
 """The application factory: everything injected, every resource opened and closed in one place."""
 
 import re
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from arq.connections import ArqRedis
 from service import keys
 from service.auth import auth_middleware
 from service.errors import error_middleware
+from service.fileservice import SIGNING_KEY
 from service.queue import connect_redis
 from service.routes import ROUTES
 from service.sessions import SessionStore
@@ -87,7 +89,16 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
         yield
         await app[keys.WAITER].close()
 
-    app.cleanup_ctx.extend([redis_ctx, storage_ctx, waiter_ctx])
+    async def signing_ctx(app: web.Application) -> AsyncIterator[None]:
+        # Configured, or generated once and shared through Redis so every front door agrees.
+        if settings.signing_key:
+            app[SIGNING_KEY] = settings.signing_key.encode()
+        else:
+            await app[keys.REDIS].set("pm:signing-key", secrets.token_hex(32), nx=True)
+            app[SIGNING_KEY] = await app[keys.REDIS].get("pm:signing-key")
+        yield
+
+    app.cleanup_ctx.extend([redis_ctx, storage_ctx, waiter_ctx, signing_ctx])
     app.on_response_prepare.append(_echo_request_id)
     app.router.add_routes(ROUTES)
     return app

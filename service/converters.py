@@ -1,5 +1,8 @@
 """Content conversion processes: POST/GET /v2/contentConverters."""
 
+import asyncio
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -11,9 +14,10 @@ from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertReque
 from schemas.pages import PageSyntaxError, parse_pages
 from service import keys
 from service.auth import TENANT
-from service.errors import ApiError, NotFound
+from service.errors import ApiError, InvalidInput, NotFound
 from service.ids import is_valid_id, new_id
 from service.params import lifetime_param, path_id
+from service.queuedjobs import register_job
 from service.store import now_ms
 from service.validation import read_model
 from service.watermarks import check_watermarks
@@ -21,6 +25,7 @@ from service.workfiles import iso_ms
 
 log = structlog.get_logger("pagemill.converters")
 
+IDEMPOTENCY_TTL_S = 24 * 3600
 SOURCE_EXTENSIONS = ("bmp", "gif", "jpeg", "jpg", "pdf", "png", "tif", "tiff")
 _DIMENSION = re.compile(r"^\s*(\d{1,9})\s*px\s*$")
 
@@ -108,8 +113,13 @@ async def post_converter(request: web.Request) -> web.Response:
         in_="body",
     )
     process_id = new_id()
+    if "Idempotency-Key" in request.headers:
+        prior = await _claim_idempotency_key(request, process_id, echo)
+        if prior is not None:
+            return web.json_response(process_json(prior), headers={"Idempotent-Replayed": "true"})
     created = now_ms()
     expires = created + lifetime_s * 1000
+    number = await register_job(request.app[keys.REDIS], process_id, request[TENANT], expires)
     await store.create_process(
         process_id,
         {
@@ -118,6 +128,7 @@ async def post_converter(request: web.Request) -> web.Response:
             "created_ms": created,
             "affinityToken": affinity or "",
             "tenant": request[TENANT],
+            "queuedJobId": number,
         },
         expires,
     )
@@ -131,10 +142,38 @@ async def post_converter(request: web.Request) -> web.Response:
         "expirationDateTime": iso_ms(expires),
         "state": "processing",
         "percentComplete": 0,
+        "queuedJobId": number,
     }
     if affinity:
         body["affinityToken"] = affinity
     return web.json_response(body)
+
+
+async def _claim_idempotency_key(request: web.Request, process_id: str, echo: dict[str, Any]) -> dict[str, Any] | None:
+    """Bind Idempotency-Key to this request; a retry of the same request gets the first process back."""
+    raw_key = request.headers["Idempotency-Key"]
+    if not 1 <= len(raw_key) <= 255:
+        raise InvalidInput("Idempotency-Key", in_="header", expected={"minLength": 1, "maxLength": 255})
+    redis = request.app[keys.REDIS]
+    key = "pm:idem:" + hashlib.sha256(f"{request[TENANT]}\x00{raw_key}".encode()).hexdigest()
+    fingerprint = hashlib.sha256(json.dumps(echo, sort_keys=True).encode()).hexdigest()
+    claim = json.dumps({"processId": process_id, "fingerprint": fingerprint})
+    if await redis.set(key, claim, nx=True, ex=IDEMPOTENCY_TTL_S):
+        return None
+    prior = json.loads(await redis.get(key) or "{}")
+    if prior.get("fingerprint") != fingerprint:
+        raise ApiError(
+            "IdempotencyKeyReused",
+            at="Idempotency-Key",
+            in_="header",
+            message="this Idempotency-Key was used for a different request",
+        )
+    for _ in range(40):  # the first request may still be creating its process
+        record = await request.app[keys.STORE].get_process(prior["processId"])
+        if record is not None:
+            return record
+        await asyncio.sleep(0.05)
+    raise ApiError("IdempotentRequestInProgress", status=409, message="the first request with this key is in progress")
 
 
 def percent_complete(record: dict[str, Any]) -> int:
@@ -152,6 +191,12 @@ async def get_converter(request: web.Request) -> web.Response:
     record = await request.app[keys.STORE].get_process(process_id)
     if record is None or record.get("tenant", "") != request[TENANT]:
         raise NotFound("ProcessDoesNotExist")
+    return web.json_response(process_json(record))
+
+
+def process_json(record: dict[str, Any]) -> dict[str, Any]:
+    """A process as GET /v2/contentConverters/{id} shows it."""
+    process_id = record["processId"]
     body: dict[str, Any] = {
         "input": record["input"],
         "processId": process_id,
@@ -165,4 +210,6 @@ async def get_converter(request: web.Request) -> web.Response:
         body["errorCode"] = record["errorCode"]
     if "output" in record:
         body["output"] = record["output"]
-    return web.json_response(body)
+    if "queuedJobId" in record:
+        body["queuedJobId"] = record["queuedJobId"]
+    return body

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from service import converters, health, parts, tus, viewer, viewing, workfiles
+from service import converters, fileservice, health, parts, queuedjobs, tus, viewer, viewing, workfiles
 
 SESSION = "/PCCIS/V1/ViewingSession/u{sessionId}"
 UPLOAD = "/PCCIS/V1/WorkFile/UploadSession"
@@ -27,6 +27,21 @@ ROUTES = [
     web.patch("/tus/files/{uploadId}", tus.patch),
     web.delete("/tus/files/{uploadId}", tus.delete),
     web.get("/tus/files/{uploadId}", tus.status, allow_head=False),
+    *[
+        route
+        for base in ("/api_gateway/file-service", "/PCCIS/V1/Files")
+        for route in (
+            web.post(base + "/{namespace}/{filename}", fileservice.upload),
+            web.get(base + "/{namespace}/{filename}", fileservice.download),
+            web.get(base + "/{namespace}/{filename}/versions", fileservice.list_versions),
+            web.delete(base + "/{namespace}/{filename}", fileservice.delete),
+        )
+    ],
+    web.get("/files/signed/{namespace}/{filename}", fileservice.signed_download),
+    web.get("/api/QueuedJobs", queuedjobs.list_jobs),
+    web.get("/api/QueuedJobs/OutputFile", queuedjobs.get_output),
+    web.get("/api/QueuedJobs/OutputFile/{id}", queuedjobs.get_output),
+    web.get("/api/QueuedJobs/{id}", queuedjobs.get_job),
     web.post("/v2/contentConverters", converters.post_converter),
     web.get("/v2/contentConverters/{processId}", converters.get_converter),
     web.post("/PCCIS/V1/ViewingSession", viewing.post_session),

@@ -35,6 +35,7 @@ _PROCESS_FIELDS = (
     "total",
     "minSecondsAvailable",
     "tenant",
+    "queuedJobId",
 )
 
 
@@ -137,7 +138,7 @@ class Store:
         for name in ("input", "output"):
             if name in record:
                 record[name] = json.loads(record[name])
-        for name in ("created_ms", "expires_ms", "total", "minSecondsAvailable"):
+        for name in ("created_ms", "expires_ms", "total", "minSecondsAvailable", "queuedJobId"):
             if name in record:
                 record[name] = int(record[name])
         record["done"] = done

@@ -69,7 +69,7 @@ async def _upload(request: web.Request) -> dict[str, Any]:
     uploads = request.app[keys.UPLOADS]
     record = await uploads.get(upload_id) if is_valid_id(upload_id) else None
     if record is None or record.get("kind") != "tus" or record.get("tenant", "") != request[TENANT]:
-        if is_valid_id(upload_id) and await uploads.expired(upload_id):
+        if is_valid_id(upload_id) and await uploads.expired(upload_id, request[TENANT]):
             raise _fail(410, "UploadExpired", "this upload has expired")
         raise _fail(404, "UploadDoesNotExist", "no such upload")
     return record

@@ -63,7 +63,7 @@ class Uploads:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(key, json.dumps(record), px=lifetime_s * 1000)
             # remember the id a while longer, so an expired upload answers 410, not 404
-            pipe.set(key + ":known", "1", px=(lifetime_s + 7 * 86400) * 1000)
+            pipe.set(key + ":known", fields.get("tenant", ""), px=(lifetime_s + 7 * 86400) * 1000)
             pipe.zadd(EXPIRY_INDEX, {f"obj:{key}|{partial_key(upload_id)}": record["expires_ms"]})
             await pipe.execute()
         return upload_id, record
@@ -72,9 +72,10 @@ class Uploads:
         raw = await self.redis.get(upload_key(upload_id))
         return None if raw is None else json.loads(raw)
 
-    async def expired(self, upload_id: str) -> bool:
-        """True when the upload existed but its lifetime is over."""
-        return bool(await self.redis.exists(upload_key(upload_id) + ":known"))
+    async def expired(self, upload_id: str, tenant: str) -> bool:
+        """True when this tenant's upload existed but its lifetime is over."""
+        owner = await self.redis.get(upload_key(upload_id) + ":known")
+        return owner is not None and owner.decode() == tenant
 
     async def save(self, record: dict[str, Any]) -> None:
         ttl_ms = record["expires_ms"] - now_ms()

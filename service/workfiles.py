@@ -103,16 +103,21 @@ async def get_workfile(request: web.Request) -> web.StreamResponse:
     return await serve_workfile(request, wf, filename or f"file-{file_id}.{wf.extension}")
 
 
+def content_disposition(name: str) -> str:
+    """attachment; filename="..." (ASCII) plus filename* (RFC 5987) when the name is not ASCII."""
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    disposition = f'attachment; filename="{ascii_name}"'
+    if ascii_name != name:
+        disposition += f"; filename*=UTF-8''{quote(name)}"
+    return disposition
+
+
 async def serve_workfile(request: web.Request, wf: WorkFile, name: str) -> web.StreamResponse:
     """Stream a work file as an attachment called `name`."""
     path = await request.app[keys.STORAGE].local_path(workfile_key(wf.file_id))
     if not path.is_file():
         raise NotFound("WorkFileDoesNotExist")
-    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
-    disposition = f'attachment; filename="{ascii_name}"'
-    if ascii_name != name:
-        disposition += f"; filename*=UTF-8''{quote(name)}"
-    headers = {"Content-Type": wf.content_type, "Content-Disposition": disposition}
+    headers = {"Content-Type": wf.content_type, "Content-Disposition": content_disposition(name)}
     return web.FileResponse(path, headers=headers)
 
 

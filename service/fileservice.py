@@ -1,0 +1,215 @@
+"""Versioned file service: every POST of a named file in a namespace stores a new version.
+
+Downloads by name (latest or ?version=N), version listing, deletion, and `secureFilePath`: an
+HMAC-signed, expiring link that needs no credentials and fails with 403 once expired or altered.
+"""
+
+import hashlib
+import hmac
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import structlog
+from aiohttp import BodyPartReader, web
+
+from service import keys
+from service.auth import TENANT
+from service.errors import ApiError
+from service.sniff import content_type_for, sniff_extension
+from service.storage import MeteredUpload
+from service.store import now_ms
+from service.workfiles import CHUNK_BYTES, content_disposition
+
+log = structlog.get_logger("pagemill.files")
+
+SIGNING_KEY = web.AppKey("signing_key", bytes)
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+SIGNED_URL_TTL_S = 3600
+
+
+def _fail(status: int, code: str, message: str) -> ApiError:
+    return ApiError(code, status=status, message=message, extra={"code": status, "status": "false"})
+
+
+def _names(request: web.Request) -> tuple[str, str]:
+    namespace, filename = request.match_info["namespace"], request.match_info["filename"]
+    if not _NAMESPACE.match(namespace):
+        raise _fail(400, "InvalidNamespace", "namespaces are 1-64 letters, digits, '.', '_' or '-'")
+    if not filename or len(filename) > 255 or _BAD_NAME.search(filename) or filename in (".", ".."):
+        raise _fail(400, "InvalidFilename", "a file name without path separators or control characters, up to 255")
+    return namespace, filename
+
+
+def _key(tenant: str, namespace: str, filename: str) -> str:
+    digest = hashlib.sha256(f"{tenant}\x00{namespace}\x00{filename}".encode()).hexdigest()[:32]
+    return f"pm:fs:{digest}"
+
+
+def _stamp(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def sign(secret: bytes, tenant: str, namespace: str, filename: str, version: int, expires: int) -> str:
+    message = f"{tenant}\n{namespace}\n{filename}\n{version}\n{expires}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def _file_json(namespace: str, filename: str, version: dict[str, Any], latest: int) -> dict[str, Any]:
+    return {
+        "name": filename,
+        "namespace": namespace,
+        "version": version["version"],
+        "acl": "PRIVATE",
+        "fileSize": str(version["size"]),
+        "file_handle": version["file_handle"],
+        "content_type": version["content_type"],
+        "s3_token": version["storage_key"],
+        "latest_version": latest,
+        "last_modified": _stamp(version["last_modified_ms"]),
+        "s3_url": f"storage://{version['storage_key']}",
+    }
+
+
+def _secure_path(request: web.Request, namespace: str, filename: str, version: int) -> str:
+    tenant = request[TENANT]
+    expires = int(time.time()) + SIGNED_URL_TTL_S
+    signature = sign(request.app[SIGNING_KEY], tenant, namespace, filename, version, expires)
+    query = urlencode({"version": version, "tenant": tenant, "expires": expires, "signature": signature})
+    path = f"/files/signed/{quote(namespace, safe='')}/{quote(filename, safe='')}?{query}"
+    return str(request.url.with_path("/").with_query(None)).rstrip("/") + path
+
+
+async def _versions(request: web.Request, key: str) -> tuple[int, dict[int, dict[str, Any]]]:
+    raw = await request.app[keys.REDIS].hgetall(key)
+    latest = int(raw.pop(b"latest", b"0"))
+    versions = {int(k.decode()[2:]): json.loads(v) for k, v in raw.items() if k.startswith(b"v:")}
+    return latest, versions
+
+
+async def _body_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    """The raw body, or the first file part of a multipart form (no file: an empty placeholder)."""
+    if not request.content_type.startswith("multipart/"):
+        async for chunk in request.content.iter_chunked(CHUNK_BYTES):
+            yield chunk
+        return
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if isinstance(part, BodyPartReader) and part.filename:
+            while chunk := await part.read_chunk(CHUNK_BYTES):
+                yield chunk
+            return
+
+
+async def upload(request: web.Request) -> web.Response:
+    """Store the body (raw, or the first file of a multipart form) as the next version."""
+    settings, storage, redis = request.app[keys.SETTINGS], request.app[keys.STORAGE], request.app[keys.REDIS]
+    namespace, filename = _names(request)
+    handle = str(uuid.uuid4())
+    extension = filename.rpartition(".")[2].lower() if "." in filename else ""
+    storage_key = f"fs/{handle[:2]}/{handle}"
+    upload_ = MeteredUpload(storage.open_upload())
+    try:
+        async for chunk in _body_chunks(request):
+            if upload_.size + len(chunk) > settings.max_upload_bytes:
+                raise _fail(413, "RequestBodyTooLarge", f"files are limited to {settings.max_upload_bytes} bytes")
+            upload_.write(chunk)
+        await upload_.commit(storage_key)
+    except BaseException:
+        await upload_.abort()
+        raise
+    sniffed = sniff_extension(upload_.head)
+    key = _key(request[TENANT], namespace, filename)
+    version_no = int(await redis.hincrby(key, "latest", 1))
+    version = {
+        "version": version_no,
+        "size": upload_.size,
+        "sha256": upload_.sha256,
+        "file_handle": handle,
+        "storage_key": storage_key,
+        "content_type": content_type_for(sniffed or extension),
+        "last_modified_ms": now_ms(),
+    }
+    await redis.hset(key, f"v:{version_no}", json.dumps(version))
+    log.info("file_version_stored", namespace=namespace, version=version_no, size=upload_.size)
+    return web.json_response(
+        {
+            "code": 200,
+            "status": "true",
+            "message": "Successfully uploaded file",
+            "file": _file_json(namespace, filename, version, version_no),
+            "secureFilePath": _secure_path(request, namespace, filename, version_no),
+        }
+    )
+
+
+def _pick(versions: dict[int, dict[str, Any]], latest: int, raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        if not versions:
+            raise _fail(404, "FileDoesNotExist", "no such file")
+        return versions[max(versions)]
+    if not raw.isdigit() or int(raw) not in versions:
+        raise _fail(404, "VersionDoesNotExist", "no such version")
+    return versions[int(raw)]
+
+
+async def _serve(request: web.Request, filename: str, version: dict[str, Any]) -> web.StreamResponse:
+    path = await request.app[keys.STORAGE].local_path(version["storage_key"])
+    headers = {"Content-Type": version["content_type"], "Content-Disposition": content_disposition(filename)}
+    return web.FileResponse(path, headers=headers)
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    namespace, filename = _names(request)
+    latest, versions = await _versions(request, _key(request[TENANT], namespace, filename))
+    return await _serve(request, filename, _pick(versions, latest, request.query.get("version")))
+
+
+async def list_versions(request: web.Request) -> web.Response:
+    namespace, filename = _names(request)
+    latest, versions = await _versions(request, _key(request[TENANT], namespace, filename))
+    if not versions:
+        raise _fail(404, "FileDoesNotExist", "no such file")
+    listed = [_file_json(namespace, filename, versions[n], latest) for n in sorted(versions)]
+    return web.json_response({"code": 200, "status": "true", "versions": listed})
+
+
+async def delete(request: web.Request) -> web.Response:
+    """Delete one version (?version=N) or every version of the file."""
+    namespace, filename = _names(request)
+    key = _key(request[TENANT], namespace, filename)
+    latest, versions = await _versions(request, key)
+    raw = request.query.get("version")
+    doomed = [_pick(versions, latest, raw)] if raw is not None else list(versions.values())
+    if not doomed:
+        raise _fail(404, "FileDoesNotExist", "no such file")
+    for version in doomed:
+        await request.app[keys.REDIS].hdel(key, f"v:{version['version']}")
+        await request.app[keys.STORAGE].delete(version["storage_key"])
+    if raw is None or len(versions) == 1:
+        await request.app[keys.REDIS].delete(key)
+    return web.json_response({"code": 200, "status": "true", "message": f"Deleted {len(doomed)} version(s)"})
+
+
+async def signed_download(request: web.Request) -> web.StreamResponse:
+    """The secureFilePath link: valid without credentials until it expires; 403 if altered."""
+    namespace, filename = _names(request)
+    q = request.query
+    try:
+        version, expires = int(q["version"]), int(q["expires"])
+        tenant, signature = q["tenant"], q["signature"]
+    except (KeyError, ValueError):
+        raise _fail(403, "InvalidSignature", "the link is incomplete") from None
+    expected = sign(request.app[SIGNING_KEY], tenant, namespace, filename, version, expires)
+    if not hmac.compare_digest(expected, signature):
+        raise _fail(403, "InvalidSignature", "the link was altered")
+    if expires < time.time():
+        raise _fail(403, "LinkExpired", "the link has expired")
+    latest, versions = await _versions(request, _key(tenant, namespace, filename))
+    return await _serve(request, filename, _pick(versions, latest, str(version)))

@@ -1,0 +1,149 @@
+"""Queued jobs: every conversion process is also a job with an integer id, listable and whose
+output can be fetched base64-encoded (a zip when the job has several outputs)."""
+
+import asyncio
+import base64
+import tempfile
+import zipfile
+from typing import Any
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from service import keys
+from service.auth import TENANT
+from service.errors import ApiError, NotFound
+from service.storage import workfile_key
+from service.workfiles import content_disposition, iso_ms
+
+STATUS = {"processing": "InProcess", "complete": "Completed", "error": "Failed"}
+B64_CHUNK = 3 * 64 * 1024  # a multiple of 3, so chunks encode without padding in between
+MAX_PAGE_SIZE = 200
+
+
+def _tenant_index(tenant: str) -> str:
+    return f"pm:qj:t:{tenant}"
+
+
+async def register_job(redis: Redis, process_id: str, tenant: str, expires_ms: int) -> int:
+    """Give a new process its queued-job number."""
+    number = int(await redis.incr("pm:qj:seq"))
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(f"pm:qj:{number}", process_id, pxat=expires_ms)
+        pipe.zadd(_tenant_index(tenant), {str(number): number})
+        await pipe.execute()
+    return number
+
+
+def _number(raw: str | None) -> int:
+    if raw is None or not raw.isdigit() or len(raw) > 18:
+        raise ApiError("InvalidInput", at="id", in_="path", expected={"type": "integer", "minimum": 1})
+    return int(raw)
+
+
+async def _job(request: web.Request, number: int) -> dict[str, Any] | None:
+    process_id = await request.app[keys.REDIS].get(f"pm:qj:{number}")
+    if process_id is None:
+        return None
+    record = await request.app[keys.STORE].get_process(process_id.decode())
+    if record is None or record.get("tenant", "") != request[TENANT]:
+        return None
+    return record
+
+
+def job_json(number: int, record: dict[str, Any]) -> dict[str, Any]:
+    results = (record.get("output") or {}).get("results", [])
+    body = {
+        "id": number,
+        "processId": record["processId"],
+        "type": "ContentConversion",
+        "status": STATUS[record["state"]],
+        "state": record["state"],
+        "createdOn": iso_ms(record["created_ms"]),
+        "expirationDateTime": iso_ms(record["expires_ms"]),
+        "outputFileIds": [r["fileId"] for r in results if "fileId" in r],
+    }
+    if "errorCode" in record:
+        body["errorCode"] = record["errorCode"]
+    return body
+
+
+async def get_job(request: web.Request) -> web.Response:
+    number = _number(request.match_info["id"])
+    record = await _job(request, number)
+    if record is None:
+        raise NotFound("QueuedJobDoesNotExist")
+    return web.json_response(job_json(number, record))
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    """?page=1&pageSize=25&state=processing|complete|error, newest first."""
+    q = request.query
+    page = int(q["page"]) if q.get("page", "").isdigit() and int(q["page"]) > 0 else 1
+    size = int(q["pageSize"]) if q.get("pageSize", "").isdigit() else 25
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ApiError("InvalidInput", at="pageSize", in_="query", expected={"minimum": 1, "maximum": MAX_PAGE_SIZE})
+    state = q.get("state")
+    if state is not None and state not in STATUS:
+        raise ApiError("InvalidInput", at="state", in_="query", expected={"enum": list(STATUS)})
+    redis = request.app[keys.REDIS]
+    index = _tenant_index(request[TENANT])
+    matching: list[dict[str, Any]] = []
+    for raw in await redis.zrevrange(index, 0, -1):
+        number = int(raw)
+        record = await _job(request, number)
+        if record is None:
+            await redis.zrem(index, raw)  # the process has expired
+            continue
+        if state is None or record["state"] == state:
+            matching.append(job_json(number, record))
+    items = matching[(page - 1) * size : page * size]
+    return web.json_response({"items": items, "page": page, "pageSize": size, "totalCount": len(matching)})
+
+
+async def get_output(request: web.Request) -> web.StreamResponse:
+    """The job's output, base64-encoded; several outputs come as one zip."""
+    number = _number(request.match_info.get("id") or request.query.get("id"))
+    record = await _job(request, number)
+    if record is None:
+        raise NotFound("QueuedJobDoesNotExist")
+    if record["state"] == "processing":
+        raise ApiError("JobNotComplete", status=409, message="the job is still running; try again later")
+    results = [r for r in (record.get("output") or {}).get("results", []) if "fileId" in r]
+    if record["state"] == "error" or not results:
+        raise ApiError("JobFailed", status=409, message=f"the job ended without output ({record.get('errorCode')})")
+    store, storage = request.app[keys.STORE], request.app[keys.STORAGE]
+    files = []
+    for i, result in enumerate(results, start=1):
+        wf = await store.get_workfile(result["fileId"])
+        if wf is None:
+            raise ApiError("OutputExpired", status=410, message="the job's output has expired")
+        files.append((f"output-{i:04d}.{wf.extension}", await storage.local_path(workfile_key(wf.file_id))))
+    with tempfile.TemporaryFile() as packed:
+        if len(files) == 1:
+            name, path = f"job-{number}.{files[0][0].rsplit('.', 1)[1]}", files[0][1]
+            source = open(path, "rb")  # noqa: SIM115 - closed below
+        else:
+            name = f"job-{number}.zip"
+            await asyncio.to_thread(_zip, files, packed)
+            packed.seek(0)
+            source = packed
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/plain; charset=ascii", "Content-Disposition": content_disposition(name)}
+        )
+        await response.prepare(request)
+        try:
+            while chunk := source.read(B64_CHUNK):
+                await response.write(base64.b64encode(chunk))
+        finally:
+            if source is not packed:
+                source.close()
+        await response.write_eof()
+        return response
+
+
+def _zip(files: list[tuple[str, Any]], target: Any) -> None:
+    # Outputs are already compressed images/PDFs: store them.
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, path in files:
+            archive.write(path, name)

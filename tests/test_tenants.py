@@ -1,0 +1,268 @@
+"""Auth and tenants: credentials, 401s, and isolation of every resource route by route."""
+
+import asyncio
+import base64
+import io
+import os
+import subprocess
+import sys
+import time
+import zipfile
+
+import pytest
+from aiohttp import FormData
+
+from service.app import create_app
+from service.fileservice import SIGNING_KEY, sign
+from service.settings import Settings
+from tests.conftest import ROOT
+from tests.docgen import text_pdf
+from tests.helpers import poll
+
+ACME = {"Acs-Api-Key": "acme-key-123"}
+GLOBEX = {"Authorization": "Bearer globex-key-456"}
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+@pytest.fixture
+async def api(aiohttp_client, env):
+    settings = Settings.from_env({**env, "PAGEMILL_API_KEYS": "acme:acme-key-123,globex:globex-key-456"})
+    return await aiohttp_client(create_app(settings))
+
+
+async def test_credentials_in_every_accepted_form(api):
+    for headers in (
+        ACME,
+        {"Authorization": "Bearer acme-key-123"},
+        basic("acme", "acme-key-123"),
+        basic("", "acme-key-123"),
+    ):
+        resp = await api.post("/PCCIS/V1/WorkFile", data=b"x", headers=headers)
+        assert resp.status == 200, headers
+    for headers in (
+        {},
+        {"Acs-Api-Key": "nope"},
+        {"Authorization": "Bearer "},
+        basic("globex", "acme-key-123"),
+        {"Authorization": "Basic !!!"},
+    ):
+        resp = await api.post("/PCCIS/V1/WorkFile", data=b"x", headers=headers)
+        assert resp.status == 401, headers
+        assert (await resp.json())["errorCode"] == "Unauthorized"
+        assert "Bearer" in resp.headers["WWW-Authenticate"]
+    # health, info and tus discovery need no key
+    assert (await api.get("/PCCIS/V1/Service/Current/Health")).status == 200
+    assert (await api.options("/tus/files")).status == 204
+    # every other route does
+    for method, path in [("GET", "/v2/contentConverters/AAAAAAAAAAAAAAAAAAAAAA"), ("POST", "/PCCIS/V1/ViewingSession"),
+                         ("GET", "/api/QueuedJobs/1"), ("POST", "/api_gateway/file-service/rewards/a.png"),
+                         ("POST", "/tus/files"), ("POST", "/PCCIS/V1/WorkFile/UploadSession")]:  # fmt: skip
+        assert (await api.request(method, path)).status == 401, path
+
+
+async def test_every_resource_is_invisible_to_other_tenants(api, worker):
+    # Given one resource of every kind owned by acme
+    wf = await (await api.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(2), headers=ACME)).json()
+    fid = wf["fileId"]
+    body = {"input": {"sources": [{"fileId": fid}], "dest": {"format": "png"}}}
+    process = await (await api.post("/v2/contentConverters", json=body, headers=ACME)).json()
+    pid, job = process["processId"], process["queuedJobId"]
+    sid = (await (await api.post("/PCCIS/V1/ViewingSession", json={}, headers=ACME)).json())["viewingSessionId"]
+    assert (
+        await api.put(
+            f"/PCCIS/V1/ViewingSession/u{sid}/SourceRef", json={"refType": "workFile", "fileId": fid}, headers=ACME
+        )
+    ).status == 200
+    upload = (await (await api.post("/PCCIS/V1/WorkFile/UploadSession", json={}, headers=ACME)).json())["session"]["id"]
+    seed_upload = (
+        await (await api.post("/archives/A/entities/H:1/create_sessions.json", json={}, headers=ACME)).json()
+    )["session"]["id"]
+    tus = (await api.post("/tus/files", headers={**ACME, "Tus-Resumable": "1.0.0", "Upload-Length": "3"})).headers[
+        "Location"
+    ]
+    assert (await api.post("/api_gateway/file-service/rewards/logo.png", data=b"png", headers=ACME)).status == 200
+    await poll_as(api, pid, ACME)
+    # When globex tries every route on them, then each answers as if they did not exist
+    checks = [
+        ("GET", f"/PCCIS/V1/WorkFile/{fid}", None, 404),
+        ("GET", f"/PCCIS/V1/WorkFile/{fid}/Info", None, 404),
+        ("DELETE", f"/PCCIS/V1/WorkFile/{fid}", None, 404),
+        ("GET", f"/v2/contentConverters/{pid}", None, 404),
+        ("POST", "/v2/contentConverters", body, 480),  # WorkFileDoesNotExist
+        ("GET", f"/api/QueuedJobs/{job}", None, 404),
+        ("GET", f"/api/QueuedJobs/OutputFile/{job}", None, 404),
+        ("GET", f"/api/QueuedJobs/OutputFile?id={job}", None, 404),
+        ("GET", f"/PCCIS/V1/ViewingSession/u{sid}", None, 404),
+        ("DELETE", f"/PCCIS/V1/ViewingSession/u{sid}", None, 404),
+        ("GET", f"/PCCIS/V1/ViewingSession/u{sid}/FileId", None, 404),
+        ("GET", f"/PCCIS/V1/ViewingSession/u{sid}/SourceFile", None, 404),
+        ("PUT", f"/PCCIS/V1/ViewingSession/u{sid}/SourceRef", {"refType": "workFile", "fileId": fid}, 404),
+        ("POST", f"/PCCIS/V1/ViewingSession/u{sid}/Notification/SessionStarted", None, 404),
+        ("POST", f"/PCCIS/V1/ViewingSession/u{sid}/Notification/SessionStopped", None, 404),
+        ("GET", f"/PCCIS/V1/Page/q/0?DocumentID=u{sid}", None, 403),  # viewer routes: like an unknown session
+        ("GET", f"/PCCIS/V1/Page/q/0/Attributes?DocumentID=u{sid}", None, 403),
+        ("GET", f"/PCCIS/V1/Page/q/0/100x100?DocumentID=u{sid}", None, 403),
+        ("GET", f"/PCCIS/V1/Document/q/Attributes?DocumentID=u{sid}", None, 403),
+        ("GET", f"/PCCIS/V1/Document/q/0-0/Text?DocumentID=u{sid}", None, 403),
+        ("PUT", f"/PCCIS/V1/WorkFile/UploadSession/{upload}", None, 404),
+        ("POST", f"/PCCIS/V1/WorkFile/UploadSession/{upload}/save", None, 404),
+        ("DELETE", f"/PCCIS/V1/WorkFile/UploadSession/{upload}", None, 404),
+        ("POST", f"/archives/A/entities/H:1/create_sessions/{seed_upload}/save.json", None, 404),
+        ("DELETE", f"/archives/A/entities/H:1/create_sessions/{seed_upload}.json", None, 404),
+        ("HEAD", tus, None, 404),
+        ("PATCH", tus, None, 404),
+        ("DELETE", tus, None, 404),
+        ("GET", tus, None, 404),
+        ("GET", "/api_gateway/file-service/rewards/logo.png", None, 404),
+        ("GET", "/api_gateway/file-service/rewards/logo.png/versions", None, 404),
+        ("DELETE", "/api_gateway/file-service/rewards/logo.png", None, 404),
+        ("GET", "/PCCIS/V1/Files/rewards/logo.png", None, 404),
+    ]
+    tus_headers = {"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    for method, path, json_body, status in checks:
+        headers = {**GLOBEX, **(tus_headers if path.startswith("/tus/") else {})}
+        if "UploadSession/" in path and method == "PUT":
+            headers["Content-Range"] = "0-0"
+        resp = await api.request(
+            method,
+            path,
+            json=json_body,
+            headers=headers,
+            data=None if json_body else (b"x" if method in ("PUT", "PATCH") else None),
+        )
+        assert resp.status == status, (method, path, resp.status, await resp.text())
+    # and globex's own listings are empty
+    listing = await (await api.get("/api/QueuedJobs", headers=GLOBEX)).json()
+    assert listing["totalCount"] == 0
+    # while acme still sees everything
+    assert (await api.get(f"/PCCIS/V1/WorkFile/{fid}", headers=ACME)).status == 200
+    assert (await api.get(f"/api/QueuedJobs/{job}", headers=ACME)).status == 200
+    assert (await api.get(f"/PCCIS/V1/Page/q/0?DocumentID=u{sid}", headers=ACME)).status == 200
+
+
+async def poll_as(api, pid, headers):
+    for _ in range(200):
+        body = await (await api.get(f"/v2/contentConverters/{pid}", headers=headers)).json()
+        if body["state"] != "processing":
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError("still processing")
+
+
+async def test_file_service_versions_and_signed_links(client):
+    base = "/api_gateway/file-service/rewards/test.png"
+    first = await (await client.post(base, data=b"\x89PNG\r\n\x1a\nversion-one")).json()
+    assert first["code"] == 200 and first["status"] == "true" and first["message"] == "Successfully uploaded file"
+    f = first["file"]
+    assert f["name"] == "test.png" and f["namespace"] == "rewards" and f["version"] == 1 and f["latest_version"] == 1
+    assert f["acl"] == "PRIVATE" and f["fileSize"] == "19" and f["content_type"] == "image/png"
+    for name in ("file_handle", "s3_token", "last_modified", "s3_url"):
+        assert f[name]
+    # a multipart form upload makes version 2
+    form = FormData()
+    form.add_field("file", io.BytesIO(b"\x89PNG\r\n\x1a\nversion-two"), filename="test.png", content_type="image/png")
+    second = await (await client.post(base, data=form)).json()
+    assert second["file"]["version"] == 2 and second["file"]["latest_version"] == 2
+    assert await (await client.get(base)).read() == b"\x89PNG\r\n\x1a\nversion-two"
+    assert await (await client.get(base + "?version=1")).read() == b"\x89PNG\r\n\x1a\nversion-one"
+    versions = await (await client.get(base + "/versions")).json()
+    assert [v["version"] for v in versions["versions"]] == [1, 2]
+    # the signed link works without credentials, and not once altered or expired
+    link = first["secureFilePath"]
+    path = link[link.index("/files/signed/") :]
+    resp = await client.get(path)
+    assert resp.status == 200 and await resp.read() == b"\x89PNG\r\n\x1a\nversion-one"
+    assert (await client.get(path.replace("version=1", "version=2"))).status == 403
+    assert (await client.get(path[:-1] + ("0" if path[-1] != "0" else "1"))).status == 403
+    expired = int(time.time()) - 1
+    signature = sign(client.app[SIGNING_KEY], "", "rewards", "test.png", 1, expired)
+    resp = await client.get(f"/files/signed/rewards/test.png?version=1&tenant=&expires={expired}&signature={signature}")
+    assert resp.status == 403 and (await resp.json())["errorCode"] == "LinkExpired"
+    # delete one version, then all
+    assert (await client.delete(base + "?version=1")).status == 200
+    assert (await client.get(base + "?version=1")).status == 404
+    assert (await client.delete(base)).status == 200
+    assert (await client.get(base)).status == 404
+
+
+async def test_file_service_rejects_bad_names(client):
+    for name in ("..%2F..%2Fetc%2Fpasswd", "a%5Cb", "a%00b", "x" * 256):
+        resp = await client.post(f"/api_gateway/file-service/rewards/{name}", data=b"x")
+        assert resp.status == 400, name
+        assert (await resp.json())["errorCode"] == "InvalidFilename"
+    resp = await client.post("/PCCIS/V1/Files/bad%20space/a.txt", data=b"x")
+    assert resp.status == 400 and (await resp.json())["errorCode"] == "InvalidNamespace"
+
+
+async def test_queued_jobs(client, worker):
+    wf = (await (await client.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(3))).json())["fileId"]
+    multi = await (
+        await client.post(
+            "/v2/contentConverters", json={"input": {"sources": [{"fileId": wf}], "dest": {"format": "png"}}}
+        )
+    ).json()
+    single = await (
+        await client.post(
+            "/v2/contentConverters", json={"input": {"sources": [{"fileId": wf}], "dest": {"format": "pdf"}}}
+        )
+    ).json()
+    await poll(client, multi["processId"], interval_s=0.05)
+    await poll(client, single["processId"], interval_s=0.05)
+    job = await (await client.get(f"/api/QueuedJobs/{multi['queuedJobId']}")).json()
+    assert job["status"] == "Completed" and len(job["outputFileIds"]) == 3
+    resp = await client.get(f"/api/QueuedJobs/OutputFile/{multi['queuedJobId']}")
+    assert resp.headers["Content-Disposition"] == f'attachment; filename="job-{multi["queuedJobId"]}.zip"'
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(await resp.read()))) as archive:
+        assert archive.namelist() == ["output-0001.png", "output-0002.png", "output-0003.png"]
+    resp = await client.get(f"/api/QueuedJobs/OutputFile?id={single['queuedJobId']}")
+    assert base64.b64decode(await resp.read()).startswith(b"%PDF")
+    assert resp.headers["Content-Disposition"] == f'attachment; filename="job-{single["queuedJobId"]}.pdf"'
+    listing = await (await client.get("/api/QueuedJobs?pageSize=1&state=complete")).json()
+    assert (
+        listing["totalCount"] == 2 and len(listing["items"]) == 1 and listing["items"][0]["id"] == single["queuedJobId"]
+    )
+    page2 = await (await client.get("/api/QueuedJobs?pageSize=1&page=2&state=complete")).json()
+    assert page2["items"][0]["id"] == multi["queuedJobId"]
+    assert (await (await client.get("/api/QueuedJobs?state=error")).json())["totalCount"] == 0
+    assert (await client.get("/api/QueuedJobs/99999")).status == 404
+    assert (await client.get("/api/QueuedJobs/abc")).status == 480
+
+
+async def test_output_of_a_running_job_is_409(client):
+    wf = (await (await client.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(1))).json())["fileId"]
+    job = (
+        await (
+            await client.post(
+                "/v2/contentConverters", json={"input": {"sources": [{"fileId": wf}], "dest": {"format": "png"}}}
+            )
+        ).json()
+    )["queuedJobId"]
+    resp = await client.get(f"/api/QueuedJobs/OutputFile/{job}")  # no worker runs in this test
+    assert resp.status == 409 and (await resp.json())["errorCode"] == "JobNotComplete"
+
+
+async def test_idempotency_key_returns_the_original_process(client):
+    wf = (await (await client.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(1))).json())["fileId"]
+    body = {"input": {"sources": [{"fileId": wf}], "dest": {"format": "png"}}}
+    first = await client.post("/v2/contentConverters", json=body, headers={"Idempotency-Key": "batch-7-doc-1"})
+    again = await client.post("/v2/contentConverters", json=body, headers={"Idempotency-Key": "batch-7-doc-1"})
+    assert (await again.json())["processId"] == (await first.json())["processId"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = await client.post(
+        "/v2/contentConverters", json={**body, "minSecondsAvailable": 60}, headers={"Idempotency-Key": "batch-7-doc-1"}
+    )
+    assert other.status == 480 and (await other.json())["errorCode"] == "IdempotencyKeyReused"
+    fresh = await client.post("/v2/contentConverters", json=body, headers={"Idempotency-Key": "batch-7-doc-2"})
+    assert (await fresh.json())["processId"] != (await first.json())["processId"]
+
+
+async def test_open_mode_refuses_to_listen_beyond_loopback(env):
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "web"], cwd=ROOT, capture_output=True, text=True, timeout=30,
+        env={**os.environ, **env, "PAGEMILL_HOST": "0.0.0.0"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "refusing to listen beyond loopback" in result.stderr
