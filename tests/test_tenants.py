@@ -266,3 +266,34 @@ async def test_open_mode_refuses_to_listen_beyond_loopback(env):
     )  # fmt: skip
     assert result.returncode != 0
     assert "refusing to listen beyond loopback" in result.stderr
+
+
+async def test_batch_cli_converts_a_folder_with_deterministic_names(aiohttp_server, env, worker, tmp_path):
+    from service.cli import main
+
+    settings = Settings.from_env({**env, "PAGEMILL_API_KEYS": "acme:acme-key-123"})
+    server = await aiohttp_server(create_app(settings))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "alpha.pdf").write_bytes(text_pdf(3))
+    (folder / "beta.pdf").write_bytes(text_pdf(1))
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
+    out = tmp_path / "out"
+    argv = [
+        "convert",
+        str(folder),
+        "--out",
+        str(out),
+        "--format",
+        "png",
+        "--url",
+        str(server.make_url("")),
+        "--api-key",
+        "acme-key-123",
+    ]
+    code = await asyncio.to_thread(main, argv)
+    assert code == 1  # broken.pdf failed
+    assert sorted(p.name for p in out.iterdir()) == ["alpha-0001.png", "alpha-0002.png", "alpha-0003.png", "beta.png"]
+    # running it again is safe and gives the same names
+    assert await asyncio.to_thread(main, argv) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["alpha-0001.png", "alpha-0002.png", "alpha-0003.png", "beta.png"]
