@@ -16,28 +16,10 @@ from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.redisproc import free_port  # noqa: E402
-from tests.docgen import text_pdf  # noqa: E402
-
-
-async def wait_healthy(url: str, timeout_s: float = 60) -> None:
-    """Wait until the service answers and reports a running worker."""
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(f"{url}/PCCIS/V1/Service/Current/Info") as resp:
-                    if resp.status == 200:
-                        info = await resp.json()
-                        if info["instances"][0]["childServices"][0]["serviceStatus"] == "running":
-                            return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise SystemExit(f"service at {url} did not become healthy")
+from bench.common import running_service
+from tests.docgen import text_pdf
 
 
 async def run_pagemill(url: str, pdf: bytes, fmt: str, out_dir: Path) -> dict[str, float]:
@@ -102,21 +84,7 @@ def main() -> None:
     pdf_path = work / "doc.pdf"
     pdf = text_pdf(args.pages)
     pdf_path.write_bytes(pdf)
-    server = None
-    url = args.url
-    if url is None:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "PAGEMILL_PORT": str(port),
-            "PAGEMILL_DATA_DIR": str(work / "var"),
-            "PAGEMILL_LOG_LEVEL": "WARNING",
-        }
-        env.pop("REDIS_URL", None)
-        server = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env)
-    try:
-        asyncio.run(wait_healthy(url))
+    with running_service(args.url) as (url, _):
         out = work / "pagemill"
         out.mkdir()
         figures = {"pagemill": asyncio.run(run_pagemill(url, pdf, args.format, out))}
@@ -129,10 +97,6 @@ def main() -> None:
             result = run_tool(name, [a.replace("{out}", str(tool_out)) for a in cmd], tool_out)
             if result:
                 figures[name] = result
-    finally:
-        if server:
-            server.terminate()
-            server.wait(30)
     print(f"\n{args.pages}-page text PDF -> {args.format} at 150 dpi ({os.cpu_count()} cores)")
     print(f"{'tool':<22}{'pages':>6}{'total s':>9}{'pages/s':>9}{'MB out':>8}   detail")
     for name, f in figures.items():

@@ -9,20 +9,16 @@ before, at peak and after.
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.convert import wait_healthy  # noqa: E402
-from service.redisproc import free_port  # noqa: E402
+from bench.common import running_service
 
 MB = 1024 * 1024
 
@@ -95,14 +91,8 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=1024)
     parser.add_argument("--part-mb", type=int, default=16)
     args = parser.parse_args()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PAGEMILL_PORT": str(port), "PAGEMILL_LOG_LEVEL": "WARNING"}
-    env["PAGEMILL_DATA_DIR"] = tempfile.mkdtemp(prefix="pagemill-bench-")
-    env.pop("REDIS_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env)
-    try:
-        asyncio.run(wait_healthy(url))
+    with running_service() as (url, server):
+        assert server is not None
         block = os.urandom(MB)
         size = args.mb * MB
         for name, fn in (("parts", by_parts), ("tus", by_tus)):
@@ -120,9 +110,6 @@ def main() -> None:
                 f"web RSS {before / 1024:.1f} MB before, peak {watcher.peak / 1024:.1f} MB "
                 f"(+{(watcher.peak - before) / 1024:.1f} MB), {after / 1024:.1f} MB after; fileId {file_id}"
             )
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 if __name__ == "__main__":

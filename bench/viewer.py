@@ -10,8 +10,6 @@ Without --url it starts `python -m service serve` on a free port. It reports:
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,13 +17,11 @@ from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.convert import wait_healthy  # noqa: E402
-from service.redisproc import free_port  # noqa: E402
-from tests.docgen import text_pdf  # noqa: E402
-from workers import render  # noqa: E402
+from bench.common import running_service
+from tests.docgen import text_pdf
+from workers import render
 
 
 def in_process_first_page(pdf: bytes) -> float:
@@ -103,26 +99,8 @@ def main() -> None:
     parser.add_argument("--url", help="a running pagemill; default: start one")
     parser.add_argument("--pages", type=int, default=120)
     args = parser.parse_args()
-    server = None
-    url = args.url
-    if url is None:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "PAGEMILL_PORT": str(port),
-            "PAGEMILL_DATA_DIR": tempfile.mkdtemp(prefix="pagemill-bench-"),
-        }
-        env["PAGEMILL_LOG_LEVEL"] = "WARNING"
-        env.pop("REDIS_URL", None)
-        server = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env)
-    try:
-        asyncio.run(wait_healthy(url))
+    with running_service(args.url) as (url, _):
         asyncio.run(run(url, args.pages))
-    finally:
-        if server:
-            server.terminate()
-            server.wait(30)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from service.storage import Upload
+from service.storage import MeteredUpload
 
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 256 * 1024
@@ -70,11 +70,16 @@ def check_url(url: str, allow_private: bool) -> None:
         raise SourceError("SourceAddressNotAllowed", parts.hostname)
 
 
-async def fetch_url(url: str, upload: Upload, *, max_bytes: int, timeout_s: float, allow_private: bool) -> bytes:
-    """Stream `url` into `upload`; returns the first bytes (for type detection)."""
+def _append(upload: MeteredUpload, chunk: bytes, max_bytes: int) -> None:
+    if upload.size + len(chunk) > max_bytes:
+        raise SourceError("SourceTooLarge", f"over {max_bytes} bytes")
+    upload.write(chunk)
+
+
+async def fetch_url(url: str, upload: MeteredUpload, *, max_bytes: int, timeout_s: float, allow_private: bool) -> None:
+    """Stream `url` into `upload` (which keeps the first bytes for type detection)."""
     connector = aiohttp.TCPConnector(resolver=_GuardedResolver(allow_private), use_dns_cache=False)
     timeout = aiohttp.ClientTimeout(total=timeout_s)
-    head = b""
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, allow_private)
@@ -87,15 +92,9 @@ async def fetch_url(url: str, upload: Upload, *, max_bytes: int, timeout_s: floa
                         raise SourceError("SourceDownloadFailed", f"HTTP {resp.status}")
                     if resp.content_length is not None and resp.content_length > max_bytes:
                         raise SourceError("SourceTooLarge", str(resp.content_length))
-                    size = 0
                     async for chunk in resp.content.iter_chunked(CHUNK_BYTES):
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise SourceError("SourceTooLarge", f"over {max_bytes} bytes")
-                        if len(head) < 4096:
-                            head += chunk[: 4096 - len(head)]
-                        upload.write(chunk)
-                    return head
+                        _append(upload, chunk, max_bytes)
+                    return
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise SourceError("SourceDownloadFailed", str(exc) or type(exc).__name__) from None
         raise SourceError("SourceDownloadFailed", "too many redirects")
@@ -115,23 +114,15 @@ def resolve_file(path: str, root: Path | None) -> Path:
     return target
 
 
-async def copy_file(path: Path, upload: Upload, *, max_bytes: int) -> bytes:
-    """Copy a local file into `upload`; returns its first bytes."""
+async def copy_file(path: Path, upload: MeteredUpload, *, max_bytes: int) -> None:
+    """Copy a local file into `upload`."""
 
-    def copy() -> bytes:
-        head = b""
-        size = 0
+    def copy() -> None:
         with open(path, "rb") as fh:
             while chunk := fh.read(CHUNK_BYTES):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise SourceError("SourceTooLarge", f"over {max_bytes} bytes")
-                if len(head) < 4096:
-                    head += chunk[: 4096 - len(head)]
-                upload.write(chunk)
-        return head
+                _append(upload, chunk, max_bytes)
 
-    return await asyncio.to_thread(copy)
+    await asyncio.to_thread(copy)
 
 
 def extension_hint(source: str) -> str:

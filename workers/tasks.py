@@ -138,6 +138,12 @@ async def _store_output(
     )
 
 
+async def _processing(store: Store, process_id: str) -> dict[str, Any] | None:
+    """The process, unless it is gone or already final (a re-delivered job then does nothing)."""
+    record = await store.get_process(process_id)
+    return record if record is not None and record["state"] == "processing" else None
+
+
 def _output_expiry(ctx: Ctx, record: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
     return max(now_ms() + settings.workfile_lifetime_s * 1000, record["expires_ms"])
@@ -147,8 +153,8 @@ def _output_expiry(ctx: Ctx, record: dict[str, Any]) -> int:
 async def plan_conversion(ctx: Ctx, process_id: str) -> str:
     """Count the sources' pages, decide units and results, enqueue the chunk jobs."""
     store: Store = ctx["store"]
-    record = await store.get_process(process_id)
-    if record is None or record["state"] != "processing":
+    record = await _processing(store, process_id)
+    if record is None:
         return "skipped"
     plan = await store.get_plan(process_id)
     if plan is None:
@@ -242,8 +248,8 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
     """Render the chunk's units not rendered yet; hand over to a continuation before the job timeout."""
     settings: Settings = ctx["settings"]
     store: Store = ctx["store"]
-    record = await store.get_process(process_id)
-    if record is None or record["state"] != "processing":
+    record = await _processing(store, process_id)
+    if record is None:
         return "skipped"
     plan = await store.get_plan(process_id)
     assert plan is not None, "a chunk job never runs before its plan is stored"
@@ -319,8 +325,8 @@ async def _assemble(
 async def finish_conversion(ctx: Ctx, process_id: str) -> str:
     """Assemble multi-page outputs, publish output.results, mark the process complete."""
     store: Store = ctx["store"]
-    record = await store.get_process(process_id)
-    if record is None or record["state"] != "processing":
+    record = await _processing(store, process_id)
+    if record is None:
         return "skipped"
     plan = await store.get_plan(process_id)
     assert plan is not None
