@@ -19,7 +19,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import running_service
-from tests.docgen import text_pdf
+from tests.docgen import image_pdf, text_pdf
 
 
 async def run_pagemill(url: str, pdf: bytes, fmt: str, out_dir: Path) -> dict[str, float]:
@@ -73,31 +73,23 @@ def run_tool(name: str, args: list[str], out_dir: Path) -> dict[str, float] | No
     return {"pages": len(files), "total_s": elapsed, "bytes": sum(f.stat().st_size for f in files)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", help="a running pagemill; default: start one")
-    parser.add_argument("--pages", type=int, default=120)
-    parser.add_argument("--format", default="png", choices=["png", "jpeg"])
-    args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="pagemill-bench-"))
-    pdf_path = work / "doc.pdf"
-    pdf = text_pdf(args.pages)
+def compare(url: str, kind: str, pdf: bytes, pages: int, fmt: str, work: Path) -> None:
+    """Convert one document through pagemill and the command-line tools; print a table."""
+    pdf_path = work / f"{kind}.pdf"
     pdf_path.write_bytes(pdf)
-    with running_service(args.url) as (url, _):
-        out = work / "pagemill"
-        out.mkdir()
-        figures = {"pagemill": asyncio.run(run_pagemill(url, pdf, args.format, out))}
-        for name, cmd in {
-            "mutool draw -r 150": ["mutool", "draw", "-q", "-r", "150", "-o", "{out}/p%d.png", str(pdf_path)],
-            "pdftoppm -r 150": ["pdftoppm", "-r", "150", "-png", str(pdf_path), "{out}/p"],
-        }.items():
-            tool_out = work / name.split()[0]
-            tool_out.mkdir()
-            result = run_tool(name, [a.replace("{out}", str(tool_out)) for a in cmd], tool_out)
-            if result:
-                figures[name] = result
-    print(f"\n{args.pages}-page text PDF -> {args.format} at 150 dpi ({os.cpu_count()} cores)")
+    out = work / f"{kind}-pagemill"
+    out.mkdir()
+    figures = {"pagemill": asyncio.run(run_pagemill(url, pdf, fmt, out))}
+    for name, cmd in {
+        "mutool draw -r 150": ["mutool", "draw", "-q", "-r", "150", "-o", "{out}/p%d.png", str(pdf_path)],
+        "pdftoppm -r 150": ["pdftoppm", "-r", "150", "-png", str(pdf_path), "{out}/p"],
+    }.items():
+        tool_out = work / f"{kind}-{name.split()[0]}"
+        tool_out.mkdir()
+        result = run_tool(name, [a.replace("{out}", str(tool_out)) for a in cmd], tool_out)
+        if result:
+            figures[name] = result
+    print(f"\n{pages}-page {kind} PDF -> {fmt} at 150 dpi ({os.cpu_count()} cores)")
     print(f"{'tool':<22}{'pages':>6}{'total s':>9}{'pages/s':>9}{'MB out':>8}   detail")
     for name, f in figures.items():
         detail = ""
@@ -105,6 +97,21 @@ def main() -> None:
             detail = f"upload {f['upload_s']:.2f}s, convert {f['convert_s']:.2f}s, download {f['download_s']:.2f}s"
         rate = f["pages"] / f["total_s"]
         print(f"{name:<22}{f['pages']:>6.0f}{f['total_s']:>9.2f}{rate:>9.1f}{f['bytes'] / 1e6:>8.1f}   {detail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="a running pagemill; default: start one")
+    parser.add_argument("--pages", type=int, default=120)
+    parser.add_argument("--format", default="png", choices=["png", "jpeg"])
+    parser.add_argument("--kind", default="both", choices=["text", "image", "both"])
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="pagemill-bench-"))
+    kinds = ["text", "image"] if args.kind == "both" else [args.kind]
+    with running_service(args.url) as (url, _):
+        for kind in kinds:
+            pdf = text_pdf(args.pages) if kind == "text" else image_pdf(args.pages)
+            compare(url, kind, pdf, args.pages, args.format, work)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -55,7 +55,7 @@ class Settings:
     max_render_pixels: int = 60_000_000
     max_image_pixels: int = 200_000_000
     jpeg_quality: int = 85
-    png_compress_level: int = 6
+    png_compress_level: int = 3
     chunk_pages: int = 8
     render_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     page_timeout_s: float = 30.0

@@ -88,3 +88,26 @@ def image_bytes(fmt: str, size: tuple[int, int] = (400, 300), color: str = "navy
 def corrupt_pdf() -> bytes:
     """Starts like a PDF, is not one."""
     return b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R\n" + b"\x00garbage" * 200
+
+
+def image_pdf(pages: int, size: tuple[int, int] = (1240, 1754)) -> bytes:
+    """A PDF whose pages are full-page colour photographs-like images (JPEG inside), for benchmarks."""
+    import random
+
+    rng = random.Random(7)
+    frames = []
+    for n in range(pages):
+        base = Image.linear_gradient("L").resize(size).convert("RGB")
+        tint = Image.new("RGB", size, (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+        im = Image.blend(base, tint, 0.5)
+        draw = ImageDraw.Draw(im)
+        for _ in range(40):
+            x, y = rng.randrange(size[0]), rng.randrange(size[1])
+            r = rng.randrange(20, 200)
+            colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
+        draw.text((40, 40), f"Photo page {n + 1}", fill="black")
+        frames.append(im)
+    buf = io.BytesIO()
+    frames[0].save(buf, "PDF", save_all=True, append_images=frames[1:], resolution=150.0, quality=80)
+    return buf.getvalue()
