@@ -42,14 +42,14 @@ def running_service(url: str | None = None, **env: str) -> Iterator[tuple[str, s
     if url is None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
+        inherited = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # embedded Redis unless given
         full_env = {
-            **os.environ,
+            **inherited,
             "PAGEMILL_PORT": str(port),
             "PAGEMILL_DATA_DIR": tempfile.mkdtemp(prefix="pagemill-bench-"),
             "PAGEMILL_LOG_LEVEL": "WARNING",
             **env,
         }
-        full_env.pop("REDIS_URL", None)
         server = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=full_env)
     try:
         asyncio.run(wait_healthy(url))

@@ -1,10 +1,11 @@
 """The application factory: everything injected, every resource opened and closed in one place."""
 
+import logging
 import re
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -15,6 +16,7 @@ from service import keys
 from service.auth import auth_middleware
 from service.errors import error_middleware
 from service.fileservice import SIGNING_KEY
+from service.pollcache import PollCache
 from service.queue import connect_redis
 from service.routes import ROUTES
 from service.sessions import SessionStore
@@ -30,28 +32,30 @@ REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID = web.RequestKey("request_id", str)
 
 
-@web.middleware
-async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bind a request id (the client's, when sane) to every log line; log one line per request."""
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request[REQUEST_ID] = request_id
-    structlog.contextvars.bind_contextvars(request_id=request_id)
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    finally:
-        log.info(
-            "request_done",
-            method=request.method,
-            path=request.path,
-            status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        structlog.contextvars.unbind_contextvars("request_id")
+def request_context(log_requests: bool) -> Any:
+    """Middleware binding a request id (the client's, when sane) to every log line of the request,
+    and logging one line per request when INFO is enabled."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
+        request[REQUEST_ID] = request_id
+        # Each request runs in its own task (its own copy of the context): nothing to unbind.
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        if not log_requests:
+            return await handler(request)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            log.info("request_done", method=request.method, path=request.path, status=status, duration_ms=duration_ms)
+
+    return middleware
 
 
 async def _echo_request_id(request: web.Request, response: web.StreamResponse) -> None:
@@ -61,7 +65,9 @@ async def _echo_request_id(request: web.Request, response: web.StreamResponse) -
 
 def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: Storage | None = None) -> web.Application:
     """Build the front door. Pass `redis`/`storage` to share existing ones (they are then not closed)."""
-    app = web.Application(middlewares=[request_context, error_middleware, auth_middleware(settings.api_keys)])
+    log_requests = logging.getLevelName(settings.log_level) <= logging.INFO
+    middlewares = [request_context(log_requests), error_middleware, auth_middleware(settings.api_keys)]
+    app = web.Application(middlewares=middlewares)
     app[keys.SETTINGS] = settings
     app[keys.STARTED_MS] = now_ms()
 
@@ -85,6 +91,8 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
 
     async def waiter_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.WAITER] = Waiter(app[keys.REDIS])
+        app[keys.POLL_CACHE] = PollCache()
+        app[keys.WAITER].on_announce(app[keys.POLL_CACHE].announced)
         await app[keys.WAITER].start()
         yield
         await app[keys.WAITER].close()

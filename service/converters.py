@@ -116,7 +116,7 @@ async def post_converter(request: web.Request) -> web.Response:
     if "Idempotency-Key" in request.headers:
         prior = await _claim_idempotency_key(request, process_id, echo)
         if prior is not None:
-            return web.json_response(process_json(prior), headers={"Idempotent-Replayed": "true"})
+            return process_response(prior, headers={"Idempotent-Replayed": "true"})
     created = now_ms()
     expires = created + lifetime_s * 1000
     number = await register_job(request.app[keys.REDIS], process_id, request[TENANT], expires)
@@ -169,7 +169,7 @@ async def _claim_idempotency_key(request: web.Request, process_id: str, echo: di
             message="this Idempotency-Key was used for a different request",
         )
     for _ in range(40):  # the first request may still be creating its process
-        record = await request.app[keys.STORE].get_process(prior["processId"])
+        record = await request.app[keys.STORE].get_process(prior["processId"], parse_json=False)
         if record is not None:
             return record
         await asyncio.sleep(0.05)
@@ -188,28 +188,49 @@ def percent_complete(record: dict[str, Any]) -> int:
 
 async def get_converter(request: web.Request) -> web.Response:
     process_id = path_id(request, "processId")
-    record = await request.app[keys.STORE].get_process(process_id)
+    cache = request.app[keys.POLL_CACHE]
+    record = cache.get(process_id)
+    if record is None:
+        record = await request.app[keys.STORE].get_process(process_id, parse_json=False)
+        if record is not None:
+            cache.put(process_id, record)
     if record is None or record.get("tenant", "") != request[TENANT]:
         raise NotFound("ProcessDoesNotExist")
-    return web.json_response(process_json(record))
+    return process_response(record)
 
 
-def process_json(record: dict[str, Any]) -> dict[str, Any]:
-    """A process as GET /v2/contentConverters/{id} shows it."""
-    process_id = record["processId"]
-    body: dict[str, Any] = {
-        "input": record["input"],
-        "processId": process_id,
-        "expirationDateTime": iso_ms(record["expires_ms"]),
-        "state": record["state"],
-        "percentComplete": percent_complete(record),
-    }
+def process_response(record: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+    body = record.get("_body")  # rendered once per cached record
+    if body is None:
+        body = record["_body"] = process_json_text(record).encode()
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+def process_json_text(record: dict[str, Any]) -> str:
+    """A process as GET /v2/contentConverters/{id} shows it.
+
+    This is the route clients poll: the stored `input` and `output` JSON is spliced in as it is
+    rather than parsed and serialised again on every poll.
+    """
+    parts = [
+        '{"input":',
+        record["input"],
+        ',"processId":',
+        json.dumps(record["processId"]),
+        ',"expirationDateTime":"',
+        iso_ms(record["expires_ms"]),
+        '","state":',
+        json.dumps(record["state"]),
+        ',"percentComplete":',
+        str(percent_complete(record)),
+    ]
     if record.get("affinityToken"):
-        body["affinityToken"] = record["affinityToken"]
+        parts += [',"affinityToken":', json.dumps(record["affinityToken"])]
     if "errorCode" in record:
-        body["errorCode"] = record["errorCode"]
+        parts += [',"errorCode":', json.dumps(record["errorCode"])]
     if "output" in record:
-        body["output"] = record["output"]
+        parts += [',"output":', record["output"]]
     if "queuedJobId" in record:
-        body["queuedJobId"] = record["queuedJobId"]
-    return body
+        parts += [',"queuedJobId":', str(record["queuedJobId"])]
+    parts.append("}")
+    return "".join(parts)

@@ -3,6 +3,7 @@
 from aiohttp import web
 from arq.connections import ArqRedis
 
+from service.pollcache import PollCache
 from service.sessions import SessionStore
 from service.settings import Settings
 from service.storage import Storage
@@ -18,3 +19,4 @@ STARTED_MS = web.AppKey("started_ms", int)
 VIEWS = web.AppKey("views", SessionStore)
 WAITER = web.AppKey("waiter", Waiter)
 UPLOADS = web.AppKey("uploads", Uploads)
+POLL_CACHE = web.AppKey("poll_cache", PollCache)

@@ -9,6 +9,8 @@ UPLOAD = "/PCCIS/V1/WorkFile/UploadSession"
 SEED_UPLOAD = "/archives/{archiveId}/entities/H:{entityHandle}/create_sessions"
 
 ROUTES = [
+    # The route clients poll comes first: the router tries routes in this order.
+    web.get("/v2/contentConverters/{processId}", converters.get_converter),
     web.post("/PCCIS/V1/WorkFile", workfiles.post_workfile),
     web.get("/PCCIS/V1/WorkFile/{fileId}", workfiles.get_workfile),
     web.get("/PCCIS/V1/WorkFile/{fileId}/Info", workfiles.get_workfile_info),
@@ -43,7 +45,6 @@ ROUTES = [
     web.get("/api/QueuedJobs/OutputFile/{id}", queuedjobs.get_output),
     web.get("/api/QueuedJobs/{id}", queuedjobs.get_job),
     web.post("/v2/contentConverters", converters.post_converter),
-    web.get("/v2/contentConverters/{processId}", converters.get_converter),
     web.post("/PCCIS/V1/ViewingSession", viewing.post_session),
     web.get(SESSION, viewing.get_session),
     web.delete(SESSION, viewing.delete_session),

@@ -61,7 +61,7 @@ class Settings:
     page_timeout_s: float = 30.0
     job_timeout_s: int = 60
     worker_max_jobs: int = 8
-    poll_delay_s: float = 0.05
+    poll_delay_s: float = 0.02
     session_lifetime_s: int = 20 * 60
     session_max_s: int = 24 * 3600
     page_cache_lifetime_s: int = 24 * 3600

@@ -126,8 +126,10 @@ class Store:
             pipe.pexpireat(key, expires_ms)
             await pipe.execute()
 
-    async def get_process(self, process_id: str) -> dict[str, Any] | None:
-        """The process fields (without its plan), plus `done`: how many units are rendered."""
+    async def get_process(self, process_id: str, *, parse_json: bool = True) -> dict[str, Any] | None:
+        """The process fields (without its plan), plus `done`: how many units are rendered.
+
+        `input` and `output` are parsed unless `parse_json` is False (then they stay JSON text)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hmget(_proc_key(process_id), _PROCESS_FIELDS)
             pipe.hlen(_units_key(process_id))
@@ -136,7 +138,7 @@ class Store:
             return None
         record = {k: v.decode() for k, v in zip(_PROCESS_FIELDS, values, strict=True) if v is not None}
         for name in ("input", "output"):
-            if name in record:
+            if name in record and parse_json:
                 record[name] = json.loads(record[name])
         for name in ("created_ms", "expires_ms", "total", "minSecondsAvailable", "queuedJobId"):
             if name in record:
@@ -178,4 +180,7 @@ class Store:
         argv: list[str | int] = ["state", state]
         for k, v in fields.items():
             argv += [k, v if isinstance(v, str | int) else json.dumps(v)]
-        return bool(await self._cas(keys=[_proc_key(process_id)], args=argv))
+        changed = bool(await self._cas(keys=[_proc_key(process_id)], args=argv))
+        if changed:  # front doors drop their cached copy of the process at once
+            await self.redis.publish(f"pm:ready:{_proc_key(process_id)}", b"1")
+        return changed

@@ -28,6 +28,11 @@ class Waiter:
         self.redis = redis
         self._waiting: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_announce(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(key)` for every announcement (cache invalidation)."""
+        self._listeners.append(listener)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen())
@@ -48,6 +53,8 @@ class Waiter:
                     if message.get("type") != "pmessage":
                         continue
                     key = message["channel"][len(prefix) :].decode()
+                    for listener in self._listeners:
+                        listener(key)
                     for future in self._waiting.pop(key, ()):
                         if not future.done():
                             future.set_result(None)

@@ -185,3 +185,21 @@ async def test_priority_slots_survive_cancelled_waiters():
     await asyncio.gather(cancelled, return_exceptions=True)
     slots.release()
     await asyncio.wait_for(slots.acquire(BATCH), 1)  # the slot was not lost to the cancelled waiter
+
+
+def test_poll_cache_keeps_final_processes_and_briefly_processing_ones(monkeypatch):
+    import time as time_module
+
+    from service.pollcache import PollCache
+
+    cache = PollCache()
+    far = (time_module.time() + 3600) * 1000
+    cache.put("done", {"state": "complete", "expires_ms": far})
+    cache.put("busy", {"state": "processing", "expires_ms": far})
+    assert cache.get("done") and cache.get("busy")
+    now = time_module.monotonic()
+    monkeypatch.setattr(time_module, "monotonic", lambda: now + 1)  # a second later
+    assert cache.get("busy") is None  # processing records live 250 ms
+    assert cache.get("done") is not None
+    cache.announced("pm:proc:done")  # a worker announced a change
+    assert cache.get("done") is None
