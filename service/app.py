@@ -13,8 +13,9 @@ from aiohttp.typedefs import Handler
 from arq.connections import ArqRedis
 
 from service import keys
-from service.auth import auth_middleware
-from service.errors import error_middleware
+from service.auth import ApiKeys, authenticate
+from service.context import REQUEST_ID, REQUEST_ID_HEADER
+from service.errors import error_response
 from service.fileservice import SIGNING_KEY
 from service.pollcache import PollCache
 from service.queue import connect_redis
@@ -28,13 +29,11 @@ from service.waiter import Waiter
 
 log = structlog.get_logger("pagemill.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-REQUEST_ID_HEADER = "X-Request-Id"
-REQUEST_ID = web.RequestKey("request_id", str)
 
 
-def request_context(log_requests: bool) -> Any:
-    """Middleware binding a request id (the client's, when sane) to every log line of the request,
-    and logging one line per request when INFO is enabled."""
+def front_door(keys: ApiKeys, log_requests: bool) -> Any:
+    """The one middleware: request id bound to every log line, authentication, errors as JSON,
+    and one log line per request when INFO is enabled. (A single layer: the poll route is hot.)"""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -43,31 +42,32 @@ def request_context(log_requests: bool) -> Any:
         request[REQUEST_ID] = request_id
         # Each request runs in its own task (its own copy of the context): nothing to unbind.
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        if not log_requests:
-            return await handler(request)
-        started = time.perf_counter()
-        status = 500
+        started = time.perf_counter() if log_requests else 0.0
         try:
+            authenticate(request, keys)
             response = await handler(request)
-            status = response.status
-            return response
-        finally:
+        except Exception as exc:
+            response = error_response(exc)
+        if not response.prepared:  # handlers that stream set it themselves
+            response.headers[REQUEST_ID_HEADER] = request_id
+        if log_requests:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            log.info("request_done", method=request.method, path=request.path, status=status, duration_ms=duration_ms)
+            log.info(
+                "request_done",
+                method=request.method,
+                path=request.path,
+                status=response.status,
+                duration_ms=duration_ms,
+            )
+        return response
 
     return middleware
-
-
-async def _echo_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    if REQUEST_ID in request:
-        response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
 
 
 def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: Storage | None = None) -> web.Application:
     """Build the front door. Pass `redis`/`storage` to share existing ones (they are then not closed)."""
     log_requests = logging.getLevelName(settings.log_level) <= logging.INFO
-    middlewares = [request_context(log_requests), error_middleware, auth_middleware(settings.api_keys)]
-    app = web.Application(middlewares=middlewares)
+    app = web.Application(middlewares=[front_door(settings.api_keys, log_requests)])
     app[keys.SETTINGS] = settings
     app[keys.STARTED_MS] = now_ms()
 
@@ -107,6 +107,5 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
         yield
 
     app.cleanup_ctx.extend([redis_ctx, storage_ctx, waiter_ctx, signing_ctx])
-    app.on_response_prepare.append(_echo_request_id)
     app.router.add_routes(ROUTES)
     return app

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from service.errors import ApiError
 
@@ -95,23 +94,19 @@ def unauthorized(message: str) -> ApiError:
     )  # fmt: skip
 
 
-def auth_middleware(keys: ApiKeys) -> web.middleware:  # type: ignore[valid-type]
-    @web.middleware
-    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not keys.enabled:
-            request[TENANT] = OPEN_TENANT
-            return await handler(request)
-        if request.path.startswith(PUBLIC_PREFIXES) or (request.method == "OPTIONS" and request.path == "/tus/files"):
-            request[TENANT] = OPEN_TENANT
-            return await handler(request)
-        key, claimed = credentials(request)
-        tenant = keys.tenant(key) if key else None
-        if tenant is None or (claimed is not None and claimed != tenant):
-            raise unauthorized("a valid API key is required (Acs-Api-Key, Bearer or Basic)")
-        request[TENANT] = tenant
-        return await handler(request)
-
-    return authenticate
+def authenticate(request: web.Request, keys: ApiKeys) -> None:
+    """Set request[TENANT] from the request's credentials, or raise 401."""
+    if not keys.enabled:
+        request[TENANT] = OPEN_TENANT
+        return
+    if request.path.startswith(PUBLIC_PREFIXES) or (request.method == "OPTIONS" and request.path == "/tus/files"):
+        request[TENANT] = OPEN_TENANT
+        return
+    key, claimed = credentials(request)
+    tenant = keys.tenant(key) if key else None
+    if tenant is None or (claimed is not None and claimed != tenant):
+        raise unauthorized("a valid API key is required (Acs-Api-Key, Bearer or Basic)")
+    request[TENANT] = tenant
 
 
 def is_loopback(host: str) -> bool:

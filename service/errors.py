@@ -8,7 +8,6 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -107,11 +106,12 @@ def json_error(
     return web.json_response(body, status=status, headers=headers, reason=reason)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Map every exception to a JSON error response; unknown ones become 580 InternalError."""
+def error_response(exc: Exception) -> web.StreamResponse:
+    """The JSON error response for any exception; unknown ones become 580 InternalError.
+
+    The one place where exceptions become HTTP (called by the front door's middleware)."""
     try:
-        return await handler(request)
+        raise exc
     except ApiError as exc:
         if exc.status >= 500:
             log.warning("request_failed", error_code=exc.error_code)

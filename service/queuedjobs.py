@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from service import keys
 from service.auth import TENANT
+from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, NotFound
 from service.storage import workfile_key
 from service.workfiles import content_disposition, iso_ms
@@ -129,7 +130,11 @@ async def get_output(request: web.Request) -> web.StreamResponse:
             packed.seek(0)
             source = packed
         response = web.StreamResponse(
-            headers={"Content-Type": "text/plain; charset=ascii", "Content-Disposition": content_disposition(name)}
+            headers={
+                "Content-Type": "text/plain; charset=ascii",
+                "Content-Disposition": content_disposition(name),
+                REQUEST_ID_HEADER: request[REQUEST_ID],
+            }
         )
         await response.prepare(request)
         try:

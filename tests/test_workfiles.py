@@ -136,3 +136,14 @@ async def test_affinity_token_offered_by_the_client_is_kept_when_well_formed(cli
     assert (await resp.json())["affinityToken"] == token
     resp = await client.post("/PCCIS/V1/WorkFile", data=b"x", headers={"Accusoft-Affinity-Token": "<script>"})
     assert (await resp.json())["affinityToken"] != "<script>"
+
+
+async def test_request_id_is_echoed_on_success_errors_and_downloads(client):
+    resp = await client.post("/PCCIS/V1/WorkFile", data=b"x", headers={"X-Request-Id": "client-chosen.42"})
+    assert resp.headers["X-Request-Id"] == "client-chosen.42"
+    file_id = (await resp.json())["fileId"]
+    resp = await client.get(f"/PCCIS/V1/WorkFile/{file_id}", headers={"X-Request-Id": "dl-1"})
+    assert resp.headers["X-Request-Id"] == "dl-1"
+    resp = await client.get("/PCCIS/V1/WorkFile/AAAAAAAAAAAAAAAAAAAAAA", headers={"X-Request-Id": "bad id with spaces"})
+    assert resp.status == 404
+    assert len(resp.headers["X-Request-Id"]) == 32  # an unsafe client id is replaced
