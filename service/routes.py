@@ -15,14 +15,16 @@ ROUTES = [
     web.get("/PCCIS/V1/WorkFile/{fileId}", workfiles.get_workfile),
     web.get("/PCCIS/V1/WorkFile/{fileId}/Info", workfiles.get_workfile_info),
     web.delete("/PCCIS/V1/WorkFile/{fileId}", workfiles.delete_workfile),
-    web.post(UPLOAD, parts.create_session),
-    web.put(UPLOAD + "/{uploadId}", parts.put_part),
-    web.post(UPLOAD + "/{uploadId}/save", parts.save_session),
-    web.delete(UPLOAD + "/{uploadId}", parts.delete_session),
-    web.post(SEED_UPLOAD + ".json", parts.create_session),
-    web.put(SEED_UPLOAD + "/{uploadId}", parts.put_part),
-    web.post(SEED_UPLOAD + "/{uploadId}/save.json", parts.save_session),
-    web.delete(SEED_UPLOAD + "/{uploadId}.json", parts.delete_session),
+    *[
+        route
+        for base, ext in ((UPLOAD, ""), (SEED_UPLOAD, ".json"))  # the seed's routes end in .json
+        for route in (
+            web.post(base + ext, parts.create_session),
+            web.put(base + "/{uploadId}", parts.put_part),
+            web.post(base + "/{uploadId}/save" + ext, parts.save_session),
+            web.delete(base + "/{uploadId}" + ext, parts.delete_session),
+        )
+    ],
     web.options("/tus/files", tus.options),
     web.post("/tus/files", tus.create),
     web.head("/tus/files/{uploadId}", tus.head),

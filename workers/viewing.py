@@ -67,6 +67,22 @@ async def _load(ctx: Ctx, session_id: str) -> tuple[dict[str, Any], WorkFile, Pa
     return session, wf, await ctx["storage"].local_path(workfile_key(wf.file_id))
 
 
+async def _on_source(
+    ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Path, priority: int, fn: Any, *args: Any
+) -> Any:
+    """Run `fn(path, extension, password, *args)` in the render pool, bounded by the page timeout."""
+    settings: Settings = ctx["settings"]
+    return await ctx["pool"].run(
+        fn,
+        str(path),
+        wf.extension,
+        session["props"].get("password"),
+        *args,
+        timeout_s=settings.page_timeout_s,
+        priority=priority,
+    )
+
+
 async def _ensure_doc(ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Path, priority: int) -> dict[str, Any]:
     """The document's page count and sizes (or its error), computed once per document."""
     settings: Settings = ctx["settings"]
@@ -75,15 +91,7 @@ async def _ensure_doc(ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Pat
     if info is not None:
         return info
     try:
-        info = await ctx["pool"].run(
-            pool_fns.inspect_document,
-            str(path),
-            wf.extension,
-            session["props"].get("password"),
-            settings.render_dpi,
-            timeout_s=settings.page_timeout_s,
-            priority=priority,
-        )
+        info = await _on_source(ctx, session, wf, path, priority, pool_fns.inspect_document, settings.render_dpi)
     except DocumentError as exc:
         info = {"error": exc.code}
     except (RenderTimeout, RenderCrashed):
@@ -123,17 +131,7 @@ async def _render_page(
     ext = EXTENSIONS[variant.content_type]
     tmp = ctx["storage"].scratch_path("." + ext)
     try:
-        rendered = await ctx["pool"].run(
-            pool_fns.render_unit,
-            str(path),
-            wf.extension,
-            session["props"].get("password"),
-            page,
-            spec,
-            str(tmp),
-            timeout_s=settings.page_timeout_s,
-            priority=priority,
-        )
+        rendered = await _on_source(ctx, session, wf, path, priority, pool_fns.render_unit, page, spec, str(tmp))
     except DocumentError as exc:
         tmp.unlink(missing_ok=True)
         return {"error": exc.code}, None
@@ -262,15 +260,7 @@ async def view_text(ctx: Ctx, session_id: str, pages: list[int]) -> str:
             await views.put_record(text_key(doc_id, page), {"error": info["error"]}, ERROR_TTL_S)
         return "error"
     wanted = [p for p in missing if p < info["pageCount"]]
-    texts = await ctx["pool"].run(
-        pool_fns.text_of_pages,
-        str(path),
-        wf.extension,
-        session["props"].get("password"),
-        wanted,
-        timeout_s=settings.page_timeout_s * max(1, len(wanted) // 10),
-        priority=INTERACTIVE,
-    )
+    texts = await _on_source(ctx, session, wf, path, INTERACTIVE, pool_fns.text_of_pages, wanted)
     for page, text in zip(wanted, texts, strict=True):
         width, height = info["sizes"][page]
         record = {"number": page, "text": text, "width": width, "height": height}
