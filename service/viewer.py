@@ -151,10 +151,8 @@ async def _serve_page(request: web.Request, session: dict[str, Any], variant: Va
         record = await _wait(request, key, lambda: views.get_record(key))
     if "error" in record:
         raise viewer_error(record["error"])
-    etag = f'"{record["etag"]}"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=3600", "Content-Type": record["contentType"]}
-    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-        return web.Response(status=304, headers={"ETag": etag})
+    # FileResponse adds the ETag (the file is never replaced) and answers If-None-Match / Range.
+    headers = {"Cache-Control": "private, max-age=3600", "Content-Type": record["contentType"]}
     path = await request.app[keys.STORAGE].local_path(record["storageKey"])
     return web.FileResponse(path, headers=headers)
 

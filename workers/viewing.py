@@ -141,14 +141,18 @@ async def _render_page(
     except RenderCrashed:
         tmp.unlink(missing_ok=True)
         return {"error": "PageRenderFailed"}, None
-    storage_key = f"pages/{ns}/{variant.digest()}/{page}.{ext}"
-    await ctx["storage"].commit_file(tmp, storage_key)
+    # Named by content: a page rendered twice at once (initial job and a page request) is not
+    # replaced, so its file, and the ETag derived from it, stay put for clients.
+    storage_key = f"pages/{ns}/{variant.digest()}/{page}-{rendered.sha256[:16]}.{ext}"
+    if await ctx["storage"].exists(storage_key):
+        tmp.unlink(missing_ok=True)
+    else:
+        await ctx["storage"].commit_file(tmp, storage_key)
     record = {
         "storageKey": storage_key,
         "width": rendered.width,
         "height": rendered.height,
         "contentType": MIME[variant.content_type],
-        "etag": rendered.sha256[:32],
         "size": rendered.size,
     }
     return record, storage_key
