@@ -4,6 +4,7 @@ import logging
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from service.auth import ApiKeys, authenticate
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import error_response
 from service.fileservice import SIGNING_KEY
+from service.metrics import REQUESTS, count_request
 from service.pollcache import PollCache
 from service.queue import connect_redis
 from service.routes import ROUTES
@@ -50,6 +52,7 @@ def front_door(keys: ApiKeys, log_requests: bool) -> Any:
             response = error_response(exc)
         if not response.prepared:  # handlers that stream set it themselves
             response.headers[REQUEST_ID_HEADER] = request_id
+        count_request(request, response.status)
         if log_requests:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             log.info(
@@ -69,6 +72,7 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
     log_requests = logging.getLevelName(settings.log_level) <= logging.INFO
     app = web.Application(middlewares=[front_door(settings.api_keys, log_requests)])
     app[keys.SETTINGS] = settings
+    app[REQUESTS] = Counter()
     app[keys.STARTED_MS] = now_ms()
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -76,6 +76,16 @@ async def post_converter(request: web.Request) -> web.Response:
     """Validate, record the process as `processing`, enqueue its plan job by name."""
     settings, store = request.app[keys.SETTINGS], request.app[keys.STORE]
     req = await read_model(request, ConvertRequest, settings.max_json_bytes)
+    queued = await request.app[keys.REDIS].zcard(jobs.BATCH_QUEUE)
+    if queued >= settings.max_queued_jobs:
+        # Backpressure: refuse new work (cheaply, before any of it is stored) until the queue drains.
+        retry_s = max(1, min(60, queued // max(1, settings.render_processes * 10)))
+        raise ApiError(
+            "TooManyQueuedJobs",
+            status=429,
+            message=f"{queued} jobs are waiting; retry later",
+            headers={"Retry-After": str(retry_s)},
+        )
     normalised = normalise_input(req)
     echo = {"input": normalised, "minSecondsAvailable": req.minSecondsAvailable}
     if req.minSecondsAvailable is None:

@@ -41,6 +41,23 @@ async def get_health(request: web.Request) -> web.Response:
     return web.Response(status=500)
 
 
+async def get_ready(request: web.Request) -> web.Response:
+    """Readiness: Redis and storage answer and at least one worker reported in recently."""
+    checks = {"redis": False, "storage": False, "worker": False}
+    try:
+        checks["redis"] = await request.app[keys.STORE].ping()
+        checks["worker"] = bool(await request.app[keys.REDIS].exists(WORKER_HEALTH_KEY))
+    except Exception as exc:
+        log.warning("readiness_redis_failed", error=str(exc))
+    try:
+        request.app[keys.STORAGE].check()
+        checks["storage"] = True
+    except Exception as exc:
+        log.warning("readiness_storage_failed", error=str(exc))
+    ready = all(checks.values())
+    return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
 async def get_info(request: web.Request) -> web.Response:
     healthy = await _healthy(request.app)
     worker = "unknown"

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from service import converters, fileservice, health, parts, queuedjobs, tus, viewer, viewing, workfiles
+from service import converters, fileservice, health, metrics, parts, queuedjobs, tus, viewer, viewing, workfiles
 
 SESSION = "/PCCIS/V1/ViewingSession/u{sessionId}"
 UPLOAD = "/PCCIS/V1/WorkFile/UploadSession"
@@ -61,6 +61,8 @@ ROUTES = [
     web.get(r"/PCCIS/V1/Page/q/{page}/{width:\d{1,5}}x{height:\d{1,5}}", viewer.get_thumbnail),
     web.get("/PCCIS/V1/Document/q/Attributes", viewer.get_document_attributes),
     web.get(r"/PCCIS/V1/Document/q/{first:\d{1,9}}-{last:\d{1,9}}/Text", viewer.get_text),
+    web.get("/metrics", metrics.get_metrics),
     web.get("/PCCIS/V1/Service/Current/Health", health.get_health),
+    web.get("/PCCIS/V1/Service/Current/Ready", health.get_ready),
     web.get("/PCCIS/V1/Service/Current/Info", health.get_info),
 ]

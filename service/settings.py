@@ -141,6 +141,7 @@ class Settings:
         read("PAGEMILL_FILE_SOURCE_ROOT", "file_source_root", Path, lambda v: True)
         read("PAGEMILL_UPLOAD_LIFETIME_S", "upload_lifetime_s", int, positive)
         read("PAGEMILL_SIGNING_KEY", "signing_key", str, lambda v: len(v) >= 16)
+        read("PAGEMILL_MAX_QUEUED_JOBS", "max_queued_jobs", int, positive)
         try:
             keys_file = environ.get("PAGEMILL_API_KEYS_FILE")
             values["api_keys"] = ApiKeys.parse(environ.get("PAGEMILL_API_KEYS"), Path(keys_file) if keys_file else None)

@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from schemas import jobs
 from schemas.records import Plan, UnitResult, WorkFile
 from service.ids import derive_id
+from service.metrics import record_job, record_outcome
 from service.settings import Settings
 from service.storage import Storage, StorageError, workfile_key
 from service.store import EXPIRY_INDEX, Store, make_workfile, now_ms
@@ -42,6 +43,7 @@ def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
         with structlog.contextvars.bound_contextvars(
             job_id=ctx.get("job_id"), job_try=ctx.get("job_try"), process_id=process_id
         ):
+            started = time.perf_counter()
             try:
                 return await fn(ctx, process_id, *args)
             except StorageError as exc:
@@ -60,11 +62,14 @@ def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
                     await _fail(ctx, process_id, "InternalError")
                     return None
                 raise
+            finally:
+                await record_job(ctx["queue"], fn.__name__, time.perf_counter() - started)
 
     return wrapper
 
 
 async def _fail(ctx: Ctx, process_id: str, error_code: str, results: list[dict[str, Any]] | None = None) -> None:
+    await record_outcome(ctx["queue"], error_code=error_code)
     fields: dict[str, Any] = {"errorCode": error_code}
     if results is not None:
         fields["output"] = {"results": results}
@@ -265,6 +270,7 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
             return "continued"
         result = await _render_unit(ctx, process_id, record, plan, u)
         count = await store.record_unit(process_id, u, result, record["expires_ms"])
+        await record_outcome(ctx["queue"], pages=0 if result.error_code else 1, error_code=result.error_code)
     if count >= len(plan.render):
         await _enqueue_finish(ctx, process_id)
     return "rendered"

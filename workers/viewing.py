@@ -16,6 +16,7 @@ from schemas import jobs
 from schemas.records import WorkFile
 from schemas.viewing import Variant, document_id, page_key, text_key
 from service.ids import new_id
+from service.metrics import record_job, record_outcome
 from service.sessions import SessionStore, source_lifetime_s
 from service.settings import Settings
 from service.sniff import choose_extension, sniff_extension
@@ -44,7 +45,11 @@ def view_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]
         with structlog.contextvars.bound_contextvars(
             job_id=ctx.get("job_id"), job_try=ctx.get("job_try"), session_id=session_id[:12]
         ):
-            return await fn(ctx, session_id, *args)
+            started = time.perf_counter()
+            try:
+                return await fn(ctx, session_id, *args)
+            finally:
+                await record_job(ctx["queue"], fn.__name__, time.perf_counter() - started)
 
     return wrapper
 
@@ -202,6 +207,7 @@ async def view_render(
             record, storage_key = await _render_page(ctx, session, wf, path, variant, ns, page, priority)
             log.info("page_rendered", page=page, ms=round((time.perf_counter() - started) * 1000, 1), **record)
         await views.put_record(key, record, ttl if storage_key else min(ttl, ERROR_TTL_S), storage_key)
+        await record_outcome(ctx["queue"], pages=1 if storage_key else 0, error_code=record.get("error"))
         if ns != session["docId"]:
             await views.track_private_page(session_id, key, session["expires_ms"])
     return "rendered"
