@@ -73,6 +73,7 @@ class Settings:
     api_keys: ApiKeys = field(default_factory=lambda: ApiKeys({}))
     signing_key: str | None = None
     max_queued_jobs: int = 10_000
+    max_pages: int = 20_000
 
     @property
     def storage_dir(self) -> Path:
@@ -142,6 +143,7 @@ class Settings:
         read("PAGEMILL_UPLOAD_LIFETIME_S", "upload_lifetime_s", int, positive)
         read("PAGEMILL_SIGNING_KEY", "signing_key", str, lambda v: len(v) >= 16)
         read("PAGEMILL_MAX_QUEUED_JOBS", "max_queued_jobs", int, positive)
+        read("PAGEMILL_MAX_PAGES", "max_pages", int, positive)
         try:
             keys_file = environ.get("PAGEMILL_API_KEYS_FILE")
             values["api_keys"] = ApiKeys.parse(environ.get("PAGEMILL_API_KEYS"), Path(keys_file) if keys_file else None)

@@ -186,6 +186,11 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
                 log.info("source_rejected", file_id=src["fileId"], error_code=code)
                 await _fail(ctx, process_id, "CouldNotConvert", [{"errorCode": code, "sources": [src]}])
                 return "failed"
+        if sum(counts) > settings.max_pages:
+            log.info("process_too_large", pages=sum(counts), limit=settings.max_pages)
+            sources = [{"fileId": s["fileId"]} for s in inp["sources"]]
+            await _fail(ctx, process_id, "CouldNotConvert", [{"errorCode": "TooManyPages", "sources": sources}])
+            return "failed"
         await store.set_plan(process_id, make_plan(inp, counts, extensions, settings.chunk_pages))
         plan = await store.get_plan(process_id)
         assert plan is not None
