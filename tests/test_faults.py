@@ -4,6 +4,7 @@ import asyncio
 import io
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from PIL import Image
 
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import make_env, worker_subprocess
+from tests.conftest import make_env, running_worker, worker_subprocess
 from tests.docgen import text_pdf
 from tests.helpers import convert, download, poll, upload
 
@@ -69,3 +70,28 @@ async def test_sigkilled_worker_process_completes_after_restart(aiohttp_client, 
         assert Image.open(io.BytesIO(data)).size == (2550, 3300)
     # redelivery waits for arq's in-progress key: job timeout + 10 s
     assert recovered_s < 60, recovered_s
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")
+async def test_disk_full_during_output_ends_the_process_in_error(aiohttp_client, tmp_path, redis_url):
+    # Given storage on a 3 MB filesystem, too small for 60 rendered pages
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], check=True)
+    try:
+        settings = Settings.from_env(make_env(mount, redis_url))
+        client = await aiohttp_client(create_app(settings))
+        async with running_worker(settings):
+            wf = await upload(client, text_pdf(60), "pdf")
+            started = await convert(
+                client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}}
+            )
+            # When the disk fills up while pages are written, then the process ends in error, promptly
+            final = await poll(client, started["processId"], interval_s=0.1, timeout_s=60)
+        assert final["state"] == "error"
+        assert final["errorCode"] == "StorageError"
+        assert "output" not in final  # no partial output is published
+        # and no half-written temporary file is left behind
+        assert list((settings.storage_dir / "tmp").iterdir()) == []
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -238,6 +238,9 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
         except DocumentError as exc:
             tmp.unlink(missing_ok=True)
             return UnitResult(error_code=exc.code)
+        except OSError as exc:  # the page could not be written (disk full): the process ends in error
+            tmp.unlink(missing_ok=True)
+            raise StorageError(str(exc)) from exc
         except RenderTimeout:
             tmp.unlink(missing_ok=True)
             log.warning("page_timeout", page=unit.p + 1)
