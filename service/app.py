@@ -42,7 +42,7 @@ def front_door(keys: ApiKeys, log_requests: bool) -> Any:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
         request[REQUEST_ID] = request_id
-        # Each request runs in its own task (its own copy of the context): nothing to unbind.
+        # Rebinding replaces the previous request's id when keep-alive requests share a task.
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter() if log_requests else 0.0
         try:
