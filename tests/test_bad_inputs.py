@@ -40,3 +40,64 @@ async def test_broken_files_end_in_error_with_a_code(client, worker, data, ext, 
     assert final["state"] == "error", final
     assert final["errorCode"] == "CouldNotConvert"
     assert final["output"]["results"][0]["errorCode"] == code
+
+
+async def json_routes(client) -> list[tuple[str, str]]:
+    """Every route that reads a JSON body, with the ids it needs filled in."""
+    sid = (await (await client.post("/PCCIS/V1/ViewingSession", json={})).json())["viewingSessionId"]
+    upload = (await (await client.post("/PCCIS/V1/WorkFile/UploadSession", json={})).json())["session"]["id"]
+    seed = (await (await client.post("/archives/A/entities/H:1/create_sessions.json", json={})).json())["session"]["id"]
+    return [
+        ("POST", "/v2/contentConverters"),
+        ("POST", "/PCCIS/V1/ViewingSession"),
+        ("PUT", f"/PCCIS/V1/ViewingSession/u{sid}/SourceRef"),
+        ("POST", f"/PCCIS/V1/ViewingSession/u{sid}/Notification/SessionStarted"),
+        ("POST", f"/PCCIS/V1/ViewingSession/u{sid}/Notification/SessionStopped"),
+        ("POST", "/PCCIS/V1/WorkFile/UploadSession"),
+        ("POST", f"/PCCIS/V1/WorkFile/UploadSession/{upload}/save"),
+        ("POST", "/archives/A/entities/H:1/create_sessions.json"),
+        ("POST", f"/archives/A/entities/H:1/create_sessions/{seed}/save.json"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "at"),
+    [
+        (b"{not json", ""),
+        (b"[1, 2]", ""),
+        (b'"a string"', ""),
+        (b"null", ""),
+        (b"\xff\xfe not utf-8", ""),
+    ],
+)
+async def test_malformed_json_and_wrong_types_on_every_json_route(client, body, at):
+    for method, path in await json_routes(client):
+        resp = await client.request(method, path, data=body, headers={"Content-Type": "application/json"})
+        assert resp.status == 480, (method, path, resp.status, await resp.text())
+        error = await resp.json()
+        assert error["errorCode"] == "InvalidInput", (path, error)
+        assert error["errorDetails"]["in"] == "body"
+        assert error["errorDetails"]["at"] == at, (path, error)
+
+
+@pytest.mark.parametrize("evil", ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "..", "AAAA%00BBBB", "a" * 200])
+async def test_path_traversal_in_every_id(client, evil):
+    routes = [
+        ("GET", f"/PCCIS/V1/WorkFile/{evil}", {480, 404}),
+        ("GET", f"/PCCIS/V1/WorkFile/{evil}/Info", {480, 404}),
+        ("DELETE", f"/PCCIS/V1/WorkFile/{evil}", {480, 404}),
+        ("GET", f"/v2/contentConverters/{evil}", {480, 404}),
+        ("GET", f"/PCCIS/V1/ViewingSession/u{evil}", {404}),
+        ("GET", f"/PCCIS/V1/ViewingSession/u{evil}/SourceFile", {404}),
+        ("GET", f"/PCCIS/V1/Page/q/0?DocumentID=u{evil}", {480, 403}),
+        ("PUT", f"/PCCIS/V1/WorkFile/UploadSession/{evil}", {404}),
+        ("DELETE", f"/PCCIS/V1/WorkFile/UploadSession/{evil}", {404}),
+        ("HEAD", f"/tus/files/{evil}", {404}),
+        ("GET", f"/api/QueuedJobs/{evil}", {480, 404}),
+        ("GET", f"/api_gateway/file-service/rewards/{evil}", {400, 404}),
+        ("GET", f"/files/signed/rewards/{evil}?version=1&tenant=&expires=1&signature=x", {400, 403, 404}),
+    ]
+    headers = {"Tus-Resumable": "1.0.0", "Content-Range": "0-0"}
+    for method, path, allowed in routes:
+        resp = await client.request(method, path, headers=headers, data=b"x" if method == "PUT" else None)
+        assert resp.status in allowed, (method, path, resp.status)
