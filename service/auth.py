@@ -24,7 +24,7 @@ TENANT = web.RequestKey("tenant", str)
 OPEN_TENANT = ""
 # Routes anyone may call: health probes, tus discovery, and signed download links (the signature
 # is the credential).
-PUBLIC_PREFIXES = ("/PCCIS/V1/Service/Current/", "/metrics", "/files/signed/")
+PUBLIC_PREFIXES = ("/PCCIS/V1/Service/Current/", "/metrics", "/files/signed/", "/openapi.json")
 
 
 class ApiKeyConfigError(ValueError):

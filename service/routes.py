@@ -62,6 +62,7 @@ ROUTES = [
     web.get("/PCCIS/V1/Document/q/Attributes", viewer.get_document_attributes),
     web.get(r"/PCCIS/V1/Document/q/{first:\d{1,9}}-{last:\d{1,9}}/Text", viewer.get_text),
     web.get("/metrics", metrics.get_metrics),
+    web.get("/openapi.json", health.get_openapi),
     web.get("/PCCIS/V1/Service/Current/Health", health.get_health),
     web.get("/PCCIS/V1/Service/Current/Ready", health.get_ready),
     web.get("/PCCIS/V1/Service/Current/Info", health.get_info),
