@@ -27,7 +27,7 @@ log = structlog.get_logger("pagemill.converters")
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 SOURCE_EXTENSIONS = ("bmp", "gif", "jpeg", "jpg", "pdf", "png", "tif", "tiff")
-_DIMENSION = re.compile(r"^\s*(\d{1,9})\s*px\s*$")
+_DIMENSION = re.compile(r"^\s*([0-9]{1,9})\s*px\s*$")
 
 
 def normalise_dest(dest: Dest) -> dict[str, Any]:

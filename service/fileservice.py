@@ -21,6 +21,7 @@ from aiohttp import BodyPartReader, web
 from service import keys
 from service.auth import TENANT
 from service.errors import ApiError
+from service.params import is_number
 from service.sniff import content_type_for, sniff_extension
 from service.storage import MeteredUpload
 from service.store import now_ms
@@ -154,7 +155,7 @@ def _pick(versions: dict[int, dict[str, Any]], latest: int, raw: str | None) -> 
         if not versions:
             raise _fail(404, "FileDoesNotExist", "no such file")
         return versions[max(versions)]
-    if not raw.isdigit() or int(raw) not in versions:
+    if not is_number(raw) or int(raw) not in versions:
         raise _fail(404, "VersionDoesNotExist", "no such version")
     return versions[int(raw)]
 

@@ -11,6 +11,11 @@ _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,16}$")
 _BAD_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\\"]")
 
 
+def is_number(raw: str | None) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "¹" or "٣", which int() then refuses or reads."""
+    return bool(raw) and raw.isascii() and raw.isdigit()  # type: ignore[union-attr]
+
+
 def path_id(request: web.Request, name: str) -> str:
     """A resource id from the path; anything that is not id-shaped (a traversal, say) is 480."""
     value = request.match_info[name]

@@ -26,7 +26,7 @@ from service.workfiles import iso_ms, workfile_json
 
 log = structlog.get_logger("pagemill.parts")
 
-_RANGE = re.compile(r"^\s*(?:bytes\s+)?(\d{1,15})-(\d{1,15})(?:/(\d{1,15}|\*))?\s*$")
+_RANGE = re.compile(r"^\s*(?:bytes\s+)?([0-9]{1,15})-([0-9]{1,15})(?:/([0-9]{1,15}|\*))?\s*$")
 _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,16}$")
 
 

@@ -14,6 +14,7 @@ from service import keys
 from service.auth import TENANT
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, NotFound
+from service.params import is_number
 from service.storage import workfile_key
 from service.workfiles import content_disposition, iso_ms
 
@@ -37,7 +38,7 @@ async def register_job(redis: Redis, process_id: str, tenant: str, expires_ms: i
 
 
 def _number(raw: str | None) -> int:
-    if raw is None or not raw.isdigit() or len(raw) > 18:
+    if not is_number(raw) or len(raw) > 18:  # type: ignore[arg-type]
         raise ApiError("InvalidInput", at="id", in_="path", expected={"type": "integer", "minimum": 1})
     return int(raw)
 
@@ -80,8 +81,8 @@ async def get_job(request: web.Request) -> web.Response:
 async def list_jobs(request: web.Request) -> web.Response:
     """?page=1&pageSize=25&state=processing|complete|error, newest first."""
     q = request.query
-    page = int(q["page"]) if q.get("page", "").isdigit() and int(q["page"]) > 0 else 1
-    size = int(q["pageSize"]) if q.get("pageSize", "").isdigit() else 25
+    page = int(q["page"]) if is_number(q.get("page")) and int(q["page"]) > 0 else 1
+    size = int(q["pageSize"]) if is_number(q.get("pageSize")) else 25
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ApiError("InvalidInput", at="pageSize", in_="query", expected={"minimum": 1, "maximum": MAX_PAGE_SIZE})
     state = q.get("state")

@@ -17,6 +17,7 @@ from service import keys
 from service.auth import TENANT
 from service.errors import ApiError
 from service.ids import is_valid_id
+from service.params import is_number
 from service.sniff import extension_for
 from service.uploads import TooLarge, UploadBusy
 from service.workfiles import workfile_json
@@ -139,7 +140,7 @@ async def create(request: web.Request) -> web.Response:
     _check_version(request)
     settings, uploads = request.app[keys.SETTINGS], request.app[keys.UPLOADS]
     raw_length = request.headers.get("Upload-Length")
-    if raw_length is None or not raw_length.isdigit():
+    if not is_number(raw_length):
         raise _fail(400, "InvalidUploadLength", "Upload-Length is required (deferred lengths are not supported)")
     length = int(raw_length)
     if length > settings.max_upload_bytes:
@@ -188,7 +189,7 @@ async def patch(request: web.Request) -> web.Response:
     _check_version(request)
     if request.content_type != OFFSET_TYPE:
         raise _fail(415, "UnsupportedMediaType", f"Content-Type must be {OFFSET_TYPE}")
-    if not (request.headers.get("Upload-Offset") or "").isdigit():
+    if not is_number(request.headers.get("Upload-Offset")):
         raise _fail(400, "InvalidUploadOffset", "Upload-Offset is required")
     record = await _write(request, await _upload(request), request.headers["Upload-Offset"])
     return web.Response(status=204, headers=_state_headers(record))

@@ -17,6 +17,7 @@ from schemas.viewing import Variant, doc_key, page_key, session_key, text_key
 from service import keys, triggers
 from service.auth import TENANT
 from service.errors import InvalidInput, ViewerError
+from service.params import is_number
 from service.storage import workfile_key
 from service.viewing import SESSION_ID, stopped_error
 
@@ -77,7 +78,7 @@ def session_id_of(request: web.Request) -> str:
 
 def _page_number(request: web.Request) -> int:
     raw = request.match_info["page"]
-    if not raw.isdigit() or len(raw) > 9:
+    if not is_number(raw) or len(raw) > 9:
         raise InvalidInput("PageNumber", in_="path", expected={"type": "integer", "minimum": 0})
     return int(raw)
 

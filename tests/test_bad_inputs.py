@@ -101,3 +101,12 @@ async def test_path_traversal_in_every_id(client, evil):
     for method, path, allowed in routes:
         resp = await client.request(method, path, headers=headers, data=b"x" if method == "PUT" else None)
         assert resp.status in allowed, (method, path, resp.status)
+
+
+async def test_non_ascii_digits_are_not_numbers(client):
+    # "¹".isdigit() is True but int("¹") fails: such input once reached int() and answered 580
+    assert (await client.get("/api/QueuedJobs/%C2%B9")).status == 480
+    assert (await client.get("/api/QueuedJobs?page=%C2%B9&pageSize=%C2%B2")).status == 200
+    assert (await client.get("/PCCIS/V1/Page/q/%C2%B9", params={"DocumentID": "u" + "A" * 86})).status == 480
+    assert (await client.post("/tus/files", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "²"})).status == 400
+    assert (await client.get("/api_gateway/file-service/rewards/a.png?version=%C2%B9")).status == 404
