@@ -8,7 +8,6 @@ Needs `wrk` and `curl` (apt-get install wrk curl). Starts its own redis-server a
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import statistics
@@ -171,7 +170,7 @@ async def _one_process(url: str) -> str:
         for _ in range(200):
             async with http.get(f"{url}/v2/contentConverters/{pid}") as r:
                 if (await r.json())["state"] != "processing":
-                    return json.dumps(pid).strip('"')
+                    return pid
             await asyncio.sleep(0.05)
     raise SystemExit("conversion did not finish")
 

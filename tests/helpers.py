@@ -22,13 +22,18 @@ async def convert(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def poll(
-    client: TestClient, process_id: str, *, interval_s: float = 0.5, timeout_s: float = 60
+    client: TestClient,
+    process_id: str,
+    *,
+    interval_s: float = 0.5,
+    timeout_s: float = 60,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Poll like the official clients until the state is final; return the final body."""
     deadline = time.monotonic() + timeout_s
     seen: list[int] = []
     while True:
-        resp = await client.get(f"/v2/contentConverters/{process_id}")
+        resp = await client.get(f"/v2/contentConverters/{process_id}", headers=headers)
         assert resp.status == 200, await resp.text()
         assert resp.content_type == "application/json"
         body = await resp.json()

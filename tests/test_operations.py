@@ -10,7 +10,7 @@ from service.app import create_app
 from service.redisproc import RedisServer
 from service.settings import Settings
 from tests.docgen import text_pdf
-from tests.helpers import upload
+from tests.helpers import convert, poll, upload
 
 
 async def test_backpressure_answers_429_with_retry_after(aiohttp_client, env):
@@ -68,20 +68,10 @@ async def test_front_door_answers_503_while_redis_is_down_and_recovers_without_r
 
 
 async def test_metrics_in_prometheus_text_format(client, worker):
-    wf = await upload(client, text_pdf(3))
-    body = {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}}
-    pid = (await (await client.post("/v2/contentConverters", json=body)).json())["processId"]
-    for _ in range(100):
-        if (await (await client.get(f"/v2/contentConverters/{pid}")).json())["state"] != "processing":
-            break
-        await asyncio.sleep(0.05)
-    corrupt = await upload(client, b"%PDF-1.4 broken", "pdf")
-    body = {"input": {"sources": [{"fileId": corrupt["fileId"]}], "dest": {"format": "png"}}}
-    pid = (await (await client.post("/v2/contentConverters", json=body)).json())["processId"]
-    for _ in range(100):
-        if (await (await client.get(f"/v2/contentConverters/{pid}")).json())["state"] != "processing":
-            break
-        await asyncio.sleep(0.05)
+    for data in (text_pdf(3), b"%PDF-1.4 broken"):  # one conversion that works, one that fails
+        wf = await upload(client, data, "pdf")
+        body = {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}}
+        await poll(client, (await convert(client, body))["processId"], interval_s=0.05)
     resp = await client.get("/metrics")
     assert resp.status == 200 and resp.content_type == "text/plain"
     text = await resp.text()

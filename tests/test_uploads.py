@@ -181,6 +181,11 @@ async def server(aiohttp_server, settings):
     return await aiohttp_server(create_app(settings))
 
 
+def offset_headers(offset: int, **extra: str) -> dict[str, str]:
+    """A tus PATCH's headers."""
+    return {**V, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream", **extra}
+
+
 async def head_of(client, location):
     return await client.head(location, headers=V)
 
@@ -302,55 +307,34 @@ async def test_tus_protocol_details(client, settings):
         location, data=b"01234", headers={**V, "Upload-Offset": "0", "Content-Type": "text/plain"}
     )
     assert resp.status == 415
-    resp = await client.patch(
-        location, data=b"01234", headers={**V, "Upload-Offset": "3", "Content-Type": "application/offset+octet-stream"}
-    )
+    resp = await client.patch(location, data=b"01234", headers=offset_headers(3))
     assert resp.status == 409
     # checksum mismatch: 460 and the chunk is discarded
     bad = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
     resp = await client.patch(
         location,
         data=b"01234",
-        headers={
-            **V,
-            "Upload-Offset": "0",
-            "Content-Type": "application/offset+octet-stream",
-            "Upload-Checksum": f"sha1 {bad}",
-        },
+        headers=offset_headers(0, **{"Upload-Checksum": f"sha1 {bad}"}),
     )
     assert resp.status == 460
     assert (await head_of(client, location)).headers["Upload-Offset"] == "0"
     resp = await client.patch(
         location,
         data=b"01234",
-        headers={
-            **V,
-            "Upload-Offset": "0",
-            "Content-Type": "application/offset+octet-stream",
-            "Upload-Checksum": "md5 AAAA",
-        },
+        headers=offset_headers(0, **{"Upload-Checksum": "md5 AAAA"}),
     )
     assert resp.status == 400
     good = base64.b64encode(hashlib.sha256(b"01234").digest()).decode()
     resp = await client.patch(
         location,
         data=b"01234",
-        headers={
-            **V,
-            "Upload-Offset": "0",
-            "Content-Type": "application/offset+octet-stream",
-            "Upload-Checksum": f"sha256 {good}",
-        },
+        headers=offset_headers(0, **{"Upload-Checksum": f"sha256 {good}"}),
     )
     assert resp.status == 204 and resp.headers["Upload-Offset"] == "5"
     # past the declared length
-    resp = await client.patch(
-        location, data=b"56789X", headers={**V, "Upload-Offset": "5", "Content-Type": "application/offset+octet-stream"}
-    )
+    resp = await client.patch(location, data=b"56789X", headers=offset_headers(5))
     assert resp.status == 413
-    resp = await client.patch(
-        location, data=b"56789", headers={**V, "Upload-Offset": "5", "Content-Type": "application/offset+octet-stream"}
-    )
+    resp = await client.patch(location, data=b"56789", headers=offset_headers(5))
     assert resp.status == 204 and "Pagemill-File-Id" in resp.headers
     info = await (await client.get(f"/PCCIS/V1/WorkFile/{resp.headers['Pagemill-File-Id']}/Info")).json()
     assert info["size"] == 10
@@ -388,9 +372,7 @@ async def test_tus_expired_upload_is_410(aiohttp_client, env):
     location = resp.headers["Location"]
     await asyncio.sleep(1.2)
     assert (await head_of(client, location)).status == 410
-    resp = await client.patch(
-        location, data=b"0", headers={**V, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
-    )
+    resp = await client.patch(location, data=b"0", headers=offset_headers(0))
     assert resp.status == 410
 
 
@@ -404,11 +386,9 @@ async def test_tus_lock_is_shared_by_front_doors(aiohttp_client, settings):
         resp = await second.patch(
             location,
             data=b"abcd",
-            headers={**V, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+            headers=offset_headers(0),
         )
         assert resp.status == 423
-    resp = await second.patch(
-        location, data=b"abcd", headers={**V, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
-    )
+    resp = await second.patch(location, data=b"abcd", headers=offset_headers(0))
     assert resp.status == 204
     assert (await head_of(first, location)).headers["Upload-Offset"] == "4"
