@@ -24,7 +24,7 @@ from service.queue import connect_redis
 from service.routes import ROUTES
 from service.sessions import SessionStore
 from service.settings import Settings
-from service.storage import LocalStorage, Storage
+from service.storage import Storage, open_storage
 from service.store import Store, now_ms
 from service.uploads import Uploads
 from service.waiter import Waiter
@@ -89,9 +89,11 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
             await app[keys.REDIS].aclose()
 
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[keys.STORAGE] = storage if storage is not None else LocalStorage(settings.storage_dir)
+        app[keys.STORAGE] = storage if storage is not None else open_storage(settings)
         app[keys.UPLOADS] = Uploads(app[keys.REDIS], app[keys.STORAGE], app[keys.STORE])
         yield
+        if storage is None:
+            await app[keys.STORAGE].close()
 
     async def waiter_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.WAITER] = Waiter(app[keys.REDIS])

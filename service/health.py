@@ -27,7 +27,7 @@ def _version() -> str:
 async def _healthy(app: web.Application) -> bool:
     try:
         await app[keys.STORE].ping()
-        app[keys.STORAGE].check()
+        await app[keys.STORAGE].check()
     except Exception as exc:
         log.warning("health_check_failed", error=str(exc))
         return False
@@ -57,7 +57,7 @@ async def get_ready(request: web.Request) -> web.Response:
     except Exception as exc:
         log.warning("readiness_redis_failed", error=str(exc))
     try:
-        request.app[keys.STORAGE].check()
+        await request.app[keys.STORAGE].check()
         checks["storage"] = True
     except Exception as exc:
         log.warning("readiness_storage_failed", error=str(exc))

@@ -149,18 +149,16 @@ async def put_part(request: web.Request) -> web.Response:
                 raise _error(409, code, f"the next part must start at byte {offset}", offset=offset)
             digest = hashlib.sha256()
             try:
-                received, complete = await uploads.write(
-                    record, request, lock, limit=settings.max_upload_bytes, digest=digest
-                )
+                segment = await uploads.write(record, request, lock, limit=settings.max_upload_bytes, digest=digest)
             except TooLarge as exc:
-                await uploads.rewind(record)
                 raise ApiError(
                     "RequestBodyTooLarge", status=413, message=f"uploads are limited to {exc.limit} bytes"
                 ) from None
-            if not complete or received != end - start + 1:
-                await uploads.rewind(record)
+            if not segment.complete or segment.received != end - start + 1:
+                await segment.discard()
                 raise _error(400, "IncompletePart", "the part broke off; send it again", offset=offset)
-            record.update(offset=offset + received, last_start=start, last_end=end, last_sha256=digest.hexdigest())
+            await uploads.append(record, segment)
+            record.update(last_start=start, last_end=end, last_sha256=digest.hexdigest())
             if total is not None:
                 record["total"] = total
             await uploads.save(record)

@@ -1,6 +1,7 @@
 """Settings read once from the environment, validated all at once."""
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -33,6 +34,17 @@ def _boolean(raw: str) -> bool:
 
 
 _boolean.__name__ = "boolean"
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ADDRESSING = ("auto", "path", "virtual")
+_PREFIX = re.compile(r"^([A-Za-z0-9_-]+/)*$")
+
+
+def _key_prefix(raw: str) -> str:
+    return raw.strip("/") + "/" if raw.strip("/") else ""
+
+
+_key_prefix.__name__ = "key prefix"
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,15 @@ class Settings:
     signing_key: str | None = None
     max_queued_jobs: int = 10_000
     max_pages: int = 20_000
+    storage_backend: str = "local"
+    s3_bucket: str | None = None
+    s3_key_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_addressing_style: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_cache_max_bytes: int = 2 * 1024**3
 
     @property
     def storage_dir(self) -> Path:
@@ -84,6 +105,7 @@ class Settings:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["redis_url"] = _redact(self.redis_url)
         shown["signing_key"] = "***" if self.signing_key else None
+        shown["s3_secret_access_key"] = "***" if self.s3_secret_access_key else None
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @classmethod
@@ -144,6 +166,15 @@ class Settings:
         read("PAGEMILL_SIGNING_KEY", "signing_key", str, lambda v: len(v) >= 16)
         read("PAGEMILL_MAX_QUEUED_JOBS", "max_queued_jobs", int, positive)
         read("PAGEMILL_MAX_PAGES", "max_pages", int, positive)
+        read("PAGEMILL_STORAGE", "storage_backend", str.lower, lambda v: v in ("local", "s3"))
+        read("PAGEMILL_S3_BUCKET", "s3_bucket", str, lambda v: bool(_BUCKET.match(v)))
+        read("PAGEMILL_S3_KEY_PREFIX", "s3_key_prefix", _key_prefix, lambda v: bool(_PREFIX.match(v)))
+        read("PAGEMILL_S3_ENDPOINT_URL", "s3_endpoint_url", str, lambda v: urlsplit(v).scheme in ("http", "https"))
+        read("PAGEMILL_S3_REGION", "s3_region", str)
+        read("PAGEMILL_S3_ADDRESSING_STYLE", "s3_addressing_style", str.lower, lambda v: v in _ADDRESSING)
+        read("PAGEMILL_S3_ACCESS_KEY_ID", "s3_access_key_id", str)
+        read("PAGEMILL_S3_SECRET_ACCESS_KEY", "s3_secret_access_key", str)
+        read("PAGEMILL_S3_CACHE_MAX_BYTES", "s3_cache_max_bytes", int, positive)
         try:
             keys_file = environ.get("PAGEMILL_API_KEYS_FILE")
             values["api_keys"] = ApiKeys.parse(environ.get("PAGEMILL_API_KEYS"), Path(keys_file) if keys_file else None)
@@ -153,6 +184,10 @@ class Settings:
         settings = cls(**values)
         if settings.page_timeout_s >= settings.job_timeout_s:
             problems.append("PAGEMILL_PAGE_TIMEOUT_S must be smaller than PAGEMILL_JOB_TIMEOUT_S")
+        if settings.storage_backend == "s3" and not settings.s3_bucket:
+            problems.append("PAGEMILL_S3_BUCKET is required when PAGEMILL_STORAGE=s3")
+        if bool(settings.s3_access_key_id) != bool(settings.s3_secret_access_key):
+            problems.append("PAGEMILL_S3_ACCESS_KEY_ID and PAGEMILL_S3_SECRET_ACCESS_KEY go together")
         if problems:
             raise SettingsError("invalid configuration: " + "; ".join(problems))
         return settings

@@ -8,10 +8,14 @@ import asyncio
 import hashlib
 import os
 import re
+import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
 
@@ -34,17 +38,33 @@ class Upload(Protocol):
 
 
 class Storage(Protocol):
-    """What web and workers need from a storage backend."""
+    """What web and workers need from a storage backend (`LocalStorage` or `S3Storage`)."""
 
     def open_upload(self) -> Upload: ...
     def scratch_path(self, suffix: str = "") -> Path: ...
     async def commit_file(self, path: Path, key: str) -> None: ...
     async def local_path(self, key: str) -> Path: ...
-    def partial_path(self, key: str) -> Path: ...
     async def delete(self, key: str) -> None: ...
+    async def delete_prefix(self, prefix: str) -> int: ...
     async def exists(self, key: str) -> bool: ...
     async def sweep_scratch(self, older_than_s: float) -> int: ...
-    def check(self) -> None: ...
+    async def check(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+def check_key(key: str) -> str:
+    """Return `key` if it is a safe storage key (no traversal, no odd characters); else ValueError."""
+    if not _KEY.match(key) or ".." in key:
+        raise ValueError(f"invalid storage key {key!r}")
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """Return `prefix` (a key followed by "/") if it is safe; else ValueError."""
+    if not prefix.endswith("/"):
+        raise ValueError(f"invalid storage prefix {prefix!r}")
+    check_key(prefix[:-1])
+    return prefix
 
 
 class MeteredUpload:
@@ -78,7 +98,7 @@ class MeteredUpload:
 class _LocalUpload:
     """A temporary file in the storage's scratch directory."""
 
-    def __init__(self, storage: "LocalStorage") -> None:
+    def __init__(self, storage: "Storage") -> None:
         self._storage = storage
         self.path = storage.scratch_path(".upload")
         try:
@@ -105,27 +125,58 @@ class _LocalUpload:
         self.path.unlink(missing_ok=True)
 
 
-class LocalStorage:
+class ScratchDir:
+    """Temporary files under `tmp`: uploads being received, outputs being written."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def open_upload(self) -> Upload:
+        return _LocalUpload(self)  # type: ignore[arg-type]  # subclasses are Storages
+
+    def scratch_path(self, suffix: str = "") -> Path:
+        """A fresh temporary path (on the same filesystem as anything it is renamed to)."""
+        return self.tmp / f"{uuid.uuid4().hex}{suffix}"
+
+    async def sweep_scratch(self, older_than_s: float) -> int:
+        """Remove temporaries left behind by killed processes; returns how many."""
+        return await asyncio.to_thread(remove_older_than, self.tmp, time.time() - older_than_s)
+
+    def probe(self) -> None:
+        """Raise StorageError unless the scratch directory is writable."""
+        probe = self.scratch_path(".probe")
+        try:
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc
+
+
+def remove_older_than(directory: Path, cutoff: float) -> int:
+    """Delete the files directly in `directory` last modified before `cutoff`; returns how many."""
+    removed = 0
+    for entry in os.scandir(directory):
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+class LocalStorage(ScratchDir):
     """Objects as files under `root/objects`, temporaries under `root/tmp` (same filesystem)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.objects = self.root / "objects"
-        self.tmp = self.root / "tmp"
         self.objects.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        super().__init__(self.root / "tmp")
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key) or ".." in key:
-            raise ValueError(f"invalid storage key {key!r}")
-        return self.objects / key
-
-    def open_upload(self) -> Upload:
-        return _LocalUpload(self)
-
-    def scratch_path(self, suffix: str = "") -> Path:
-        """A fresh temporary path on the same filesystem as the objects (so rename is atomic)."""
-        return self.tmp / f"{uuid.uuid4().hex}{suffix}"
+        return self.objects / check_key(key)
 
     async def commit_file(self, path: Path, key: str) -> None:
         """Move a finished temporary file into place atomically."""
@@ -138,43 +189,38 @@ class LocalStorage:
             raise StorageError(str(exc)) from exc
 
     async def local_path(self, key: str) -> Path:
-        """A local file holding the object (local storage: the object itself)."""
+        """A local file holding the object (local storage: the object itself; absent if it is)."""
         return self._path(key)
-
-    def partial_path(self, key: str) -> Path:
-        """Where a resumable upload grows in place (kept apart from the scratch sweeper)."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
 
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with `prefix` (which ends in "/"); returns how many."""
+        folder = self.objects / check_prefix(prefix)
+
+        def remove() -> int:
+            files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+            shutil.rmtree(folder, ignore_errors=True)
+            return len(files)
+
+        return await asyncio.to_thread(remove)
+
     async def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    async def sweep_scratch(self, older_than_s: float) -> int:
-        """Remove temporaries left behind by killed processes; returns how many."""
-        cutoff = time.time() - older_than_s
-
-        def sweep() -> int:
-            removed = 0
-            for entry in os.scandir(self.tmp):
-                try:
-                    if entry.stat().st_mtime < cutoff:
-                        os.unlink(entry.path)
-                        removed += 1
-                except FileNotFoundError:
-                    continue
-            return removed
-
-        return await asyncio.to_thread(sweep)
-
-    def check(self) -> None:
+    async def check(self) -> None:
         """Raise StorageError unless the storage is writable."""
-        probe = self.scratch_path(".probe")
-        try:
-            probe.write_bytes(b"ok")
-            probe.unlink()
-        except OSError as exc:
-            raise StorageError(str(exc)) from exc
+        self.probe()
+
+    async def close(self) -> None:
+        return None
+
+
+def open_storage(settings: "Settings") -> Storage:
+    """The storage backend the settings ask for."""
+    if settings.storage_backend == "s3":
+        from service.s3storage import S3Storage  # boto3 is imported only when S3 is used
+
+        return S3Storage.from_settings(settings)
+    return LocalStorage(settings.storage_dir)

@@ -117,16 +117,15 @@ async def _write(request: web.Request, record: dict[str, Any], claimed_offset: s
             if str(record["offset"]) != claimed_offset:
                 raise _fail(409, "OffsetMismatch", f"the upload is at offset {record['offset']}")
             try:
-                received, complete = await uploads.write(record, request, lock, limit=record["length"], digest=digest)
+                segment = await uploads.write(record, request, lock, limit=record["length"], digest=digest)
             except TooLarge:
-                await uploads.rewind(record)
                 raise _fail(413, "UploadLengthExceeded", "the body goes past Upload-Length") from None
-            if digest is not None and (not complete or digest.digest() != expected):
-                await uploads.rewind(record)  # the chunk is discarded
-                if complete:
+            if digest is not None and (not segment.complete or digest.digest() != expected):
+                await segment.discard()
+                if segment.complete:
                     raise _fail(460, "ChecksumMismatch", "Checksum Mismatch")
                 raise _fail(400, "IncompleteChunk", "the chunk broke off before its checksum could be checked")
-            record["offset"] += received
+            await uploads.append(record, segment)
             await uploads.save(record)
             if record["offset"] == record["length"]:
                 wf = await uploads.finish(record, request.headers.get("Accusoft-Affinity-Token", ""))

@@ -1,17 +1,19 @@
 """Resumable uploads shared by the upload-session and tus routes.
 
-An upload grows in place in storage (`uploads/{id}`), one part at a time, under a Redis lock so
-that any number of front-door processes can serve the same upload. Its offset lives in Redis; a
-part that breaks off keeps what arrived (a part is written at its offset and the file truncated
-after it, so a re-sent part simply overwrites). Only a finished upload becomes a work file.
+Each accepted part is stored as one segment object (`uploads/{id}/{start offset}`), written under
+a Redis lock, so any number of front doors on any number of hosts can serve the same upload with
+nothing shared but Redis and storage. The offset and the segments' start offsets live in Redis;
+a part that breaks off keeps what arrived, and a part re-sent at the same offset replaces its
+segment. Only a finished upload becomes a work file: its segments are joined, then deleted.
 """
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,7 +23,7 @@ from redis.asyncio import Redis
 from schemas.records import WorkFile
 from service.ids import new_affinity_token, new_id
 from service.sniff import SNIFF_BYTES, choose_extension, sniff_extension
-from service.storage import Storage, workfile_key
+from service.storage import MeteredUpload, Storage, StorageError, Upload, workfile_key
 from service.store import EXPIRY_INDEX, Store, make_workfile, now_ms
 
 CHUNK_BYTES = 256 * 1024
@@ -41,7 +43,25 @@ def upload_key(upload_id: str) -> str:
 
 
 def partial_key(upload_id: str) -> str:
-    return f"uploads/{upload_id}"
+    """The storage prefix under which an upload's segments live."""
+    return f"uploads/{upload_id}/"
+
+
+def segment_key(upload_id: str, start: int) -> str:
+    return f"uploads/{upload_id}/{start:016d}"
+
+
+@dataclass
+class Segment:
+    """A part received but not yet kept: `Uploads.append` keeps it, `discard` drops it."""
+
+    start: int
+    received: int
+    complete: bool
+    upload: Upload
+
+    async def discard(self) -> None:
+        await self.upload.abort()
 
 
 class Uploads:
@@ -57,9 +77,15 @@ class Uploads:
     async def create(self, fields: dict[str, Any], lifetime_s: int) -> tuple[str, dict[str, Any]]:
         upload_id = new_id()
         now = now_ms()
-        record = {**fields, "id": upload_id, "offset": 0, "created_ms": now, "expires_ms": now + lifetime_s * 1000}
+        record = {
+            **fields,
+            "id": upload_id,
+            "offset": 0,
+            "segments": [],
+            "created_ms": now,
+            "expires_ms": now + lifetime_s * 1000,
+        }
         key = upload_key(upload_id)
-        self.storage.partial_path(partial_key(upload_id)).write_bytes(b"")
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(key, json.dumps(record), px=lifetime_s * 1000)
             # remember the id a while longer, so an expired upload answers 410, not 404
@@ -86,7 +112,7 @@ class Uploads:
         key = upload_key(upload_id)
         await self.redis.delete(key, key + ":known")
         await self.redis.zrem(EXPIRY_INDEX, f"obj:{key}|{partial_key(upload_id)}")
-        await self.storage.delete(partial_key(upload_id))
+        await self.storage.delete_prefix(partial_key(upload_id))
 
     @contextlib.asynccontextmanager
     async def locked(self, upload_id: str) -> AsyncIterator["Lock"]:
@@ -104,23 +130,22 @@ class Uploads:
 
     async def write(
         self, record: dict[str, Any], body: web.Request, lock: "Lock", *, limit: int, digest: Any = None
-    ) -> tuple[int, bool]:
-        """Write the request body at the record's offset; returns (bytes received, complete?).
+    ) -> Segment:
+        """Receive the request body as a segment starting at the record's offset.
 
-        The file is truncated to the new end, so a part re-sent after a failure overwrites the
-        old bytes. A body that breaks off keeps what arrived (`complete` False).
+        A body that breaks off yields what arrived (`complete` False); the caller keeps the
+        segment with `append` or drops it with `discard`.
         """
         offset = record["offset"]
-        path = self.storage.partial_path(partial_key(record["id"]))
+        upload = self.storage.open_upload()
         received, since_refresh = 0, 0
         complete = True
-        with open(path, "r+b") as fh:
-            fh.seek(offset)
+        try:
             try:
                 async for chunk in body.content.iter_chunked(CHUNK_BYTES):
                     if offset + received + len(chunk) > limit:
                         raise TooLarge(limit)
-                    fh.write(chunk)
+                    upload.write(chunk)
                     if digest is not None:
                         digest.update(chunk)
                     received += len(chunk)
@@ -130,16 +155,22 @@ class Uploads:
                         since_refresh = 0
             except (aiohttp.ClientPayloadError, ConnectionError, asyncio.IncompleteReadError):
                 complete = False
-            if body.content_length is not None and received < body.content_length:
-                complete = False
-            fh.truncate(offset + received)
-        return received, complete
+        except BaseException:
+            await upload.abort()
+            raise
+        if body.content_length is not None and received < body.content_length:
+            complete = False
+        return Segment(offset, received, complete, upload)
 
-    async def rewind(self, record: dict[str, Any]) -> None:
-        """Drop bytes written past the recorded offset (a rejected part)."""
-        path = self.storage.partial_path(partial_key(record["id"]))
-        with open(path, "r+b") as fh:
-            fh.truncate(record["offset"])
+    async def append(self, record: dict[str, Any], segment: Segment) -> None:
+        """Keep a received segment: store it and move the record's offset past it (save the record after)."""
+        if segment.received == 0:
+            await segment.discard()
+            return
+        await segment.upload.commit(segment_key(record["id"], segment.start))
+        starts = [s for s in record.get("segments", []) if s < segment.start]
+        record["segments"] = [*starts, segment.start]
+        record["offset"] = segment.start + segment.received
 
     async def finish(self, record: dict[str, Any], affinity: str = "") -> WorkFile:
         """Turn the finished upload into a work file (once; later calls return the same one)."""
@@ -147,20 +178,28 @@ class Uploads:
             wf = await self.store.get_workfile(record["fileId"])
             if wf is not None:
                 return wf
-        path = self.storage.partial_path(partial_key(record["id"]))
-        size, sha256, head = await asyncio.to_thread(_hash_file, path)
-        extension = choose_extension(sniff_extension(head), record.get("extension") or "")
+        joined = MeteredUpload(self.storage.open_upload(), SNIFF_BYTES)
+        try:
+            for start in record.get("segments", []):
+                path = await self.storage.local_path(segment_key(record["id"], start))
+                await asyncio.to_thread(_copy_into, path, joined)
+            if joined.size != record["offset"]:
+                raise StorageError(f"upload {record['id']}: {joined.size} of {record['offset']} bytes in storage")
+        except BaseException:
+            await joined.abort()
+            raise
+        extension = choose_extension(sniff_extension(joined.head), record.get("extension") or "")
         file_id = new_id()
-        await self.storage.commit_file(path, workfile_key(file_id))
+        await joined.commit(workfile_key(file_id))
         expires = max(record["expires_ms"], now_ms() + record["workfile_lifetime_s"] * 1000)
         affinity = affinity or new_affinity_token()
-        wf = make_workfile(file_id, extension, size, sha256, expires, affinity, record.get("tenant", ""))
+        wf = make_workfile(file_id, extension, joined.size, joined.sha256, expires, affinity, record.get("tenant", ""))
         wf = wf.model_copy(update={"filename": record.get("filename") or ""})
         await self.store.put_workfile(wf)
-        record["fileId"] = file_id
-        record["offset"] = size
+        record.update(fileId=file_id, offset=joined.size, segments=[])
         await self.save(record)
         await self.redis.zrem(EXPIRY_INDEX, f"obj:{upload_key(record['id'])}|{partial_key(record['id'])}")
+        await self.storage.delete_prefix(partial_key(record["id"]))
         return wf
 
 
@@ -182,14 +221,10 @@ class Lock:
         await self._uploads._refresh(keys=[self._key], args=[self._token, LOCK_MS])
 
 
-def _hash_file(path: Any) -> tuple[int, str, bytes]:
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            if not head:
-                head = chunk[:SNIFF_BYTES]
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest(), head
+def _copy_into(path: Path, upload: MeteredUpload) -> None:
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                upload.write(chunk)
+    except OSError as exc:
+        raise StorageError(f"upload segment {path.name}: {exc}") from exc

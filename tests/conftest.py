@@ -1,10 +1,12 @@
-"""Fixtures: a real redis-server on a free port, the real app, the real arq worker."""
+"""Fixtures: a real redis-server (and S3-compatible server) on free ports, the real app, the real arq worker."""
 
 import asyncio
 import contextlib
 import os
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import redis as redis_sync
 from aiohttp.test_utils import TestClient
 
 from service.app import create_app
-from service.redisproc import RedisServer
+from service.redisproc import RedisServer, free_port
 from service.settings import Settings
 from workers.settings import WorkerGroup
 
@@ -85,12 +87,90 @@ async def worker(settings: Settings) -> AsyncIterator[WorkerGroup]:
         yield group
 
 
-def worker_subprocess(env: dict[str, str], *, new_session: bool = False) -> subprocess.Popen[bytes]:
+def worker_subprocess(env: dict[str, str], *, new_session: bool = False, output: Any = None) -> subprocess.Popen[bytes]:
     """`python -m workers` as a separate process (for tests that kill it, with its pool when new_session)."""
     return subprocess.Popen(
         [sys.executable, "-m", "workers"],
         cwd=ROOT,
         env={**os.environ, **env},
         stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
         start_new_session=new_session,
+    )
+
+
+class S3Server:
+    """moto's S3-compatible server as a child process on 127.0.0.1 (a real HTTP peer for boto3)."""
+
+    access_key = "pagemill-test"
+    secret_key = "pagemill-test-secret"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.client().list_buckets()
+                return
+            except Exception:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    server = S3Server()
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    """A new, empty bucket for every test."""
+    name = f"pagemill-{uuid.uuid4().hex[:12]}"
+    s3_server.client().create_bucket(Bucket=name)
+    return name
+
+
+def s3_env(data_dir: Path, redis_url: str, server: S3Server, bucket: str, **extra: str) -> dict[str, str]:
+    """Environment for one "host" that keeps its bytes in S3 (its data dir holds only scratch and cache)."""
+    return make_env(
+        data_dir,
+        redis_url,
+        PAGEMILL_STORAGE="s3",
+        PAGEMILL_S3_BUCKET=bucket,
+        PAGEMILL_S3_ENDPOINT_URL=server.url,
+        PAGEMILL_S3_REGION="us-east-1",
+        PAGEMILL_S3_ACCESS_KEY_ID=server.access_key,
+        PAGEMILL_S3_SECRET_ACCESS_KEY=server.secret_key,
+        **extra,
     )

@@ -72,6 +72,43 @@ async def test_sigkilled_worker_process_completes_after_restart(aiohttp_client, 
     assert recovered_s < 60, recovered_s
 
 
+async def test_sigterm_to_the_whole_process_group_lets_renders_in_flight_finish(aiohttp_client, tmp_path, redis_url):
+    # Given a worker started the way honcho or systemd start it (its own process group) that is busy
+    env = make_env(tmp_path / "data", redis_url, PAGEMILL_RENDER_DPI="200", PAGEMILL_RENDER_PROCESSES="1")
+    client = await aiohttp_client(create_app(Settings.from_env(env)))
+    wf = await upload(client, text_pdf(24), "pdf")
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log_file:
+        worker = worker_subprocess(env, new_session=True, output=log_file)
+        try:
+            started = await convert(
+                client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}}
+            )
+            deadline = time.monotonic() + 60
+            while (await (await client.get(f"/v2/contentConverters/{started['processId']}")).json())[
+                "percentComplete"
+            ] == 0:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            # When SIGTERM goes to the whole group (the worker and its render processes), as Ctrl-C or honcho do
+            os.killpg(worker.pid, signal.SIGTERM)
+            rc = await asyncio.to_thread(worker.wait, 30)
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+    # Then the worker stops cleanly: the renders in flight finished, none crashed with their pool
+    log_text = log_path.read_text()
+    assert rc == 0, log_text
+    assert "worker_stopping" in log_text
+    for symptom in ("BrokenProcessPool", "render_pool_recycled", "page_crashed"):
+        assert symptom not in log_text, log_text
+    # and another worker completes the rest
+    async with running_worker(Settings.from_env(env)):
+        final = await poll(client, started["processId"], interval_s=0.2, timeout_s=90)
+    assert final["state"] == "complete" and len(final["output"]["results"]) == 24, final
+    assert not [r for r in final["output"]["results"] if "errorCode" in r]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")
 async def test_disk_full_during_output_ends_the_process_in_error(aiohttp_client, tmp_path, redis_url):
     # Given storage on a 3 MB filesystem, too small for 60 rendered pages

@@ -104,6 +104,8 @@ async def test_parts_are_strictly_sequential(client, settings):
     resp = await client.post(f"{NATIVE}/{upload_id}/save")
     file_id = (await resp.json())["object"]["fileId"]
     assert await (await client.get(f"/PCCIS/V1/WorkFile/{file_id}")).read() == a + b + c
+    # the parts were joined into the work file and are gone
+    assert not (settings.storage_dir / "objects" / partial_key(upload_id)).exists()
 
 
 async def test_cancel_frees_the_bytes(client, settings):
@@ -111,7 +113,7 @@ async def test_cancel_frees_the_bytes(client, settings):
     upload_id = (await resp.json())["session"]["id"]
     assert (await put_part(client, NATIVE, upload_id, os.urandom(1000), 0)).status == 200
     partial = settings.storage_dir / "objects" / partial_key(upload_id)
-    assert partial.stat().st_size == 1000
+    assert sum(p.stat().st_size for p in partial.iterdir()) == 1000
     resp = await client.delete(f"{NATIVE}/{upload_id}")
     assert resp.status == 200
     assert not partial.exists()

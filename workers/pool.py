@@ -9,6 +9,7 @@ import heapq
 import itertools
 import multiprocessing
 import os
+import signal
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +40,11 @@ _OPEN_DOCS_MAX = 4
 
 def _child_init(max_image_pixels: int) -> None:
     global _max_image_pixels
+    # Ctrl-C, honcho and systemd signal the whole process group: the worker then stops taking
+    # jobs and lets calls in flight finish; its children must not die under them. The worker
+    # kills them itself when it closes the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _max_image_pixels = max_image_pixels
     from PIL import Image
 

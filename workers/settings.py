@@ -22,7 +22,7 @@ from arq.worker import Function, Worker, func
 from schemas import jobs
 from service.queue import connect_redis
 from service.settings import Settings
-from service.storage import LocalStorage
+from service.storage import open_storage
 from service.store import Store
 from workers import tasks, viewing
 from workers.pool import RenderPool
@@ -38,7 +38,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     assert settings.redis_url
     ctx["queue"] = await connect_redis(settings.redis_url)
     ctx["store"] = Store(ctx["queue"])
-    ctx["storage"] = LocalStorage(settings.storage_dir)
+    ctx["storage"] = open_storage(settings)
     ctx["pool"] = RenderPool(settings.render_processes, settings.max_image_pixels)
     await ctx["pool"].warm_up()
     ctx["max_tries"] = MAX_TRIES
@@ -47,6 +47,8 @@ async def startup(ctx: dict[str, Any]) -> None:
 async def shutdown(ctx: dict[str, Any]) -> None:
     if "pool" in ctx:
         ctx["pool"].close()
+    if "storage" in ctx:
+        await ctx["storage"].close()
     if "queue" in ctx:
         await ctx["queue"].aclose()
 

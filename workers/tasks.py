@@ -393,7 +393,10 @@ async def sweep_expired(ctx: Ctx) -> int:
             if ttl_ms > 0:
                 await store.redis.zadd(EXPIRY_INDEX, {member: now_ms() + ttl_ms})
                 continue
-            await storage.delete(storage_key)
+            if storage_key.endswith("/"):
+                await storage.delete_prefix(storage_key)
+            else:
+                await storage.delete(storage_key)
             removed += 1
         await store.forget_expired(member)
     removed += await storage.sweep_scratch(older_than_s=max(3600, 4 * ctx["settings"].job_timeout_s))

@@ -1,0 +1,255 @@
+"""S3-compatible storage (AWS S3, MinIO, Ceph RGW, ...) with a bounded local read cache.
+
+Objects are written from a local temporary file (multipart above 64 MiB) and become visible
+only when the upload completes, so a reader never sees a partial object. Readers get a local
+file: `local_path` downloads the object once into `cache/` and serves later reads from there.
+Objects are never rewritten under the same key (ids are random or derived from the content),
+so a cached copy cannot go stale; it is dropped when deleted through this process, and on
+other hosts when it has been idle for `cache_idle_s` or the cache outgrows `cache_max_bytes`.
+"""
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import boto3.exceptions
+import botocore.exceptions
+import s3transfer.exceptions
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from service.storage import ScratchDir, StorageError, check_key, check_prefix
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+IN_USE_S = 120.0  # a cached file touched this recently may be being served: never evicted
+TRIM_EVERY_S = 300.0
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+_FAILURES = (
+    botocore.exceptions.BotoCoreError,
+    boto3.exceptions.Boto3Error,
+    s3transfer.exceptions.RetriesExceededError,
+    s3transfer.exceptions.S3DownloadFailedError,
+    s3transfer.exceptions.S3UploadFailedError,
+    OSError,
+)
+
+
+def _missing(exc: botocore.exceptions.ClientError) -> bool:
+    return str(exc.response.get("Error", {}).get("Code")) in _MISSING
+
+
+class S3Storage(ScratchDir):
+    """Objects in one bucket under an optional key prefix; temporaries and the cache on local disk."""
+
+    def __init__(
+        self,
+        bucket: str,
+        root: Path,
+        *,
+        key_prefix: str = "",
+        client: Any,
+        cache_max_bytes: int = 2 * 1024**3,
+        cache_idle_s: float = 3600.0,
+    ) -> None:
+        self.root = root.resolve()
+        super().__init__(self.root / "tmp")
+        self.cache = self.root / "cache"
+        self.cache.mkdir(parents=True, exist_ok=True)
+        self.bucket = bucket
+        self.key_prefix = key_prefix
+        self.cache_max_bytes = cache_max_bytes
+        self.cache_idle_s = cache_idle_s
+        self._client = client
+        self._transfer = TransferConfig(
+            multipart_threshold=64 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4
+        )
+        self._fetching: dict[str, asyncio.Future[None]] = {}
+        self._cache_bytes = sum(p.stat().st_size for p in self.cache.rglob("*") if p.is_file())
+        self._trimmed_at = time.monotonic()
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "S3Storage":
+        style = settings.s3_addressing_style or ("path" if settings.s3_endpoint_url else "auto")
+        config = Config(
+            region_name=settings.s3_region,
+            retries={"mode": "standard", "max_attempts": 5},
+            connect_timeout=5,
+            read_timeout=60,
+            max_pool_connections=32,
+            s3={"addressing_style": style},
+            # Many S3-compatible servers reject the newer default integrity headers.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        credentials = {}
+        if settings.s3_access_key_id:
+            credentials = {
+                "aws_access_key_id": settings.s3_access_key_id,
+                "aws_secret_access_key": settings.s3_secret_access_key,
+            }
+        client = boto3.session.Session().client(
+            "s3", endpoint_url=settings.s3_endpoint_url, config=config, **credentials
+        )
+        return cls(
+            settings.s3_bucket or "",
+            settings.data_dir / "s3",
+            key_prefix=settings.s3_key_prefix,
+            client=client,
+            cache_max_bytes=settings.s3_cache_max_bytes,
+        )
+
+    def _name(self, key: str) -> str:
+        return self.key_prefix + check_key(key)
+
+    def _cached(self, key: str) -> Path:
+        return self.cache / check_key(key)
+
+    async def _call(self, method: str, /, **kwargs: Any) -> Any:
+        """One S3 API call in a thread; failures other than "missing" become StorageError."""
+        try:
+            return await asyncio.to_thread(getattr(self._client, method), **kwargs)
+        except botocore.exceptions.ClientError as exc:
+            if _missing(exc):
+                raise FileNotFoundError(kwargs.get("Key", kwargs.get("Prefix", ""))) from exc
+            raise StorageError(f"S3 {method}: {exc}") from exc
+        except _FAILURES as exc:
+            raise StorageError(f"S3 {method}: {exc}") from exc
+
+    async def commit_file(self, path: Path, key: str) -> None:
+        """Upload a finished temporary file; it then becomes this host's cached copy."""
+        name = self._name(key)
+        try:
+            await self._call("upload_file", Filename=str(path), Bucket=self.bucket, Key=name, Config=self._transfer)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        try:
+            await asyncio.to_thread(self._adopt, path, self._cached(key))
+        except OSError:
+            path.unlink(missing_ok=True)  # the object is stored; only the cache copy is lost
+
+    def _adopt(self, path: Path, target: Path) -> None:
+        size = path.stat().st_size
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        self._cache_bytes += size
+
+    async def local_path(self, key: str) -> Path:
+        """A local file holding the object, downloaded on first use (absent if the object is)."""
+        target = self._cached(key)
+        while True:
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(target)  # mark it used: the trim evicts the least recently used
+                return target
+            pending = self._fetching.get(key)
+            if pending is None:
+                break
+            await asyncio.shield(pending)  # another request is fetching it: wait, then look again
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._fetching[key] = future
+        try:
+            await self._download(key, target)
+        finally:
+            del self._fetching[key]
+            future.set_result(None)
+        await self._maybe_trim()
+        return target
+
+    async def _download(self, key: str, target: Path) -> None:
+        tmp = self.scratch_path(".download")
+        try:
+            name = self._name(key)
+            await self._call("download_file", Bucket=self.bucket, Key=name, Filename=str(tmp), Config=self._transfer)
+            await asyncio.to_thread(self._adopt, tmp, target)
+        except FileNotFoundError:
+            pass  # no such object: the caller sees a path that does not exist, as with local storage
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    async def delete(self, key: str) -> None:
+        await self._call("delete_object", Bucket=self.bucket, Key=self._name(key))
+        self._cached(key).unlink(missing_ok=True)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with `prefix` (which ends in "/"); returns how many."""
+        name = self.key_prefix + check_prefix(prefix)
+        removed = 0
+        token: dict[str, str] = {}
+        while True:
+            page = await self._call("list_objects_v2", Bucket=self.bucket, Prefix=name, **token)
+            found = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if found:
+                await self._call("delete_objects", Bucket=self.bucket, Delete={"Objects": found, "Quiet": True})
+                removed += len(found)
+            if not page.get("IsTruncated"):
+                break
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+        await asyncio.to_thread(shutil.rmtree, self.cache / prefix, ignore_errors=True)
+        return removed
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await self._call("head_object", Bucket=self.bucket, Key=self._name(key))
+        except FileNotFoundError:
+            return False
+        return True
+
+    async def sweep_scratch(self, older_than_s: float) -> int:
+        removed = await super().sweep_scratch(older_than_s)
+        await self.trim_cache()
+        return removed
+
+    async def _maybe_trim(self) -> None:
+        if self._cache_bytes > self.cache_max_bytes or time.monotonic() - self._trimmed_at > TRIM_EVERY_S:
+            await self.trim_cache()
+
+    async def trim_cache(self) -> int:
+        """Evict idle cached copies, then the least recently used until the cache is under 80 % of its cap."""
+        self._trimmed_at = time.monotonic()
+        removed, self._cache_bytes = await asyncio.to_thread(
+            _trim, self.cache, int(self.cache_max_bytes * 0.8), self.cache_idle_s
+        )
+        return removed
+
+    async def check(self) -> None:
+        """Raise StorageError unless the bucket answers and local scratch space is writable."""
+        self.probe()
+        try:
+            await self._call("head_bucket", Bucket=self.bucket)
+        except FileNotFoundError:
+            raise StorageError(f"S3 bucket {self.bucket!r} does not exist") from None
+
+    async def close(self) -> None:
+        self._client.close()
+
+
+def _trim(cache: Path, keep_bytes: int, idle_s: float) -> tuple[int, int]:
+    """Delete idle files, then the oldest until at most `keep_bytes` remain; returns (removed, bytes left)."""
+    now = time.time()
+    entries = []
+    for path in cache.rglob("*"):
+        with contextlib.suppress(FileNotFoundError):
+            stat = path.stat()
+            if path.is_file():
+                entries.append((stat.st_mtime, stat.st_size, path))
+    entries.sort()
+    total = sum(size for _, size, _ in entries)
+    removed = 0
+    for mtime, size, path in entries:
+        if now - mtime < IN_USE_S:
+            break
+        if now - mtime < idle_s and total <= keep_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
+        removed += 1
+    return removed, total

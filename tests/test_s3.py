@@ -1,0 +1,200 @@
+"""S3-compatible storage: its cache, its settings, and several hosts sharing nothing but Redis and a bucket."""
+
+import asyncio
+import io
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+from PIL import Image
+
+from service.app import create_app
+from service.s3storage import S3Storage
+from service.settings import Settings, SettingsError
+from service.storage import StorageError, workfile_key
+from tests.conftest import S3Server, s3_env, worker_subprocess
+from tests.docgen import text_pdf
+from tests.helpers import convert, download, poll, upload
+from tests.test_uploads import NATIVE, put_part
+from tests.test_viewing import new_session, page, put_source
+
+
+def host(tmp_path: Path, name: str, server: S3Server, bucket: str, **extra: str) -> S3Storage:
+    """The S3 storage one host would open (its own data dir: scratch and cache)."""
+    return S3Storage.from_settings(
+        Settings.from_env(s3_env(tmp_path / name, "redis://127.0.0.1:1/0", server, bucket, **extra))
+    )
+
+
+def bucket_keys(server: S3Server, bucket: str) -> list[str]:
+    return sorted(o["Key"] for o in server.client().list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+class CountingClient:
+    """Passes every call to a real boto3 client, counting downloads."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.downloads = 0
+
+    def download_file(self, **kwargs: Any) -> None:
+        self.downloads += 1
+        self.inner.download_file(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def put(storage: S3Storage, key: str, data: bytes) -> None:
+    scratch = storage.scratch_path()
+    scratch.write_bytes(data)
+    await storage.commit_file(scratch, key)
+
+
+async def test_another_host_reads_through_its_own_cache(tmp_path, s3_server, s3_bucket):
+    a, b = host(tmp_path, "a", s3_server, s3_bucket), host(tmp_path, "b", s3_server, s3_bucket)
+    counting = b._client = CountingClient(b._client)
+    await put(a, "wf/ab/doc", b"%PDF- shared bytes")
+    assert bucket_keys(s3_server, s3_bucket) == ["wf/ab/doc"]
+    # Host b has never seen it: the first read downloads it once, even with eight readers at a time
+    paths = await asyncio.gather(*(b.local_path("wf/ab/doc") for _ in range(8)))
+    assert {p.read_bytes() for p in paths} == {b"%PDF- shared bytes"}
+    assert counting.downloads == 1
+    assert paths[0].is_relative_to(tmp_path / "b")
+    await b.local_path("wf/ab/doc")
+    assert counting.downloads == 1
+    # Deleting through host a removes the object and a's copy
+    await a.delete("wf/ab/doc")
+    assert bucket_keys(s3_server, s3_bucket) == []
+    assert not (await a.local_path("wf/ab/doc")).exists()
+
+
+async def test_key_prefix_places_objects_under_it(tmp_path, s3_server, s3_bucket):
+    storage = host(tmp_path, "a", s3_server, s3_bucket, PAGEMILL_S3_KEY_PREFIX="/tenant-a/pagemill")
+    await put(storage, "wf/ab/doc", b"x")
+    assert bucket_keys(s3_server, s3_bucket) == ["tenant-a/pagemill/wf/ab/doc"]
+    assert await storage.exists("wf/ab/doc")
+    assert await storage.delete_prefix("wf/") == 1
+    assert bucket_keys(s3_server, s3_bucket) == []
+
+
+async def test_large_objects_go_up_and_down_in_parts(tmp_path, s3_server, s3_bucket):
+    a, b = host(tmp_path, "a", s3_server, s3_bucket), host(tmp_path, "b", s3_server, s3_bucket)
+    a._transfer = b._transfer = TransferConfig(multipart_threshold=5 * 1024**2, multipart_chunksize=5 * 1024**2)
+    data = os.urandom(13 * 1024**2)
+    await put(a, "wf/bi/big", data)
+    head = s3_server.client().head_object(Bucket=s3_bucket, Key="wf/bi/big")
+    assert head["ContentLength"] == len(data) and head["ETag"].endswith('-3"')  # a 3-part multipart object
+    assert (await b.local_path("wf/bi/big")).read_bytes() == data
+
+
+async def test_cache_evicts_idle_and_least_recently_used_copies_but_never_fresh_ones(tmp_path, s3_server, s3_bucket):
+    writer = host(tmp_path, "w", s3_server, s3_bucket)
+    reader = host(tmp_path, "r", s3_server, s3_bucket, PAGEMILL_S3_CACHE_MAX_BYTES="5000")
+    for n in range(6):
+        await put(writer, f"pages/p/{n}", bytes([n]) * 1000)
+    paths = [await reader.local_path(f"pages/p/{n}") for n in range(6)]
+    # 6000 bytes cached against a cap of 5000, but all were used just now: nothing may go yet
+    assert all(p.exists() for p in paths)
+    # An hour later pages 0-3 are idle (0 the least recently used), 4 and 5 were just used
+    for n, p in enumerate(paths[:4]):
+        os.utime(p, (time.time() - 7200 + n, time.time() - 7200 + n))
+    reader.cache_idle_s = 86400  # only the size cap applies
+    assert await reader.trim_cache() == 2  # 6000 -> 4000 (under 80 % of 5000)
+    assert [p.exists() for p in paths] == [False, False, True, True, True, True]
+    reader.cache_idle_s = 3600  # now idle copies go whatever the size
+    assert await reader.trim_cache() == 2
+    assert [p.exists() for p in paths] == [False, False, False, False, True, True]
+    # An evicted copy is simply downloaded again
+    assert (await reader.local_path("pages/p/0")).read_bytes() == bytes([0]) * 1000
+
+
+async def test_check_and_errors_are_storage_errors(tmp_path, s3_server, s3_bucket):
+    storage = host(tmp_path, "a", s3_server, "no-such-bucket-here")
+    with pytest.raises(StorageError, match="does not exist"):
+        await storage.check()
+    with pytest.raises(StorageError):
+        await put(storage, "wf/ab/doc", b"x")
+    assert list(storage.tmp.iterdir()) == []  # the temporary is not left behind
+
+
+def test_settings_for_s3_are_validated_and_the_secret_is_not_shown():
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(
+            {
+                "PAGEMILL_STORAGE": "s3",
+                "PAGEMILL_S3_ACCESS_KEY_ID": "id-only",
+                "PAGEMILL_S3_ENDPOINT_URL": "ftp://x",
+                "PAGEMILL_S3_KEY_PREFIX": "../up",
+                "PAGEMILL_S3_ADDRESSING_STYLE": "sideways",
+            }
+        )
+    message = str(info.value)
+    for name in (
+        "PAGEMILL_S3_BUCKET is required",
+        "go together",
+        "PAGEMILL_S3_ENDPOINT_URL",
+        "PAGEMILL_S3_KEY_PREFIX",
+        "PAGEMILL_S3_ADDRESSING_STYLE",
+    ):
+        assert name in message
+    with pytest.raises(SettingsError, match="PAGEMILL_STORAGE"):
+        Settings.from_env({"PAGEMILL_STORAGE": "nfs"})
+    settings = Settings.from_env(
+        {
+            "PAGEMILL_STORAGE": "S3",
+            "PAGEMILL_S3_BUCKET": "docs",
+            "PAGEMILL_S3_ACCESS_KEY_ID": "AKIA",
+            "PAGEMILL_S3_SECRET_ACCESS_KEY": "very-secret-value",
+        }
+    )
+    assert settings.storage_backend == "s3" and "very-secret-value" not in repr(settings)
+
+
+async def test_front_doors_and_a_worker_on_three_hosts_share_only_redis_and_the_bucket(
+    aiohttp_client, tmp_path, redis_url, s3_server, s3_bucket
+):
+    # Given two front doors and a worker, each with its own disk, one Redis and one bucket
+    env_a, env_b, env_w = (s3_env(tmp_path / n, redis_url, s3_server, s3_bucket) for n in ("web-a", "web-b", "worker"))
+    a = await aiohttp_client(create_app(Settings.from_env(env_a)))
+    b = await aiohttp_client(create_app(Settings.from_env(env_b)))
+    worker = worker_subprocess({**env_w, "PAGEMILL_LOG_LEVEL": "WARNING"}, new_session=True)
+    try:
+        # A PDF uploaded at a is converted by the worker; b polls and serves the results
+        wf = await upload(a, text_pdf(5), "pdf")
+        started = await convert(b, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}})
+        final = await poll(b, started["processId"], interval_s=0.2, timeout_s=60)
+        assert final["state"] == "complete", final
+        for result in final["output"]["results"]:
+            data, _ = await download(a if len(result["sources"][0]["pages"]) % 2 else b, result["fileId"])
+            assert Image.open(io.BytesIO(data)).format == "PNG"
+        # A resumable upload whose parts arrive at different front doors
+        first, second = os.urandom(300_000), os.urandom(123_456)
+        upload_id = (await (await a.post(NATIVE, json={})).json())["session"]["id"]
+        assert (await put_part(a, NATIVE, upload_id, first, 0)).status == 200
+        assert (await put_part(b, NATIVE, upload_id, second, len(first), len(first) + len(second))).status == 200
+        saved = await (await b.post(f"{NATIVE}/{upload_id}/save")).json()
+        joined, _ = await download(a, saved["object"]["fileId"])
+        assert joined == first + second
+        # A viewing session started at b renders pages that a serves
+        sid = await new_session(b)
+        await put_source(b, sid, text_pdf(3), "pdf")
+        resp = await page(a, sid, 2)
+        assert resp.status == 200, await resp.text()
+        assert Image.open(io.BytesIO(await resp.read())).format == "PNG"
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+    # Then every byte lives in the bucket: no host keeps objects of its own, and upload parts are gone
+    for name in ("web-a", "web-b", "worker"):
+        assert not (tmp_path / name / "storage").exists()
+    keys = bucket_keys(s3_server, s3_bucket)
+    assert workfile_key(wf["fileId"]) in keys and workfile_key(saved["object"]["fileId"]) in keys
+    assert not [k for k in keys if k.startswith("uploads/")]
+    # And deleting a work file at one front door deletes its object
+    assert (await b.delete(f"/PCCIS/V1/WorkFile/{wf['fileId']}")).status == 204
+    assert workfile_key(wf["fileId"]) not in bucket_keys(s3_server, s3_bucket)
