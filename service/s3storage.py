@@ -23,7 +23,7 @@ import s3transfer.exceptions
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from service.storage import ScratchDir, StorageError, check_key, check_prefix
+from service.storage import Meter, Part, ScratchDir, StorageError, Upload, check_key, check_prefix
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -175,6 +175,24 @@ class S3Storage(ScratchDir):
         finally:
             tmp.unlink(missing_ok=True)
 
+    def open_part(self, prefix: str, start: int) -> Part:
+        return _S3Part(self, f"{check_prefix(prefix)}{start:016d}")
+
+    async def join_parts(self, prefix: str, starts: list[int], size: int, key: str, meter: Meter) -> None:
+        """Stream the part objects, in order, into one new object `key`, metering them; then delete the parts."""
+        joined = self.open_upload()
+        try:
+            for start in starts:
+                response = await self._call("get_object", Bucket=self.bucket, Key=self._name(f"{prefix}{start:016d}"))
+                await asyncio.to_thread(_pour, response["Body"], joined, meter)
+            if meter.size != size:
+                raise StorageError(f"{prefix}: {meter.size} of {size} bytes in storage")
+        except BaseException:
+            await joined.abort()
+            raise
+        await joined.commit(key)
+        await self.delete_prefix(prefix)
+
     async def delete(self, key: str) -> None:
         await self._call("delete_object", Bucket=self.bucket, Key=self._name(key))
         self._cached(key).unlink(missing_ok=True)
@@ -230,6 +248,35 @@ class S3Storage(ScratchDir):
 
     async def close(self) -> None:
         self._client.close()
+
+
+class _S3Part:
+    """A part received into a scratch file, stored as its own object when kept."""
+
+    def __init__(self, storage: S3Storage, key: str) -> None:
+        self._upload = storage.open_upload()
+        self._key = key
+
+    def write(self, data: bytes) -> None:
+        self._upload.write(data)
+
+    async def keep(self) -> None:
+        await self._upload.commit(self._key)
+
+    async def discard(self) -> None:
+        await self._upload.abort()
+
+
+def _pour(body: Any, upload: Upload, meter: Meter) -> None:
+    """Copy a streaming S3 body into an upload (in a thread)."""
+    try:
+        for chunk in body.iter_chunks(1 << 20):
+            meter.update(chunk)
+            upload.write(chunk)
+    except _FAILURES as exc:
+        raise StorageError(f"S3 read: {exc}") from exc
+    finally:
+        body.close()
 
 
 def _trim(cache: Path, keep_bytes: int, idle_s: float) -> tuple[int, int]:

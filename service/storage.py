@@ -37,10 +37,21 @@ class Upload(Protocol):
     async def abort(self) -> None: ...
 
 
+class Part(Protocol):
+    """Bytes of a resumable upload that belong at one offset: kept (replacing any earlier part
+    written at that offset, and anything after it) or discarded as a whole."""
+
+    def write(self, data: bytes) -> None: ...
+    async def keep(self) -> None: ...
+    async def discard(self) -> None: ...
+
+
 class Storage(Protocol):
     """What web and workers need from a storage backend (`LocalStorage` or `S3Storage`)."""
 
     def open_upload(self) -> Upload: ...
+    def open_part(self, prefix: str, start: int) -> Part: ...
+    async def join_parts(self, prefix: str, starts: list[int], size: int, key: str, meter: "Meter") -> None: ...
     def scratch_path(self, suffix: str = "") -> Path: ...
     async def commit_file(self, path: Path, key: str) -> None: ...
     async def local_path(self, key: str) -> Path: ...
@@ -67,11 +78,10 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
-class MeteredUpload:
-    """Wraps an Upload, counting bytes, hashing them and keeping the first few for type detection."""
+class Meter:
+    """Counts bytes, hashes them and keeps the first few for type detection."""
 
-    def __init__(self, inner: Upload, head_bytes: int = 4096) -> None:
-        self.inner = inner
+    def __init__(self, head_bytes: int = 4096) -> None:
         self.size = 0
         self.head = b""
         self._head_bytes = head_bytes
@@ -81,11 +91,22 @@ class MeteredUpload:
     def sha256(self) -> str:
         return self._digest.hexdigest()
 
-    def write(self, data: bytes) -> None:
+    def update(self, data: bytes) -> None:
         self.size += len(data)
         if len(self.head) < self._head_bytes:
             self.head += data[: self._head_bytes - len(self.head)]
         self._digest.update(data)
+
+
+class MeteredUpload(Meter):
+    """Wraps an Upload, metering what is written through it."""
+
+    def __init__(self, inner: Upload, head_bytes: int = 4096) -> None:
+        super().__init__(head_bytes)
+        self.inner = inner
+
+    def write(self, data: bytes) -> None:
+        self.update(data)
         self.inner.write(data)
 
     async def commit(self, key: str) -> None:
@@ -123,6 +144,40 @@ class _LocalUpload:
     async def abort(self) -> None:
         self._fh.close()
         self.path.unlink(missing_ok=True)
+
+
+class _LocalPart:
+    """A part written in place into the upload's one growing file (no copy when it is joined)."""
+
+    def __init__(self, path: Path, start: int) -> None:
+        self.start = start
+        self.written = 0
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
+            self._fh.seek(start)
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc
+        self.written += len(data)
+
+    async def keep(self) -> None:
+        await self._end(self.start + self.written)
+
+    async def discard(self) -> None:
+        await self._end(self.start)
+
+    async def _end(self, size: int) -> None:
+        try:
+            with self._fh:
+                self._fh.truncate(size)
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc
 
 
 class ScratchDir:
@@ -191,6 +246,32 @@ class LocalStorage(ScratchDir):
     async def local_path(self, key: str) -> Path:
         """A local file holding the object (local storage: the object itself; absent if it is)."""
         return self._path(key)
+
+    def open_part(self, prefix: str, start: int) -> Part:
+        return _LocalPart(self._path(check_prefix(prefix) + "data"), start)
+
+    async def join_parts(self, prefix: str, starts: list[int], size: int, key: str, meter: Meter) -> None:
+        """Meter the upload's first `size` bytes and move its file into place as `key`; drop the rest."""
+        source, target = self._path(check_prefix(prefix) + "data"), self._path(key)
+
+        def join() -> None:
+            if size == 0:
+                source.parent.mkdir(parents=True, exist_ok=True)
+                source.touch()
+            with open(source, "rb") as fh:
+                while meter.size < size and (chunk := fh.read(min(1 << 20, size - meter.size))):
+                    meter.update(chunk)
+            if meter.size != size:
+                raise StorageError(f"{prefix}: {meter.size} of {size} bytes in storage")
+            os.truncate(source, size)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+
+        try:
+            await asyncio.to_thread(join)
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc
+        await self.delete_prefix(prefix)
 
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

@@ -1,10 +1,11 @@
 """Resumable uploads shared by the upload-session and tus routes.
 
-Each accepted part is stored as one segment object (`uploads/{id}/{start offset}`), written under
-a Redis lock, so any number of front doors on any number of hosts can serve the same upload with
-nothing shared but Redis and storage. The offset and the segments' start offsets live in Redis;
-a part that breaks off keeps what arrived, and a part re-sent at the same offset replaces its
-segment. Only a finished upload becomes a work file: its segments are joined, then deleted.
+Parts are written to storage under `uploads/{id}/` (local disk: in place into one growing file;
+S3: one object per part) under a Redis lock, so any number of front doors on any number of hosts
+can serve the same upload with nothing shared but Redis and storage. The offset and the parts'
+start offsets live in Redis; a part that breaks off keeps what arrived, and a part re-sent at the
+same offset replaces the old one. Only a finished upload becomes a work file: its parts are
+joined (hashed and sniffed on the way) and then deleted.
 """
 
 import asyncio
@@ -13,7 +14,6 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from schemas.records import WorkFile
 from service.ids import new_affinity_token, new_id
 from service.sniff import SNIFF_BYTES, choose_extension, sniff_extension
-from service.storage import MeteredUpload, Storage, StorageError, Upload, workfile_key
+from service.storage import Meter, Part, Storage, workfile_key
 from service.store import EXPIRY_INDEX, Store, make_workfile, now_ms
 
 CHUNK_BYTES = 256 * 1024
@@ -47,10 +47,6 @@ def partial_key(upload_id: str) -> str:
     return f"uploads/{upload_id}/"
 
 
-def segment_key(upload_id: str, start: int) -> str:
-    return f"uploads/{upload_id}/{start:016d}"
-
-
 @dataclass
 class Segment:
     """A part received but not yet kept: `Uploads.append` keeps it, `discard` drops it."""
@@ -58,10 +54,10 @@ class Segment:
     start: int
     received: int
     complete: bool
-    upload: Upload
+    part: Part
 
     async def discard(self) -> None:
-        await self.upload.abort()
+        await self.part.discard()
 
 
 class Uploads:
@@ -137,7 +133,7 @@ class Uploads:
         segment with `append` or drops it with `discard`.
         """
         offset = record["offset"]
-        upload = self.storage.open_upload()
+        part = self.storage.open_part(partial_key(record["id"]), offset)
         received, since_refresh = 0, 0
         complete = True
         try:
@@ -145,7 +141,7 @@ class Uploads:
                 async for chunk in body.content.iter_chunked(CHUNK_BYTES):
                     if offset + received + len(chunk) > limit:
                         raise TooLarge(limit)
-                    upload.write(chunk)
+                    part.write(chunk)
                     if digest is not None:
                         digest.update(chunk)
                     received += len(chunk)
@@ -156,18 +152,18 @@ class Uploads:
             except (aiohttp.ClientPayloadError, ConnectionError, asyncio.IncompleteReadError):
                 complete = False
         except BaseException:
-            await upload.abort()
+            await part.discard()
             raise
         if body.content_length is not None and received < body.content_length:
             complete = False
-        return Segment(offset, received, complete, upload)
+        return Segment(offset, received, complete, part)
 
     async def append(self, record: dict[str, Any], segment: Segment) -> None:
         """Keep a received segment: store it and move the record's offset past it (save the record after)."""
         if segment.received == 0:
             await segment.discard()
             return
-        await segment.upload.commit(segment_key(record["id"], segment.start))
+        await segment.part.keep()
         starts = [s for s in record.get("segments", []) if s < segment.start]
         record["segments"] = [*starts, segment.start]
         record["offset"] = segment.start + segment.received
@@ -178,28 +174,19 @@ class Uploads:
             wf = await self.store.get_workfile(record["fileId"])
             if wf is not None:
                 return wf
-        joined = MeteredUpload(self.storage.open_upload(), SNIFF_BYTES)
-        try:
-            for start in record.get("segments", []):
-                path = await self.storage.local_path(segment_key(record["id"], start))
-                await asyncio.to_thread(_copy_into, path, joined)
-            if joined.size != record["offset"]:
-                raise StorageError(f"upload {record['id']}: {joined.size} of {record['offset']} bytes in storage")
-        except BaseException:
-            await joined.abort()
-            raise
-        extension = choose_extension(sniff_extension(joined.head), record.get("extension") or "")
-        file_id = new_id()
-        await joined.commit(workfile_key(file_id))
+        meter, file_id = Meter(SNIFF_BYTES), new_id()
+        await self.storage.join_parts(
+            partial_key(record["id"]), record.get("segments", []), record["offset"], workfile_key(file_id), meter
+        )
+        extension = choose_extension(sniff_extension(meter.head), record.get("extension") or "")
         expires = max(record["expires_ms"], now_ms() + record["workfile_lifetime_s"] * 1000)
         affinity = affinity or new_affinity_token()
-        wf = make_workfile(file_id, extension, joined.size, joined.sha256, expires, affinity, record.get("tenant", ""))
+        wf = make_workfile(file_id, extension, meter.size, meter.sha256, expires, affinity, record.get("tenant", ""))
         wf = wf.model_copy(update={"filename": record.get("filename") or ""})
         await self.store.put_workfile(wf)
-        record.update(fileId=file_id, offset=joined.size, segments=[])
+        record.update(fileId=file_id, offset=meter.size, segments=[])
         await self.save(record)
         await self.redis.zrem(EXPIRY_INDEX, f"obj:{upload_key(record['id'])}|{partial_key(record['id'])}")
-        await self.storage.delete_prefix(partial_key(record["id"]))
         return wf
 
 
@@ -219,12 +206,3 @@ class Lock:
 
     async def refresh(self) -> None:
         await self._uploads._refresh(keys=[self._key], args=[self._token, LOCK_MS])
-
-
-def _copy_into(path: Path, upload: MeteredUpload) -> None:
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                upload.write(chunk)
-    except OSError as exc:
-        raise StorageError(f"upload segment {path.name}: {exc}") from exc

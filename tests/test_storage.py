@@ -1,6 +1,7 @@
 """The storage contract, checked the same way on local disk and on a real S3-compatible server."""
 
 import asyncio
+import hashlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -10,7 +11,7 @@ import pytest
 
 from service.s3storage import S3Storage
 from service.settings import Settings
-from service.storage import LocalStorage, Storage
+from service.storage import LocalStorage, Meter, Storage, StorageError
 from tests.conftest import s3_env
 
 UNSAFE_KEYS = ["../etc/passwd", "wf/../../x", "/abs", "a//b", "", "wf/a b", "wf/\x00", "wf\\..\\x"]
@@ -119,3 +120,40 @@ async def test_check_passes_and_concurrent_readers_agree(storage):
     await storage.commit_file(scratch, "wf/cc/shared")
     paths = await asyncio.gather(*(storage.local_path("wf/cc/shared") for _ in range(8)))
     assert all(p.read_bytes() == expected for p in paths)
+
+
+async def test_parts_are_kept_replaced_discarded_and_joined(storage):
+    a, b, c = os.urandom(100_000), os.urandom(70_000), os.urandom(30_000)
+    part = storage.open_part("uploads/u1/", 0)
+    part.write(a[:60_000])
+    part.write(a[60_000:])
+    await part.keep()
+    rejected = storage.open_part("uploads/u1/", 100_000)
+    rejected.write(os.urandom(50_000))
+    await rejected.discard()  # e.g. a checksum mismatch
+    first = storage.open_part("uploads/u1/", 100_000)
+    first.write(b)
+    await first.keep()
+    resent = storage.open_part("uploads/u1/", 100_000)  # the client sends the part again, shorter
+    resent.write(c)
+    await resent.keep()
+    meter = Meter(head_bytes=10)
+    await storage.join_parts("uploads/u1/", [0, 100_000], 130_000, "wf/jo/joined", meter)
+    assert (meter.size, meter.head, meter.sha256) == (130_000, a[:10], hashlib.sha256(a + c).hexdigest())
+    assert await read(storage, "wf/jo/joined") == a + c
+    assert await storage.delete_prefix("uploads/u1/") == 0  # the parts went with the join
+
+
+async def test_joining_fewer_bytes_than_recorded_is_a_storage_error(storage):
+    part = storage.open_part("uploads/u2/", 0)
+    part.write(b"x" * 10)
+    await part.keep()
+    with pytest.raises(StorageError):
+        await storage.join_parts("uploads/u2/", [0], 11, "wf/jo/short", Meter())
+    assert not await storage.exists("wf/jo/short")
+    assert list(storage.tmp.iterdir()) == []
+
+
+async def test_an_empty_upload_joins_into_an_empty_object(storage):
+    await storage.join_parts("uploads/u3/", [], 0, "wf/jo/empty", Meter())
+    assert await read(storage, "wf/jo/empty") == b""
