@@ -80,6 +80,62 @@ async def test_malformed_json_and_wrong_types_on_every_json_route(client, body, 
         assert error["errorDetails"]["at"] == at, (path, error)
 
 
+async def test_wrong_types_and_out_of_range_fields_name_the_field(client):
+    """Every JSON body field of the upload, seed and viewing-notification routes, with a wrong value."""
+    sid = (await (await client.post("/PCCIS/V1/ViewingSession", json={})).json())["viewingSessionId"]
+    upload = (await (await client.post("/PCCIS/V1/WorkFile/UploadSession", json={})).json())["session"]["id"]
+    seed = (await (await client.post("/archives/A/entities/H:1/create_sessions.json", json={})).json())["session"]["id"]
+    create_fields = [
+        ("content_type", 7),
+        ("content_type", "x" * 256),
+        ("extension", 7),
+        ("extension", "../pdf"),
+        ("filename", ["a.pdf"]),
+        ("filename", "x" * 256),
+        ("surprise", 1),
+    ]
+    save_fields = [("description", 1), ("description", "x" * 4097), ("container_id", {"id": 1}), ("surprise", 1)]
+    cases = [
+        ("POST", "/PCCIS/V1/WorkFile/UploadSession", {}, create_fields),
+        ("POST", "/archives/A/entities/H:1/create_sessions.json", {}, create_fields),
+        ("POST", f"/PCCIS/V1/WorkFile/UploadSession/{upload}/save", {}, save_fields),
+        ("POST", f"/archives/A/entities/H:1/create_sessions/{seed}/save.json", {}, save_fields),
+        (
+            "PUT",
+            f"/PCCIS/V1/ViewingSession/u{sid}/SourceRef",
+            {"refType": "workFile", "fileId": "abc"},
+            [("refType", "url"), ("refType", 1), ("fileId", 12), ("fileId", ""), ("fileId", "x" * 65), ("surprise", 1)],
+        ),
+        (
+            "POST",
+            f"/PCCIS/V1/ViewingSession/u{sid}/Notification/SessionStarted",
+            {},
+            [("viewer", "Flash"), ("viewer", 5)],
+        ),
+        (
+            "POST",
+            f"/PCCIS/V1/ViewingSession/u{sid}/Notification/SessionStopped",
+            {},
+            [
+                ("endUserMessage", 5),
+                ("endUserMessage", "x" * 513),
+                ("httpStatus", "500"),
+                ("httpStatus", 200),
+                ("httpStatus", 600),
+                ("accusoftErrorNumber", 1.5),
+                ("serverLogMessage", None),
+            ],
+        ),
+    ]
+    for method, path, valid, fields in cases:
+        for field, value in fields:
+            resp = await client.request(method, path, json={**valid, field: value})
+            assert resp.status == 480, (path, field, value, resp.status, await resp.text())
+            error = await resp.json()
+            assert error["errorCode"] == "InvalidInput", (path, field, error)
+            assert error["errorDetails"]["in"] == "body" and error["errorDetails"]["at"] == field, (path, field, error)
+
+
 @pytest.mark.parametrize("evil", ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "..", "AAAA%00BBBB", "a" * 200])
 async def test_path_traversal_in_every_id(client, evil):
     routes = [
