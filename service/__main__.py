@@ -31,6 +31,7 @@ def run_web(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         access_log=None,
+        reuse_port=True,  # several web processes on one host share the port (the kernel spreads connections)
         print=lambda _: print(f"pagemill listening on {url}", flush=True),
     )
 

@@ -3,6 +3,7 @@
 import asyncio
 import io
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -49,3 +50,35 @@ async def download(client: TestClient, file_id: str) -> tuple[bytes, Any]:
     resp = await client.get(f"/PCCIS/V1/WorkFile/{file_id}")
     assert resp.status == 200, await resp.text()
     return await resp.read(), resp.headers
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return []
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie (an exited child nobody has reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

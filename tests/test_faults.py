@@ -1,6 +1,7 @@
 """Fault tests: a worker killed with SIGKILL mid-process does not lose the process."""
 
 import asyncio
+import contextlib
 import io
 import os
 import signal
@@ -14,7 +15,7 @@ from service.app import create_app
 from service.settings import Settings
 from tests.conftest import make_env, running_worker, worker_subprocess
 from tests.docgen import text_pdf
-from tests.helpers import convert, download, poll, upload
+from tests.helpers import cmdline, convert, descendants, download, poll, running, upload
 
 pytestmark = pytest.mark.fault
 
@@ -107,6 +108,27 @@ async def test_sigterm_to_the_whole_process_group_lets_renders_in_flight_finish(
         final = await poll(client, started["processId"], interval_s=0.2, timeout_s=90)
     assert final["state"] == "complete" and len(final["output"]["results"]) == 24, final
     assert not [r for r in final["output"]["results"] if "errorCode" in r]
+
+
+async def test_render_processes_do_not_outlive_a_sigkilled_worker(tmp_path, redis_url):
+    # Given a worker with its render processes up
+    worker = worker_subprocess(make_env(tmp_path / "data", redis_url, PAGEMILL_LOG_LEVEL="WARNING"), new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(children := [p for p in descendants(worker.pid) if "spawn_main" in " ".join(cmdline(p))]) < 2:
+            assert time.monotonic() < deadline and worker.poll() is None
+            await asyncio.sleep(0.1)
+        # When the worker alone is killed outright (as the OOM killer does), not its process group
+        worker.kill()
+        worker.wait()
+        # Then its render processes notice and exit within seconds
+        deadline = time.monotonic() + 10
+        while alive := [p for p in children if running(p)]:
+            assert time.monotonic() < deadline, [cmdline(p) for p in alive]
+            await asyncio.sleep(0.1)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")

@@ -1,4 +1,4 @@
-"""The Procfile as operators run it: `honcho start -c worker=3` scales workers that share the work."""
+"""The Procfile as operators run it: `honcho start -c web=2,worker=3` scales both process types."""
 
 import asyncio
 import json
@@ -16,36 +16,13 @@ import pytest
 from service.redisproc import free_port
 from tests.conftest import ROOT, make_env
 from tests.docgen import text_pdf
+from tests.helpers import cmdline, descendants, running
 
 pytestmark = pytest.mark.fault
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (read from /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-    except OSError:
-        return []
-
-
 async def test_honcho_scales_workers_and_stops_them_all(tmp_path, redis_url):
-    # Given the Procfile started by honcho with three workers (the venv's python first on PATH)
+    # Given the Procfile started by honcho with two front doors on one port and three workers
     port = free_port()
     env = {
         **os.environ,
@@ -61,7 +38,7 @@ async def test_honcho_scales_workers_and_stops_them_all(tmp_path, redis_url):
     log_path = tmp_path / "honcho.log"
     with open(log_path, "wb") as log_file:
         honcho = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-c", "worker=3"],
+            [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-c", "web=2,worker=3"],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -71,7 +48,8 @@ async def test_honcho_scales_workers_and_stops_them_all(tmp_path, redis_url):
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            async with aiohttp.ClientSession() as http:
+            # a new connection per request, so the kernel can hand requests to either front door
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
                 deadline = time.monotonic() + 60
                 while True:
                     try:
@@ -83,7 +61,8 @@ async def test_honcho_scales_workers_and_stops_them_all(tmp_path, redis_url):
                     assert time.monotonic() < deadline, log_path.read_text()[-3000:]
                     await asyncio.sleep(0.2)
                 workers = [p for p in descendants(honcho.pid) if cmdline(p)[1:3] == ["-m", "workers"]]
-                assert len(workers) == 3, [cmdline(p) for p in descendants(honcho.pid)]
+                webs = [p for p in descendants(honcho.pid) if cmdline(p)[1:4] == ["-m", "service", "web"]]
+                assert (len(webs), len(workers)) == (2, 3), [cmdline(p) for p in descendants(honcho.pid)]
                 # When a 24-page conversion (12 jobs) runs
                 async with http.post(f"{base}/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(24)) as resp:
                     file_id = (await resp.json())["fileId"]
@@ -104,20 +83,24 @@ async def test_honcho_scales_workers_and_stops_them_all(tmp_path, redis_url):
             honcho.send_signal(signal.SIGTERM)
             honcho.wait(40)
             deadline = time.monotonic() + 30
-            while [p for p in everything if Path(f"/proc/{p}").exists()] and time.monotonic() < deadline:
+            while [p for p in everything if running(p)] and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
         finally:
             if honcho.poll() is None:
                 os.killpg(honcho.pid, signal.SIGKILL)
     output = log_path.read_text()
-    assert not [p for p in everything if Path(f"/proc/{p}").exists()], output[-3000:]
+    assert not [p for p in everything if running(p)], output[-3000:]
     assert output.count('"event": "worker_stopping"') == 3 and "Traceback" not in output, output[-3000:]
-    for name in ("web.1", "worker.1", "worker.2", "worker.3"):
+    for name in ("web.1", "web.2", "worker.1", "worker.2", "worker.3"):
         assert f"{name} stopped (rc=0)" in output, output[-3000:]
-    # and the render jobs were shared between the workers
-    rendered_by = set()
+    # and requests were shared between the front doors, render jobs between the workers
+    served_by, rendered_by = set(), set()
     for line in output.splitlines():
-        match = re.match(r"^\S+ (worker\.\d+)\s*\| (\{.*\})$", line)
-        if match and json.loads(match.group(2)).get("event") == "page_rendered":
+        match = re.match(r"^\S+ ((?:web|worker)\.\d+)\s*\| (\{.*\})$", line)
+        event = json.loads(match.group(2)).get("event") if match else None
+        if event == "request_done":
+            served_by.add(match.group(1))
+        elif event == "page_rendered":
             rendered_by.add(match.group(1))
+    assert served_by == {"web.1", "web.2"}, served_by
     assert len(rendered_by) >= 2, rendered_by

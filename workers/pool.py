@@ -10,6 +10,8 @@ import itertools
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -45,10 +47,20 @@ def _child_init(max_image_pixels: int) -> None:
     # kills them itself when it closes the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # ... and must not outlive a worker that was killed outright (SIGKILL, OOM killer).
+    # The parent's pid as multiprocessing recorded it: getppid() here could already be init's.
+    parent = multiprocessing.parent_process()
+    threading.Thread(target=_exit_with_parent, args=(parent.pid if parent else os.getppid(),), daemon=True).start()
     _max_image_pixels = max_image_pixels
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = max_image_pixels
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _document(path: str, extension: str, password: str | None) -> render.Document:
