@@ -11,7 +11,7 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from service.storage import StorageError
+from service.storage import StorageError, StorageUnavailable
 
 log = structlog.get_logger("pagemill.http")
 
@@ -126,6 +126,9 @@ def error_response(exc: Exception) -> web.StreamResponse:
         return json_error(exc.status, {"errorCode": code}, headers)
     except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as exc:
         log.error("redis_unavailable", error=str(exc))
+        return json_error(503, {"errorCode": "ServiceUnavailable"}, {"Retry-After": "5"})
+    except StorageUnavailable as exc:
+        log.error("storage_unavailable", error=str(exc))
         return json_error(503, {"errorCode": "ServiceUnavailable"}, {"Retry-After": "5"})
     except StorageError as exc:
         log.error("storage_failed", error=str(exc))

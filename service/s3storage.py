@@ -23,7 +23,16 @@ import s3transfer.exceptions
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from service.storage import Meter, Part, ScratchDir, StorageError, Upload, check_key, check_prefix
+from service.storage import (
+    Meter,
+    Part,
+    ScratchDir,
+    StorageError,
+    StorageUnavailable,
+    Upload,
+    check_key,
+    check_prefix,
+)
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -31,6 +40,12 @@ if TYPE_CHECKING:
 IN_USE_S = 120.0  # a cached file touched this recently may be being served: never evicted
 TRIM_EVERY_S = 300.0
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+_UNREACHABLE = (
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.ReadTimeoutError,
+    boto3.exceptions.RetriesExceededError,
+    s3transfer.exceptions.RetriesExceededError,
+)
 _FAILURES = (
     botocore.exceptions.BotoCoreError,
     boto3.exceptions.Boto3Error,
@@ -43,6 +58,16 @@ _FAILURES = (
 
 def _missing(exc: botocore.exceptions.ClientError) -> bool:
     return str(exc.response.get("Error", {}).get("Code")) in _MISSING
+
+
+def _failure(method: str, exc: BaseException) -> StorageError:
+    """StorageUnavailable for what may pass (unreachable, 5xx after retries), else StorageError."""
+    cause = exc.__cause__ if isinstance(exc, boto3.exceptions.S3UploadFailedError) else exc
+    transient = isinstance(cause, _UNREACHABLE) or (
+        isinstance(cause, botocore.exceptions.ClientError)
+        and cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    )
+    return (StorageUnavailable if transient else StorageError)(f"S3 {method}: {exc}")
 
 
 class S3Storage(ScratchDir):
@@ -79,8 +104,8 @@ class S3Storage(ScratchDir):
         style = settings.s3_addressing_style or ("path" if settings.s3_endpoint_url else "auto")
         config = Config(
             region_name=settings.s3_region,
-            retries={"mode": "standard", "max_attempts": 5},
-            connect_timeout=5,
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=3,
             read_timeout=60,
             max_pool_connections=32,
             s3={"addressing_style": style},
@@ -118,9 +143,9 @@ class S3Storage(ScratchDir):
         except botocore.exceptions.ClientError as exc:
             if _missing(exc):
                 raise FileNotFoundError(kwargs.get("Key", kwargs.get("Prefix", ""))) from exc
-            raise StorageError(f"S3 {method}: {exc}") from exc
+            raise _failure(method, exc) from exc
         except _FAILURES as exc:
-            raise StorageError(f"S3 {method}: {exc}") from exc
+            raise _failure(method, exc) from exc
 
     async def commit_file(self, path: Path, key: str) -> None:
         """Upload a finished temporary file; it then becomes this host's cached copy."""
@@ -274,7 +299,7 @@ def _pour(body: Any, upload: Upload, meter: Meter) -> None:
             meter.update(chunk)
             upload.write(chunk)
     except _FAILURES as exc:
-        raise StorageError(f"S3 read: {exc}") from exc
+        raise _failure("read", exc) from exc
     finally:
         body.close()
 

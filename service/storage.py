@@ -24,6 +24,10 @@ class StorageError(Exception):
     """The storage backend failed (disk full, permissions, ...)."""
 
 
+class StorageUnavailable(StorageError):
+    """The storage cannot be reached right now (connection refused, timeouts, 5xx): retry later."""
+
+
 def workfile_key(file_id: str) -> str:
     """Where a work file's bytes live; ids are validated before they get here."""
     return f"wf/{file_id[:2]}/{file_id}"

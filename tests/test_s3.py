@@ -16,7 +16,7 @@ from service.app import create_app
 from service.s3storage import S3Storage
 from service.settings import Settings, SettingsError
 from service.storage import StorageError, workfile_key
-from tests.conftest import S3Server, s3_env, worker_subprocess
+from tests.conftest import S3Server, running_worker, s3_env, worker_subprocess
 from tests.docgen import text_pdf
 from tests.helpers import convert, download, poll, upload
 from tests.test_uploads import NATIVE, put_part
@@ -198,3 +198,47 @@ async def test_front_doors_and_a_worker_on_three_hosts_share_only_redis_and_the_
     # And deleting a work file at one front door deletes its object
     assert (await b.delete(f"/PCCIS/V1/WorkFile/{wf['fileId']}")).status == 204
     assert workfile_key(wf["fileId"]) not in bucket_keys(s3_server, s3_bucket)
+
+
+@pytest.mark.fault
+async def test_while_s3_is_down_requests_get_503_jobs_wait_and_all_recovers(aiohttp_client, tmp_path, redis_url):
+    # Given a host on its own S3 server, with one work file stored (and so in this host's cache)
+    server = S3Server()
+    try:
+        server.wait_ready()
+        server.client().create_bucket(Bucket="outage")
+        settings = Settings.from_env(s3_env(tmp_path / "host", redis_url, server, "outage"))
+        client = await aiohttp_client(create_app(settings))
+        wf = await upload(client, text_pdf(4), "pdf")
+        # When the S3 server goes away
+        server.stop()
+        started_at = time.monotonic()
+        resp = await client.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(1))
+        # Then new uploads answer 503 with Retry-After, promptly, and readiness says why
+        assert resp.status == 503 and resp.headers["Retry-After"] == "5"
+        assert (await resp.json())["errorCode"] == "ServiceUnavailable"
+        assert time.monotonic() - started_at < 15
+        ready = await client.get("/PCCIS/V1/Service/Current/Ready")
+        assert ready.status == 503 and (await ready.json())["checks"]["storage"] is False
+        # while a file this host has read or written is still served from its cache
+        data, _ = await download(client, wf["fileId"])
+        assert data.startswith(b"%PDF")
+        async with running_worker(settings):
+            # and a conversion waits: its jobs cannot store their pages and are tried again later
+            started = await convert(
+                client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}}
+            )
+            await asyncio.sleep(3)
+            body = await (await client.get(f"/v2/contentConverters/{started['processId']}")).json()
+            assert body["state"] == "processing", body
+            # When S3 is back (empty: moto keeps nothing), the conversion completes by itself
+            server.start()
+            server.wait_ready()
+            server.client().create_bucket(Bucket="outage")
+            final = await poll(client, started["processId"], interval_s=0.2, timeout_s=60)
+        assert final["state"] == "complete", final
+        assert len(final["output"]["results"]) == 4
+        assert (await client.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(1))).status == 200
+        assert (await (await client.get("/PCCIS/V1/Service/Current/Ready")).json())["checks"]["storage"] is True
+    finally:
+        server.stop()

@@ -19,7 +19,7 @@ from schemas.records import Plan, UnitResult, WorkFile
 from service.ids import derive_id
 from service.metrics import record_job, record_outcome
 from service.settings import Settings
-from service.storage import Storage, StorageError, workfile_key
+from service.storage import Storage, StorageError, StorageUnavailable, workfile_key
 from service.store import EXPIRY_INDEX, Store, make_workfile, now_ms
 from workers import pool as pool_fns
 from workers.images import resolve_marks
@@ -46,16 +46,13 @@ def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
             started = time.perf_counter()
             try:
                 return await fn(ctx, process_id, *args)
+            except StorageUnavailable as exc:
+                await _retry_or_fail(ctx, process_id, exc, "StorageError")
             except StorageError as exc:
                 log.error("storage_failed", error=str(exc))
                 await _fail(ctx, process_id, "StorageError")
             except (RedisConnectionError, OSError) as exc:
-                if ctx.get("job_try", 1) >= ctx["max_tries"]:
-                    log.error("job_gave_up", error=str(exc))
-                    await _fail(ctx, process_id, "InternalError")
-                    return None
-                log.warning("job_retry", error=str(exc))
-                raise Retry(defer=min(30, 2 ** ctx.get("job_try", 1))) from exc
+                await _retry_or_fail(ctx, process_id, exc, "InternalError")
             except Exception:
                 log.exception("job_failed")
                 if ctx.get("job_try", 1) >= ctx["max_tries"]:
@@ -66,6 +63,16 @@ def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
                 await record_job(ctx["queue"], fn.__name__, time.perf_counter() - started)
 
     return wrapper
+
+
+async def _retry_or_fail(ctx: Ctx, process_id: str, exc: Exception, error_code: str) -> None:
+    """A failure that may pass: run the job again later (raises Retry), or end the process on the last try."""
+    if ctx.get("job_try", 1) >= ctx["max_tries"]:
+        log.error("job_gave_up", error=str(exc))
+        await _fail(ctx, process_id, error_code)
+        return
+    log.warning("job_retry", error=str(exc))
+    raise Retry(defer=min(30, 2 ** ctx.get("job_try", 1))) from exc
 
 
 async def _fail(ctx: Ctx, process_id: str, error_code: str, results: list[dict[str, Any]] | None = None) -> None:
