@@ -12,6 +12,7 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from PIL import Image
 
+from service import keys
 from service.app import create_app
 from service.s3storage import S3Storage
 from service.settings import Settings, SettingsError
@@ -21,6 +22,7 @@ from tests.docgen import text_pdf
 from tests.helpers import convert, download, poll, upload
 from tests.test_uploads import NATIVE, put_part
 from tests.test_viewing import new_session, page, put_source
+from workers import tasks
 
 
 def host(tmp_path: Path, name: str, server: S3Server, bucket: str, **extra: str) -> S3Storage:
@@ -198,6 +200,33 @@ async def test_front_doors_and_a_worker_on_three_hosts_share_only_redis_and_the_
     # And deleting a work file at one front door deletes its object
     assert (await b.delete(f"/PCCIS/V1/WorkFile/{wf['fileId']}")).status == 204
     assert workfile_key(wf["fileId"]) not in bucket_keys(s3_server, s3_bucket)
+
+
+async def test_the_sweeper_deletes_expired_bytes_from_the_bucket(
+    aiohttp_client, tmp_path, redis_url, s3_server, s3_bucket
+):
+    # Given a work file and an abandoned two-part upload that live one second
+    env = s3_env(
+        tmp_path / "host",
+        redis_url,
+        s3_server,
+        s3_bucket,
+        PAGEMILL_WORKFILE_LIFETIME_S="1",
+        PAGEMILL_UPLOAD_LIFETIME_S="1",
+    )
+    client = await aiohttp_client(create_app(Settings.from_env(env)))
+    wf = await upload(client, b"short-lived", "txt")
+    upload_id = (await (await client.post(NATIVE, json={})).json())["session"]["id"]
+    assert (await put_part(client, NATIVE, upload_id, b"a" * 100, 0)).status == 200
+    assert (await put_part(client, NATIVE, upload_id, b"b" * 100, 100)).status == 200
+    assert len(bucket_keys(s3_server, s3_bucket)) == 3
+    # When their lifetime is over and the sweeper runs
+    await asyncio.sleep(1.2)
+    ctx = {"store": client.app[keys.STORE], "storage": client.app[keys.STORAGE], "settings": client.app[keys.SETTINGS]}
+    assert await tasks.sweep_expired(ctx) == 2
+    # Then the bucket is empty, and so is this host's cache
+    assert bucket_keys(s3_server, s3_bucket) == []
+    assert not (await client.app[keys.STORAGE].local_path(workfile_key(wf["fileId"]))).exists()
 
 
 @pytest.mark.fault
