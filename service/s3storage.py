@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 IN_USE_S = 120.0  # a cached file touched this recently may be being served: never evicted
-TRIM_EVERY_S = 300.0
+TRIM_EVERY_S = 300.0  # evict idle copies at least this often
+TRIM_AGAIN_S = 10.0  # over the cap with every copy in use, do not rescan the cache on every download
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 _UNREACHABLE = (
     botocore.exceptions.ConnectionError,
@@ -96,7 +98,7 @@ class S3Storage(ScratchDir):
             multipart_threshold=64 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4
         )
         self._fetching: dict[str, asyncio.Future[None]] = {}
-        self._cache_bytes = sum(p.stat().st_size for p in self.cache.rglob("*") if p.is_file())
+        self._cache_bytes = sum(size for _, size, _ in _cached_files(self.cache))
         self._trimmed_at = time.monotonic()
 
     @classmethod
@@ -252,7 +254,8 @@ class S3Storage(ScratchDir):
         return removed
 
     async def _maybe_trim(self) -> None:
-        if self._cache_bytes > self.cache_max_bytes or time.monotonic() - self._trimmed_at > TRIM_EVERY_S:
+        since = time.monotonic() - self._trimmed_at
+        if since > TRIM_EVERY_S or (self._cache_bytes > self.cache_max_bytes and since > TRIM_AGAIN_S):
             await self.trim_cache()
 
     async def trim_cache(self) -> int:
@@ -304,16 +307,21 @@ def _pour(body: Any, upload: Upload, meter: Meter) -> None:
         body.close()
 
 
-def _trim(cache: Path, keep_bytes: int, idle_s: float) -> tuple[int, int]:
-    """Delete idle files, then the oldest until at most `keep_bytes` remain; returns (removed, bytes left)."""
-    now = time.time()
-    entries = []
+def _cached_files(cache: Path) -> list[tuple[float, int, Path]]:
+    """(mtime, size, path) of every cached copy; files that vanish meanwhile (another process trims) are skipped."""
+    found = []
     for path in cache.rglob("*"):
         with contextlib.suppress(FileNotFoundError):
             stat = path.stat()
-            if path.is_file():
-                entries.append((stat.st_mtime, stat.st_size, path))
-    entries.sort()
+            if S_ISREG(stat.st_mode):
+                found.append((stat.st_mtime, stat.st_size, path))
+    return found
+
+
+def _trim(cache: Path, keep_bytes: int, idle_s: float) -> tuple[int, int]:
+    """Delete idle files, then the oldest until at most `keep_bytes` remain; returns (removed, bytes left)."""
+    now = time.time()
+    entries = sorted(_cached_files(cache))
     total = sum(size for _, size, _ in entries)
     removed = 0
     for mtime, size, path in entries:
