@@ -5,12 +5,14 @@ never sees a partially written object.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,6 +28,15 @@ class StorageError(Exception):
 
 class StorageUnavailable(StorageError):
     """The storage cannot be reached right now (connection refused, timeouts, 5xx): retry later."""
+
+
+@contextlib.contextmanager
+def os_errors_as_storage_errors() -> Iterator[None]:
+    """An OSError inside (disk full, permissions, ...) becomes a StorageError."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError(str(exc)) from exc
 
 
 def workfile_key(file_id: str) -> str:
@@ -126,16 +137,12 @@ class _LocalUpload:
     def __init__(self, storage: "Storage") -> None:
         self._storage = storage
         self.path = storage.scratch_path(".upload")
-        try:
+        with os_errors_as_storage_errors():
             self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in commit/abort
-        except OSError as exc:
-            raise StorageError(str(exc)) from exc
 
     def write(self, data: bytes) -> None:
-        try:
+        with os_errors_as_storage_errors():
             self._fh.write(data)
-        except OSError as exc:
-            raise StorageError(str(exc)) from exc
 
     async def commit(self, key: str) -> None:
         try:
@@ -156,18 +163,14 @@ class _LocalPart:
     def __init__(self, path: Path, start: int) -> None:
         self.start = start
         self.written = 0
-        try:
+        with os_errors_as_storage_errors():
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
             self._fh.seek(start)
-        except OSError as exc:
-            raise StorageError(str(exc)) from exc
 
     def write(self, data: bytes) -> None:
-        try:
+        with os_errors_as_storage_errors():
             self._fh.write(data)
-        except OSError as exc:
-            raise StorageError(str(exc)) from exc
         self.written += len(data)
 
     async def keep(self) -> None:
@@ -177,11 +180,8 @@ class _LocalPart:
         await self._end(self.start)
 
     async def _end(self, size: int) -> None:
-        try:
-            with self._fh:
-                self._fh.truncate(size)
-        except OSError as exc:
-            raise StorageError(str(exc)) from exc
+        with os_errors_as_storage_errors(), self._fh:
+            self._fh.truncate(size)
 
 
 class ScratchDir:
@@ -205,11 +205,9 @@ class ScratchDir:
     def probe(self) -> None:
         """Raise StorageError unless the scratch directory is writable."""
         probe = self.scratch_path(".probe")
-        try:
+        with os_errors_as_storage_errors():
             probe.write_bytes(b"ok")
             probe.unlink()
-        except OSError as exc:
-            raise StorageError(str(exc)) from exc
 
 
 def remove_older_than(directory: Path, cutoff: float) -> int:
@@ -271,10 +269,8 @@ class LocalStorage(ScratchDir):
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)
 
-        try:
+        with os_errors_as_storage_errors():
             await asyncio.to_thread(join)
-        except OSError as exc:
-            raise StorageError(str(exc)) from exc
         await self.delete_prefix(prefix)
 
     async def delete(self, key: str) -> None:
