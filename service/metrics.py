@@ -82,4 +82,10 @@ async def get_metrics(request: web.Request) -> web.Response:
     family("pagemill_job_duration_seconds_count", "counter", "Jobs run by type.", counts)
     failures = [({"error_code": k.split("|", 1)[1]}, v) for k, v in sorted(stored.items()) if k.startswith("failures|")]
     family("pagemill_failures_total", "counter", "Pages, documents and processes that failed, by errorCode.", failures)
+    family(
+        "pagemill_storage_operations_total",
+        "counter",
+        "Storage operations of this front door (S3: API calls by method, failed calls, read-cache hits).",
+        [({"operation": op}, float(n)) for op, n in sorted(request.app[keys.STORAGE].stats.items())],
+    )
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")

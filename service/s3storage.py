@@ -140,13 +140,16 @@ class S3Storage(ScratchDir):
 
     async def _call(self, method: str, /, **kwargs: Any) -> Any:
         """One S3 API call in a thread; failures other than "missing" become StorageError."""
+        self.stats[method] += 1
         try:
             return await asyncio.to_thread(getattr(self._client, method), **kwargs)
         except botocore.exceptions.ClientError as exc:
             if _missing(exc):
                 raise FileNotFoundError(kwargs.get("Key", kwargs.get("Prefix", ""))) from exc
+            self.stats["failed"] += 1
             raise _failure(method, exc) from exc
         except _FAILURES as exc:
+            self.stats["failed"] += 1
             raise _failure(method, exc) from exc
 
     async def commit_file(self, path: Path, key: str) -> None:
@@ -174,6 +177,7 @@ class S3Storage(ScratchDir):
         while True:
             with contextlib.suppress(FileNotFoundError):
                 os.utime(target)  # mark it used: the trim evicts the least recently used
+                self.stats["cache_hit"] += 1
                 return target
             pending = self._fetching.get(key)
             if pending is None:

@@ -12,6 +12,7 @@ import re
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -76,6 +77,8 @@ class Storage(Protocol):
     async def sweep_scratch(self, older_than_s: float) -> int: ...
     async def check(self) -> None: ...
     async def close(self) -> None: ...
+
+    stats: Counter[str]
 
 
 def check_key(key: str) -> str:
@@ -190,6 +193,7 @@ class ScratchDir:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self.stats: Counter[str] = Counter()  # operations of this process, for /metrics
 
     def open_upload(self) -> Upload:
         return _LocalUpload(self)  # type: ignore[arg-type]  # subclasses are Storages

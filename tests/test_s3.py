@@ -182,6 +182,12 @@ async def test_front_doors_and_a_worker_on_three_hosts_share_only_redis_and_the_
         saved = await (await b.post(f"{NATIVE}/{upload_id}/save")).json()
         joined, _ = await download(a, saved["object"]["fileId"])
         assert joined == first + second
+        # (a fetched that work file from the bucket once; a second read is a cache hit, as /metrics shows)
+        assert (await download(a, saved["object"]["fileId"]))[0] == joined
+        metrics = await (await a.get("/metrics")).text()
+        for operation in ("upload_file", "download_file", "cache_hit"):
+            assert f'pagemill_storage_operations_total{{operation="{operation}"}}' in metrics, metrics
+        assert 'operation="failed"' not in metrics
         # A viewing session started at b renders pages that a serves
         sid = await new_session(b)
         await put_source(b, sid, text_pdf(3), "pdf")
