@@ -5,7 +5,9 @@ only when the upload completes, so a reader never sees a partial object. Readers
 file: `local_path` downloads the object once into `cache/` and serves later reads from there.
 Objects are never rewritten under the same key (ids are random or derived from the content),
 so a cached copy cannot go stale; it is dropped when deleted through this process, and on
-other hosts when it has been idle for `cache_idle_s` or the cache outgrows `cache_max_bytes`.
+other hosts when it has been idle for `cache_idle_s` or the cache outgrows `cache_max_bytes`
+(least recently used first: a copy's access time says when it was last used, its modification
+time is derived from its key so that every host serves it with the same ETag).
 """
 
 import asyncio
@@ -13,6 +15,7 @@ import contextlib
 import os
 import shutil
 import time
+import zlib
 from pathlib import Path
 from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
@@ -161,12 +164,15 @@ class S3Storage(ScratchDir):
             path.unlink(missing_ok=True)
             raise
         try:
-            await asyncio.to_thread(self._adopt, path, self._cached(key))
+            await asyncio.to_thread(self._adopt, path, key)
         except OSError:
             path.unlink(missing_ok=True)  # the object is stored; only the cache copy is lost
 
-    def _adopt(self, path: Path, target: Path) -> None:
+    def _adopt(self, path: Path, key: str) -> None:
+        """Make a local file the cached copy of `key`."""
         size = path.stat().st_size
+        os.utime(path, (time.time(), _stamp(key)))
+        target = self._cached(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
         self._cache_bytes += size
@@ -176,7 +182,7 @@ class S3Storage(ScratchDir):
         target = self._cached(key)
         while True:
             with contextlib.suppress(FileNotFoundError):
-                os.utime(target)  # mark it used: the trim evicts the least recently used
+                os.utime(target, (time.time(), _stamp(key)))  # used now: the trim evicts by access time
                 self.stats["cache_hit"] += 1
                 return target
             pending = self._fetching.get(key)
@@ -198,7 +204,7 @@ class S3Storage(ScratchDir):
         try:
             name = self._name(key)
             await self._call("download_file", Bucket=self.bucket, Key=name, Filename=str(tmp), Config=self._transfer)
-            await asyncio.to_thread(self._adopt, tmp, target)
+            await asyncio.to_thread(self._adopt, tmp, key)
         except FileNotFoundError:
             pass  # no such object: the caller sees a path that does not exist, as with local storage
         except OSError as exc:
@@ -311,14 +317,20 @@ def _pour(body: Any, upload: Upload, meter: Meter) -> None:
         body.close()
 
 
+def _stamp(key: str) -> int:
+    """The modification time every host gives its copy of `key`, so their ETags agree (FileResponse
+    derives the ETag from mtime and size); objects never change under a key, so neither may it."""
+    return 1_000_000_000 + zlib.crc32(key.encode()) % 1_000_000_000
+
+
 def _cached_files(cache: Path) -> list[tuple[float, int, Path]]:
-    """(mtime, size, path) of every cached copy; files that vanish meanwhile (another process trims) are skipped."""
+    """(atime, size, path) of every cached copy; files that vanish meanwhile (another process trims) are skipped."""
     found = []
     for path in cache.rglob("*"):
         with contextlib.suppress(FileNotFoundError):
             stat = path.stat()
             if S_ISREG(stat.st_mode):
-                found.append((stat.st_mtime, stat.st_size, path))
+                found.append((stat.st_atime, stat.st_size, path))
     return found
 
 
@@ -328,10 +340,10 @@ def _trim(cache: Path, keep_bytes: int, idle_s: float) -> tuple[int, int]:
     entries = sorted(_cached_files(cache))
     total = sum(size for _, size, _ in entries)
     removed = 0
-    for mtime, size, path in entries:
-        if now - mtime < IN_USE_S:
+    for used, size, path in entries:
+        if now - used < IN_USE_S:
             break
-        if now - mtime < idle_s and total <= keep_bytes:
+        if now - used < idle_s and total <= keep_bytes:
             break
         path.unlink(missing_ok=True)
         total -= size

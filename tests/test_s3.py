@@ -188,6 +188,11 @@ async def test_front_doors_and_a_worker_on_three_hosts_share_only_redis_and_the_
         for operation in ("upload_file", "download_file", "cache_hit"):
             assert f'pagemill_storage_operations_total{{operation="{operation}"}}' in metrics, metrics
         assert 'operation="failed"' not in metrics
+        # every front door sends the same ETag for it, so a client's cache works across them
+        url = f"/PCCIS/V1/WorkFile/{saved['object']['fileId']}"
+        etag = (await a.get(url)).headers["ETag"]
+        assert (await b.get(url)).headers["ETag"] == etag
+        assert (await b.get(url, headers={"If-None-Match": etag})).status == 304
         # A viewing session started at b renders pages that a serves
         sid = await new_session(b)
         await put_source(b, sid, text_pdf(3), "pdf")
