@@ -58,3 +58,45 @@ def running_service(url: str | None = None, **env: str) -> Iterator[tuple[str, s
         if server:
             server.terminate()
             server.wait(30)
+
+
+@contextlib.contextmanager
+def moto_s3(bucket: str = "pagemill-bench") -> Iterator[dict[str, str]]:
+    """An S3-compatible server (moto's, in memory; needs `.[test]`) with one bucket; yields pagemill's env for it."""
+    import boto3
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        "PAGEMILL_STORAGE": "s3",
+        "PAGEMILL_S3_BUCKET": bucket,
+        "PAGEMILL_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "PAGEMILL_S3_REGION": "us-east-1",
+        "PAGEMILL_S3_ACCESS_KEY_ID": "bench",
+        "PAGEMILL_S3_SECRET_ACCESS_KEY": "bench-secret",
+    }
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=env["PAGEMILL_S3_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench-secret",
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.create_bucket(Bucket=bucket)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(30)

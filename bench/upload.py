@@ -1,13 +1,15 @@
 """Large-upload benchmark: 1 GB by parts (and by tus) while watching the server's memory.
 
-Usage: .venv/bin/python bench/upload.py [--mb 1024] [--part-mb 16]
+Usage: .venv/bin/python bench/upload.py [--mb 1024] [--part-mb 16] [--s3]
 Starts `python -m service serve` on a free port (its web process is the one measured), uploads
 `--mb` megabytes in parts, saves the work file, and prints throughput and the web process's RSS
-before, at peak and after.
+before, at peak and after. `--s3` stores into a local S3-compatible server (moto's, in memory, so
+the throughput is moto's more than pagemill's; the web process's memory is the point).
 """
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import threading
@@ -18,7 +20,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import running_service
+from bench.common import moto_s3, running_service
 
 MB = 1024 * 1024
 
@@ -90,8 +92,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=1024)
     parser.add_argument("--part-mb", type=int, default=16)
+    parser.add_argument("--s3", action="store_true", help="store into a local S3-compatible server")
     args = parser.parse_args()
-    with running_service() as (url, server):
+    with contextlib.ExitStack() as stack:
+        env = stack.enter_context(moto_s3()) if args.s3 else {}
+        url, server = stack.enter_context(running_service(**env))
         assert server is not None
         block = os.urandom(MB)
         size = args.mb * MB
