@@ -250,6 +250,8 @@ async def test_while_s3_is_down_requests_get_503_jobs_wait_and_all_recovers(aioh
         settings = Settings.from_env(s3_env(tmp_path / "host", redis_url, server, "outage"))
         client = await aiohttp_client(create_app(settings))
         wf = await upload(client, text_pdf(4), "pdf")
+        sid = await new_session(client)
+        await put_source(client, sid, text_pdf(2), "pdf")
         # When the S3 server goes away
         server.stop()
         started_at = time.monotonic()
@@ -268,14 +270,20 @@ async def test_while_s3_is_down_requests_get_503_jobs_wait_and_all_recovers(aioh
             started = await convert(
                 client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}}
             )
+            # as does a viewer waiting for a page
+            viewer = asyncio.create_task(page(client, sid, 1))
             await asyncio.sleep(3)
             body = await (await client.get(f"/v2/contentConverters/{started['processId']}")).json()
             assert body["state"] == "processing", body
+            assert not viewer.done()
             # When S3 is back (empty: moto keeps nothing), the conversion completes by itself
             server.start()
             server.wait_ready()
             server.client().create_bucket(Bucket="outage")
             final = await poll(client, started["processId"], interval_s=0.2, timeout_s=60)
+            # and the viewer gets its page
+            resp = await asyncio.wait_for(viewer, 60)
+            assert resp.status == 200 and Image.open(io.BytesIO(await resp.read())).format == "PNG"
         assert final["state"] == "complete", final
         assert len(final["output"]["results"]) == 4
         assert (await client.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(1))).status == 200

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from arq import Retry
 
 from schemas import jobs
 from schemas.records import WorkFile
@@ -20,7 +21,7 @@ from service.metrics import record_job, record_outcome
 from service.sessions import SessionStore, source_lifetime_s
 from service.settings import Settings
 from service.sniff import choose_extension, sniff_extension
-from service.storage import MeteredUpload, StorageError, workfile_key
+from service.storage import MeteredUpload, StorageError, StorageUnavailable, workfile_key
 from service.store import make_workfile, now_ms
 from service.triggers import BATCH, INTERACTIVE, default_variant, namespace, request_page
 from workers import pool as pool_fns
@@ -48,6 +49,12 @@ def view_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]
             started = time.perf_counter()
             try:
                 return await fn(ctx, session_id, *args)
+            except StorageUnavailable as exc:
+                # the viewer waiting for this page keeps waiting; try again soon
+                if ctx.get("job_try", 1) >= ctx["max_tries"]:
+                    raise
+                log.warning("job_retry", error=str(exc))
+                raise Retry(defer=ctx.get("job_try", 1)) from exc
             finally:
                 await record_job(ctx["queue"], fn.__name__, time.perf_counter() - started)
 
@@ -309,6 +316,8 @@ async def view_acquire(ctx: Ctx, session_id: str) -> str:
         await upload.commit(workfile_key(file_id))
     except (SourceError, StorageError, OSError) as exc:
         await upload.abort()
+        if isinstance(exc, StorageUnavailable):
+            raise  # not the source's fault: the job is tried again
         code = exc.code if isinstance(exc, SourceError) else "SourceUnavailable"
         log.warning("source_failed", error_code=code, detail=str(exc))
         await views.set_source_error(session_id, code)
