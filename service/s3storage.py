@@ -220,7 +220,11 @@ class S3Storage(ScratchDir):
         joined = self.open_upload()
         try:
             for start in starts:
-                response = await self._call("get_object", Bucket=self.bucket, Key=self._name(f"{prefix}{start:016d}"))
+                part = f"{prefix}{start:016d}"
+                try:
+                    response = await self._call("get_object", Bucket=self.bucket, Key=self._name(part))
+                except FileNotFoundError:
+                    raise StorageError(f"{part} is missing") from None
                 await asyncio.to_thread(_pour, response["Body"], joined, meter)
             if meter.size != size:
                 raise StorageError(f"{prefix}: {meter.size} of {size} bytes in storage")

@@ -43,7 +43,7 @@ def upload_key(upload_id: str) -> str:
 
 
 def partial_key(upload_id: str) -> str:
-    """The storage prefix under which an upload's segments live."""
+    """The storage prefix under which an upload's parts live."""
     return f"uploads/{upload_id}/"
 
 
@@ -77,7 +77,7 @@ class Uploads:
             **fields,
             "id": upload_id,
             "offset": 0,
-            "segments": [],
+            "part_starts": [],
             "created_ms": now,
             "expires_ms": now + lifetime_s * 1000,
         }
@@ -164,8 +164,8 @@ class Uploads:
             await segment.discard()
             return
         await segment.part.keep()
-        starts = [s for s in record.get("segments", []) if s < segment.start]
-        record["segments"] = [*starts, segment.start]
+        starts = [s for s in record.get("part_starts", []) if s < segment.start]
+        record["part_starts"] = [*starts, segment.start]
         record["offset"] = segment.start + segment.received
 
     async def finish(self, record: dict[str, Any], affinity: str = "") -> WorkFile:
@@ -176,7 +176,7 @@ class Uploads:
                 return wf
         meter, file_id = Meter(SNIFF_BYTES), new_id()
         await self.storage.join_parts(
-            partial_key(record["id"]), record.get("segments", []), record["offset"], workfile_key(file_id), meter
+            partial_key(record["id"]), record.get("part_starts", []), record["offset"], workfile_key(file_id), meter
         )
         extension = choose_extension(sniff_extension(meter.head), record.get("extension") or "")
         expires = max(record["expires_ms"], now_ms() + record["workfile_lifetime_s"] * 1000)
@@ -184,7 +184,7 @@ class Uploads:
         wf = make_workfile(file_id, extension, meter.size, meter.sha256, expires, affinity, record.get("tenant", ""))
         wf = wf.model_copy(update={"filename": record.get("filename") or ""})
         await self.store.put_workfile(wf)
-        record.update(fileId=file_id, offset=meter.size, segments=[])
+        record.update(fileId=file_id, offset=meter.size, part_starts=[])
         await self.save(record)
         await self.redis.zrem(EXPIRY_INDEX, f"obj:{upload_key(record['id'])}|{partial_key(record['id'])}")
         return wf

@@ -150,6 +150,8 @@ async def test_joining_fewer_bytes_than_recorded_is_a_storage_error(storage):
     await part.keep()
     with pytest.raises(StorageError):
         await storage.join_parts("uploads/u2/", [0], 11, "wf/jo/short", Meter())
+    with pytest.raises(StorageError):  # parts that are not there at all
+        await storage.join_parts("uploads/nothing/", [0, 10], 20, "wf/jo/short", Meter())
     assert not await storage.exists("wf/jo/short")
     assert list(storage.tmp.iterdir()) == []
 
