@@ -20,7 +20,7 @@ from service.storage import StorageError, workfile_key
 from tests.conftest import S3Server, running_worker, s3_env, worker_subprocess
 from tests.docgen import text_pdf
 from tests.helpers import convert, download, poll, upload
-from tests.test_uploads import NATIVE, put_part
+from tests.test_uploads import NATIVE, put_part, save_survives_a_crash_after_joining
 from tests.test_viewing import new_session, page, put_source
 from workers import tasks
 
@@ -238,6 +238,14 @@ async def test_the_sweeper_deletes_expired_bytes_from_the_bucket(
     # Then the bucket is empty, and so is this host's cache
     assert bucket_keys(s3_server, s3_bucket) == []
     assert not (await client.app[keys.STORAGE].local_path(workfile_key(wf["fileId"]))).exists()
+
+
+async def test_save_survives_a_crash_after_joining_on_s3(aiohttp_client, tmp_path, redis_url, s3_server, s3_bucket):
+    client = await aiohttp_client(
+        create_app(Settings.from_env(s3_env(tmp_path / "host", redis_url, s3_server, s3_bucket)))
+    )
+    await save_survives_a_crash_after_joining(client)
+    assert not [k for k in bucket_keys(s3_server, s3_bucket) if k.startswith("uploads/")]
 
 
 @pytest.mark.fault

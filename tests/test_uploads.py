@@ -108,6 +108,34 @@ async def test_parts_are_strictly_sequential(client, settings):
     assert not (settings.storage_dir / "objects" / partial_key(upload_id)).exists()
 
 
+async def save_survives_a_crash_after_joining(client) -> None:
+    """The process dies after the parts became the work file's bytes but before the work file was
+    recorded: saving again must give that work file, not lose the upload."""
+    data = os.urandom(150_000)
+    upload_id = (await (await client.post(NATIVE, json={})).json())["session"]["id"]
+    assert (await put_part(client, NATIVE, upload_id, data[:100_000], 0)).status == 200
+    assert (await put_part(client, NATIVE, upload_id, data[100_000:], 100_000, len(data))).status == 200
+    store = client.app[keys.STORE]
+    real_put = store.put_workfile
+
+    async def crash(wf):
+        store.put_workfile = real_put
+        raise RuntimeError("killed")
+
+    store.put_workfile = crash
+    assert (await client.post(f"{NATIVE}/{upload_id}/save")).status == 580
+    resp = await client.post(f"{NATIVE}/{upload_id}/save")
+    assert resp.status == 200, await resp.text()
+    saved = (await resp.json())["object"]
+    assert saved["size"] == len(data) and saved["sha256"] == hashlib.sha256(data).hexdigest()
+    assert await (await client.get(f"/PCCIS/V1/WorkFile/{saved['fileId']}")).read() == data
+
+
+async def test_save_survives_a_crash_after_joining(client, settings):
+    await save_survives_a_crash_after_joining(client)
+    assert not list((settings.storage_dir / "objects" / "uploads").iterdir())
+
+
 async def test_cancel_frees_the_bytes(client, settings):
     resp = await client.post(NATIVE, json={})
     upload_id = (await resp.json())["session"]["id"]
