@@ -5,6 +5,7 @@ durations, pages rendered and failures; request counts are per front door, as Pr
 when it scrapes each instance.
 """
 
+import asyncio
 import contextlib
 from collections import Counter
 from typing import Any
@@ -43,6 +44,30 @@ async def record_outcome(redis: Redis, *, pages: int = 0, error_code: str | None
             await redis.hincrby(METRICS_KEY, "pages_rendered", pages)
         if error_code:
             await redis.hincrby(METRICS_KEY, f"failures|{error_code}", 1)
+
+
+async def publish_storage_stats(redis: Redis, stats: Counter[str], published: Counter[str]) -> None:
+    """Add what a worker's storage did since the last call to the fleet's totals (best effort)."""
+    delta = stats - published
+    if not delta:
+        return
+    with contextlib.suppress(RedisError, OSError):
+        async with redis.pipeline(transaction=False) as pipe:
+            for operation, n in delta.items():
+                pipe.hincrby(METRICS_KEY, f"storage|{operation}", n)
+            await pipe.execute()
+        published.update(delta)
+
+
+async def publish_storage_stats_every(redis: Redis, stats: Counter[str], interval_s: float) -> None:
+    """Run for the worker's lifetime (cancelled at shutdown, which publishes once more)."""
+    published: Counter[str] = Counter()
+    try:
+        while True:
+            await asyncio.sleep(interval_s)
+            await publish_storage_stats(redis, stats, published)
+    finally:
+        await asyncio.shield(publish_storage_stats(redis, stats, published))
 
 
 def _label(value: str) -> str:
@@ -87,5 +112,11 @@ async def get_metrics(request: web.Request) -> web.Response:
         "counter",
         "Storage operations of this front door (S3: API calls by method, failed calls, read-cache hits).",
         [({"operation": op}, float(n)) for op, n in sorted(request.app[keys.STORAGE].stats.items())],
+    )
+    family(
+        "pagemill_worker_storage_operations_total",
+        "counter",
+        "Storage operations of all workers (S3: API calls by method, failed calls, read-cache hits).",
+        [({"operation": k.split("|", 1)[1]}, v) for k, v in sorted(stored.items()) if k.startswith("storage|")],
     )
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")

@@ -3,6 +3,7 @@
 import asyncio
 import io
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -202,6 +203,12 @@ async def test_front_doors_and_a_worker_on_three_hosts_share_only_redis_and_the_
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(30)
+    # The worker fetched the sources and stored the pages through the bucket, as /metrics reports
+    metrics = await (await a.get("/metrics")).text()
+    for operation in ("download_file", "upload_file"):
+        assert re.search(rf'pagemill_worker_storage_operations_total{{operation="{operation}"}} [1-9]', metrics), (
+            metrics
+        )
     # Then every byte lives in the bucket: no host keeps objects of its own, and upload parts are gone
     for name in ("web-a", "web-b", "worker"):
         assert not (tmp_path / name / "storage").exists()

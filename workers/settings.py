@@ -7,6 +7,7 @@ ctx keys set up in `startup` (and closed in `shutdown`), shared by both queues' 
     storage   Storage         byte storage
     pool      RenderPool      the rendering process pool (interactive calls go first)
     max_tries int             arq's retry limit, for jobs deciding whether to give up
+    stats     Task            publishes the storage's operation counts to /metrics every few seconds
 arq itself sets ctx["redis"] (each worker its own pool, so not used here) and per-job job_id/job_try.
 """
 
@@ -20,6 +21,7 @@ from arq.connections import RedisSettings
 from arq.worker import Function, Worker, func
 
 from schemas import jobs
+from service.metrics import publish_storage_stats_every
 from service.queue import connect_redis
 from service.settings import Settings
 from service.storage import open_storage
@@ -31,6 +33,7 @@ log = structlog.get_logger("pagemill.worker")
 
 MAX_TRIES = 5
 HEALTH_CHECK_INTERVAL_S = 5
+STATS_INTERVAL_S = 5.0
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -42,9 +45,15 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["pool"] = RenderPool(settings.render_processes, settings.max_image_pixels)
     await ctx["pool"].warm_up()
     ctx["max_tries"] = MAX_TRIES
+    ctx["stats"] = asyncio.create_task(
+        publish_storage_stats_every(ctx["queue"], ctx["storage"].stats, STATS_INTERVAL_S)
+    )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "stats" in ctx:
+        ctx["stats"].cancel()
+        await asyncio.gather(ctx["stats"], return_exceptions=True)
     if "pool" in ctx:
         ctx["pool"].close()
     if "storage" in ctx:
