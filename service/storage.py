@@ -7,6 +7,7 @@ never sees a partially written object.
 import asyncio
 import contextlib
 import hashlib
+import math
 import os
 import re
 import shutil
@@ -114,6 +115,14 @@ class Meter:
         if len(self.head) < self._head_bytes:
             self.head += data[: self._head_bytes - len(self.head)]
         self._digest.update(data)
+
+    def update_from_file(self, path: Path, limit: int | None = None) -> None:
+        """Meter a file's bytes (the first `limit` of them), reading 1 MiB at a time (blocking)."""
+        left = math.inf if limit is None else limit
+        with os_errors_as_storage_errors(), open(path, "rb") as fh:
+            while left > 0 and (chunk := fh.read(int(min(1 << 20, left)))):
+                self.update(chunk)
+                left -= len(chunk)
 
 
 class MeteredUpload(Meter):
@@ -264,9 +273,7 @@ class LocalStorage(ScratchDir):
             if size == 0:
                 source.parent.mkdir(parents=True, exist_ok=True)
                 source.touch()
-            with open(source, "rb") as fh:
-                while meter.size < size and (chunk := fh.read(min(1 << 20, size - meter.size))):
-                    meter.update(chunk)
+            meter.update_from_file(source, limit=size)
             if meter.size != size:
                 raise StorageError(f"{prefix}: {meter.size} of {size} bytes in storage")
             os.truncate(source, size)

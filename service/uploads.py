@@ -14,7 +14,6 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,7 +23,7 @@ from redis.asyncio import Redis
 from schemas.records import WorkFile
 from service.ids import new_affinity_token, new_id
 from service.sniff import SNIFF_BYTES, choose_extension, sniff_extension
-from service.storage import Meter, Part, Storage, os_errors_as_storage_errors, workfile_key
+from service.storage import Meter, Part, Storage, workfile_key
 from service.store import EXPIRY_INDEX, Store, make_workfile, now_ms
 
 CHUNK_BYTES = 256 * 1024
@@ -178,7 +177,7 @@ class Uploads:
         meter, file_id = Meter(SNIFF_BYTES), record.get("joining")
         if file_id and await self.storage.exists(workfile_key(file_id)):
             # an earlier call joined the parts and stopped before recording the work file
-            await asyncio.to_thread(_meter_file, await self.storage.local_path(workfile_key(file_id)), meter)
+            await asyncio.to_thread(meter.update_from_file, await self.storage.local_path(workfile_key(file_id)))
             await self.storage.delete_prefix(partial_key(record["id"]))
         else:
             file_id = record["joining"] = file_id or new_id()
@@ -196,12 +195,6 @@ class Uploads:
         await self.save(record)
         await self.redis.zrem(EXPIRY_INDEX, f"obj:{upload_key(record['id'])}|{partial_key(record['id'])}")
         return wf
-
-
-def _meter_file(path: Path, meter: Meter) -> None:
-    with os_errors_as_storage_errors(), open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            meter.update(chunk)
 
 
 class TooLarge(Exception):
