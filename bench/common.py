@@ -65,6 +65,13 @@ def moto_s3(bucket: str = "pagemill-bench") -> Iterator[dict[str, str]]:
     """An S3-compatible server (moto's, in memory; needs `.[test]`) with one bucket; yields pagemill's env for it."""
     import boto3
 
+    try:
+        import moto.server  # noqa: F401  # only to say what is missing before starting it
+    except ImportError as exc:
+        sys.exit(
+            f"--s3 needs moto's S3-compatible server ({exc.name} is not installed): "
+            "run `./dev test` once, or `.venv/bin/pip install -e '.[test]'`"
+        )
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

@@ -1,9 +1,12 @@
 """Entry points: `python -m service web` (front door only) and `python -m service serve` (all-in-one)."""
 
 import argparse
+import dataclasses
 import os
+import signal
 import subprocess
 import sys
+import threading
 
 import structlog
 from aiohttp import web
@@ -11,15 +14,20 @@ from aiohttp import web
 from service.app import create_app
 from service.auth import is_loopback
 from service.logs import configure_logging
-from service.redisproc import RedisServer
+from service.redisproc import RedisNotFound, RedisServer
 from service.settings import Settings, SettingsError
 
 log = structlog.get_logger("pagemill")
 
+NO_REDIS = (
+    "REDIS_URL is not set: point it at your Redis (e.g. export REDIS_URL=redis://127.0.0.1:6379/0), "
+    "or run `python -m service serve` (./dev serve), which starts a private one"
+)
+
 
 def run_web(settings: Settings) -> None:
     if not settings.redis_url:
-        sys.exit("REDIS_URL is not set; use `python -m service serve` for the embedded default")
+        sys.exit(NO_REDIS)
     url = f"http://{settings.host}:{settings.port}"
     if not settings.api_keys.enabled:
         if not is_loopback(settings.host):
@@ -36,38 +44,102 @@ def run_web(settings: Settings) -> None:
     )
 
 
-def serve(settings: Settings) -> None:
-    """Web and one worker; a private redis-server (data under PAGEMILL_DATA_DIR) when REDIS_URL is unset."""
+class Children:
+    """The worker processes of `serve`: if one dies on its own, the whole service stops and says so."""
+
+    def __init__(self, count: int, env: dict[str, str]) -> None:
+        self.procs = [subprocess.Popen([sys.executable, "-m", "workers"], env=env) for _ in range(count)]
+        self.stopping = False
+        self.died: str | None = None
+        for proc in self.procs:
+            threading.Thread(target=self._watch, args=(proc,), daemon=True).start()
+
+    def _watch(self, proc: subprocess.Popen[bytes]) -> None:
+        code = proc.wait()
+        # 0 or a signal's code: stopped with the service (Ctrl-C reaches the whole process group).
+        if not self.stopping and code not in (0, -signal.SIGINT, -signal.SIGTERM):
+            # The worker's own error is on stderr above this line; stop the front door too.
+            self.died = f"a worker process exited with code {code} (its error is printed above)"
+            log.error("worker_exited", pid=proc.pid, exit_code=code)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def stop(self) -> None:
+        self.stopping = True
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def serve(settings: Settings, workers: int) -> None:
+    """Web and `workers` worker processes; a private redis-server (under PAGEMILL_DATA_DIR) when REDIS_URL is unset."""
     redis: RedisServer | None = None
     env = dict(os.environ)
     if not settings.redis_url:
         redis = RedisServer(settings.data_dir / "redis")
-        redis.start()
-        env["REDIS_URL"] = redis.url
-        log.info("embedded_redis_started", url=redis.url)
-    worker = subprocess.Popen([sys.executable, "-m", "workers"], env=env)
-    try:
-        run_web(Settings.from_env(env))
-    finally:
-        worker.terminate()
         try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+            redis.start()
+        except (RedisNotFound, RuntimeError, OSError) as exc:
+            sys.exit(f"pagemill: cannot start the embedded Redis: {exc}")
+        env["REDIS_URL"] = redis.url
+        settings = dataclasses.replace(settings, redis_url=redis.url)
+        log.info("embedded_redis_started", url=redis.url, data_dir=str(redis.data_dir))
+    children = Children(workers, env)
+    try:
+        run_web(settings)
+    finally:
+        children.stop()
         if redis:
             redis.stop()
+    if children.died:
+        sys.exit(f"pagemill: {children.died}")
+
+
+def _port(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit() and 0 <= int(raw) < 65536):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port number (0-65535)")
+    return int(raw)
+
+
+def _count(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 64):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of workers (1-64)")
+    return int(raw)
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description="Run pagemill. Every setting is also read from the environment (see the README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{serve,web}")
+    serve_cmd = commands.add_parser("serve", help="all-in-one: front door, workers, and a private Redis if needed")
+    web_cmd = commands.add_parser("web", help="front door only (needs REDIS_URL); run workers with python -m workers")
+    for command in (serve_cmd, web_cmd):
+        command.add_argument("--host", help="address to listen on (default: PAGEMILL_HOST or 127.0.0.1)")
+        command.add_argument("--port", type=_port, help="port to listen on (default: PAGEMILL_PORT or 18681)")
+    serve_cmd.add_argument("--workers", type=_count, default=1, help="worker processes to start (default: 1)")
+    return parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
-    parser.add_argument("command", choices=["web", "serve"], help="web: front door only; serve: all-in-one")
-    command = parser.parse_args().command
+    args = parser().parse_args()
     try:
         settings = Settings.from_env(os.environ)
     except SettingsError as exc:
         sys.exit(str(exc))
+    if args.host is not None:
+        settings = dataclasses.replace(settings, host=args.host)
+    if args.port is not None:
+        settings = dataclasses.replace(settings, port=args.port)
     configure_logging(settings.log_format, settings.log_level)
-    (run_web if command == "web" else serve)(settings)
+    if args.command == "web":
+        run_web(settings)
+    else:
+        serve(settings, args.workers)
 
 
 if __name__ == "__main__":

@@ -10,22 +10,22 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import structlog
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from service import keys
 from service.auth import TENANT
+from service.body import file_body
 from service.errors import ApiError
 from service.params import is_number
 from service.sniff import content_type_for, sniff_extension
 from service.storage import MeteredUpload
 from service.store import now_ms
-from service.workfiles import CHUNK_BYTES, content_disposition
+from service.workfiles import content_disposition
 
 log = structlog.get_logger("pagemill.files")
 
@@ -94,20 +94,6 @@ async def _versions(request: web.Request, key: str) -> tuple[int, dict[int, dict
     return latest, versions
 
 
-async def _body_chunks(request: web.Request) -> AsyncIterator[bytes]:
-    """The raw body, or the first file part of a multipart form (no file: an empty placeholder)."""
-    if not request.content_type.startswith("multipart/"):
-        async for chunk in request.content.iter_chunked(CHUNK_BYTES):
-            yield chunk
-        return
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.filename:
-            while chunk := await part.read_chunk(CHUNK_BYTES):
-                yield chunk
-            return
-
-
 async def upload(request: web.Request) -> web.Response:
     """Store the body (raw, or the first file of a multipart form) as the next version."""
     settings, storage, redis = request.app[keys.SETTINGS], request.app[keys.STORAGE], request.app[keys.REDIS]
@@ -117,7 +103,7 @@ async def upload(request: web.Request) -> web.Response:
     storage_key = f"fs/{handle[:2]}/{handle}"
     upload_ = MeteredUpload(storage.open_upload())
     try:
-        async for chunk in _body_chunks(request):
+        async for chunk in (await file_body(request)).chunks:
             if upload_.size + len(chunk) > settings.max_upload_bytes:
                 raise _fail(413, "RequestBodyTooLarge", f"files are limited to {settings.max_upload_bytes} bytes")
             upload_.write(chunk)

@@ -24,6 +24,12 @@ def path_id(request: web.Request, name: str) -> str:
     return value
 
 
+def extension_of(filename: str | None) -> str:
+    """The lower-cased extension of an uploaded file's name when it is a plausible one, else ""."""
+    _stem, dot, extension = (filename or "").rpartition(".")
+    return extension.lower() if dot and _EXTENSION.match(extension) else ""
+
+
 def extension_param(request: web.Request, name: str) -> str:
     """An optional file extension: alphanumeric only, no leading dot, lower-cased."""
     value = request.query.get(name, "")

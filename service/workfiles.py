@@ -10,9 +10,10 @@ from aiohttp import web
 from schemas.records import WorkFile
 from service import keys
 from service.auth import TENANT
-from service.errors import NotFound, PayloadTooLarge, ServerError
+from service.body import file_body
+from service.errors import InvalidInput, NotFound, PayloadTooLarge, ServerError
 from service.ids import new_affinity_token, new_id
-from service.params import extension_param, filename_param, lifetime_param, path_id
+from service.params import extension_of, extension_param, filename_param, lifetime_param, path_id
 from service.sniff import SNIFF_BYTES, choose_extension, sniff_extension
 from service.storage import MeteredUpload, workfile_key
 from service.store import Store, make_workfile, now_ms
@@ -20,7 +21,6 @@ from service.store import Store, make_workfile, now_ms
 log = structlog.get_logger("pagemill.workfiles")
 
 _AFFINITY = re.compile(r"^[A-Za-z0-9+/=_-]{8,128}$")
-CHUNK_BYTES = 256 * 1024
 
 
 def iso_ms(ms: int) -> str:
@@ -47,7 +47,7 @@ async def get_workfile_or_404(store: Store, file_id: str, tenant: str) -> WorkFi
 async def receive_workfile(
     request: web.Request, given_extension: str, lifetime_s: int, *, require_known_type: bool = False
 ) -> WorkFile:
-    """Stream the raw body into storage while hashing it and sniffing its first bytes.
+    """Stream the body (raw, or a form's file part) into storage while hashing it and sniffing its first bytes.
 
     With `require_known_type`, a body whose type is neither detected nor given is refused
     (580 UnrecognizedFileFormat) and nothing is kept.
@@ -56,13 +56,23 @@ async def receive_workfile(
     limit = settings.max_upload_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(limit)
+    body = await file_body(request)
+    if not body.found:
+        raise InvalidInput("body", message="the multipart form has no file part (a part with a file name)")
+    given_extension = given_extension or extension_of(body.filename)
     file_id = new_id()
     upload = MeteredUpload(storage.open_upload(), SNIFF_BYTES)
     try:
-        async for chunk in request.content.iter_chunked(CHUNK_BYTES):
+        async for chunk in body.chunks:
             if upload.size + len(chunk) > limit:
                 raise PayloadTooLarge(limit)
             upload.write(chunk)
+        if upload.size == 0:
+            raise InvalidInput(
+                "body",
+                expected="the file's bytes",
+                message="the request body is empty: send the file's bytes (raw, or as a multipart/form-data file part)",
+            )
         sniffed = sniff_extension(upload.head)
         if require_known_type and not sniffed and not given_extension:
             raise ServerError(
@@ -81,7 +91,7 @@ async def receive_workfile(
 
 
 async def post_workfile(request: web.Request) -> web.Response:
-    """POST /PCCIS/V1/WorkFile: store the raw body as a new work file."""
+    """POST /PCCIS/V1/WorkFile: store the body (raw, or a multipart form's file part) as a new work file."""
     settings = request.app[keys.SETTINGS]
     given = extension_param(request, "FileExtension")
     lifetime_s = lifetime_param(

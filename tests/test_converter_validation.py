@@ -95,7 +95,12 @@ async def test_unknown_work_file(client):
 
 async def test_semantic_errors(client, pdf_id):
     txt = (await upload(client, b"plain words", "txt"))["fileId"]
-    empty = (await upload(client, b"", "pdf"))["fileId"]
+    # an empty work file can only come from a resumable upload now (an empty POST body is refused)
+    resp = await client.post(
+        "/tus/files",
+        headers={"Tus-Resumable": "1.0.0", "Upload-Length": "0", "Upload-Metadata": "filename ZW1wdHkucGRm"},
+    )
+    empty = resp.headers["Pagemill-File-Id"]
     cases = [
         (
             {"sources": [{"fileId": pdf_id, "pages": "1-x"}], "dest": {"format": "tiff"}},

@@ -3,6 +3,8 @@
 import hashlib
 import io
 
+import aiohttp
+
 from service import keys
 from service.app import create_app
 from service.settings import Settings
@@ -147,3 +149,56 @@ async def test_request_id_is_echoed_on_success_errors_and_downloads(client):
     resp = await client.get("/PCCIS/V1/WorkFile/AAAAAAAAAAAAAAAAAAAAAA", headers={"X-Request-Id": "bad id with spaces"})
     assert resp.status == 404
     assert len(resp.headers["X-Request-Id"]) == 32  # an unsafe client id is replaced
+
+
+def form(*fields: tuple[str, bytes, str | None]) -> aiohttp.FormData:
+    """A multipart/form-data body as browsers and curl -F send it: (name, value, filename) per part."""
+    data = aiohttp.FormData(default_to_multipart=True)
+    for name, value, filename in fields:
+        if filename is None:
+            data.add_field(name, value.decode())
+        else:
+            data.add_field(name, io.BytesIO(value), filename=filename, content_type="application/octet-stream")
+    return data
+
+
+async def test_multipart_upload_stores_the_file_part_only(client):
+    # Given a form with a text field before the file, as an HTML form or `curl -F` sends it
+    pdf = text_pdf(2)
+    body = form(("description", b"quarterly report", None), ("file", pdf, "report.pdf"))
+    # When it is posted as a work file
+    resp = await client.post("/PCCIS/V1/WorkFile", data=body)
+    assert resp.status == 200, await resp.text()
+    file_id = (await resp.json())["fileId"]
+    # Then exactly the file's bytes are stored, with their own hash and type
+    info = await (await client.get(f"/PCCIS/V1/WorkFile/{file_id}/Info")).json()
+    assert (info["size"], info["sha256"], info["fileExtension"]) == (len(pdf), hashlib.sha256(pdf).hexdigest(), "pdf")
+    assert await (await client.get(f"/PCCIS/V1/WorkFile/{file_id}")).read() == pdf
+
+
+async def test_multipart_file_name_gives_the_extension_when_nothing_else_does(client):
+    resp = await client.post("/PCCIS/V1/WorkFile", data=form(("upload", b"a,b\n1,2\n", "Sales.CSV")))
+    assert (await resp.json())["fileExtension"] == "csv"
+    # FileExtension still wins over the part's name, and magic bytes over both
+    resp = await client.post("/PCCIS/V1/WorkFile?FileExtension=txt", data=form(("upload", b"a,b\n", "Sales.CSV")))
+    assert (await resp.json())["fileExtension"] == "txt"
+    resp = await client.post("/PCCIS/V1/WorkFile", data=form(("upload", text_pdf(1), "scan.png")))
+    assert (await resp.json())["fileExtension"] == "pdf"
+
+
+async def test_empty_uploads_are_refused_with_a_reason(client, settings):
+    cases = [
+        (b"", "the request body is empty"),
+        (form(("file", b"", "empty.pdf")), "the request body is empty"),
+        (form(("note", b"no file here", None)), "no file part"),
+    ]
+    for data, reason in cases:
+        resp = await client.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=data)
+        assert resp.status == 480, await resp.text()
+        body = await resp.json()
+        assert body["errorCode"] == "InvalidInput"
+        assert body["errorDetails"] == {"in": "body", "at": "body", **body["errorDetails"]}
+        assert reason in body["message"]
+    # and nothing was kept
+    assert not list((settings.storage_dir / "objects").rglob("*"))
+    assert not list((settings.storage_dir / "tmp").glob("*"))
