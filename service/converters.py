@@ -238,6 +238,8 @@ def process_json_text(record: dict[str, Any]) -> str:
         parts += [',"affinityToken":', json.dumps(record["affinityToken"])]
     if "errorCode" in record:
         parts += [',"errorCode":', json.dumps(record["errorCode"])]
+    if "message" in record:
+        parts += [',"message":', json.dumps(record["message"])]
     if "output" in record:
         parts += [',"output":', record["output"]]
     if "queuedJobId" in record:

@@ -11,6 +11,7 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from schemas.errors import message_for
 from service.storage import StorageError, StorageUnavailable
 
 log = structlog.get_logger("pagemill.http")
@@ -55,8 +56,7 @@ class ApiError(Exception):
             if self.expected is not None:
                 details["expected"] = self.expected
             body["errorDetails"] = details
-        if self.message:
-            body["message"] = self.message
+        body["message"] = self.message or message_for(self.error_code)
         return body
 
 
@@ -103,6 +103,8 @@ class ViewerError(ApiError):
 def json_error(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None, reason: str | None = None
 ) -> web.Response:
+    """A JSON error; every envelope carries a human `message` beside its errorCode."""
+    body.setdefault("message", message_for(body["errorCode"]))
     return web.json_response(body, status=status, headers=headers, reason=reason)
 
 

@@ -36,6 +36,8 @@ _PROCESS_FIELDS = (
     "minSecondsAvailable",
     "tenant",
     "queuedJobId",
+    "message",
+    "webhook",
 )
 
 

@@ -82,3 +82,11 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def wire(body: dict[str, Any]) -> dict[str, Any]:
+    """An error body as PrizmDoc sends it: pagemill adds a human `message` (checked here), which is removed."""
+    rest = dict(body)
+    message = rest.pop("message", None)
+    assert isinstance(message, str) and len(message) > 10 and message[0].isupper(), body
+    return rest

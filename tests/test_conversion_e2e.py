@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.docgen import corrupt_pdf, encrypted_pdf, image_bytes, text_pdf
-from tests.helpers import convert, download, poll, upload
+from tests.helpers import convert, download, poll, upload, wire
 
 
 async def test_pdf_uploaded_as_txt_converts_to_one_png_per_page(client, worker):
@@ -95,7 +95,7 @@ async def test_force_one_file_per_page_with_missing_pages(client, worker):
     assert final["state"] == "complete", final
     ok, missing3, missing4 = final["output"]["results"]
     assert ok["pageCount"] == 1 and ok["sources"] == [{"fileId": wf["fileId"], "pages": "2"}]
-    assert missing3 == {"errorCode": "NoSuchPage", "sources": [{"fileId": wf["fileId"], "pages": "3"}]}
+    assert wire(missing3) == {"errorCode": "NoSuchPage", "sources": [{"fileId": wf["fileId"], "pages": "3"}]}
     assert missing4["errorCode"] == "NoSuchPage"
 
 

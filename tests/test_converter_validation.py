@@ -7,7 +7,7 @@ import pytest
 from schemas import jobs
 from service import keys
 from tests.docgen import text_pdf
-from tests.helpers import upload
+from tests.helpers import upload, wire
 
 
 async def post(client, body, raw=None):
@@ -82,7 +82,7 @@ async def test_unknown_work_file(client):
     status, resp = await post(client, body)
     assert status == 480
     # matches PrizmDoc's captured response, including the normalised echo
-    assert resp == {
+    assert wire(resp) == {
         "input": {
             "dest": {"format": "pdf", "pdfOptions": {"forceOneFilePerPage": False}},
             "sources": [{"fileId": "ML3AbF-qzIH5K9mVVxTlBX", "pages": ""}],
@@ -193,7 +193,7 @@ async def test_unknown_process_and_bad_process_id(client):
 async def test_unknown_route_and_wrong_method_answer_json(client):
     resp = await client.get("/nope")
     assert resp.status == 404
-    assert (await resp.json()) == {"errorCode": "NotFound"}
+    assert wire(await resp.json()) == {"errorCode": "NotFound"}
     resp = await client.put("/v2/contentConverters")
     assert resp.status == 405
     assert "POST" in resp.headers["Allow"]

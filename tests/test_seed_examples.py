@@ -8,6 +8,7 @@ import pytest
 from service.app import create_app
 from service.settings import Settings
 from tests.docgen import text_pdf
+from tests.helpers import wire
 
 SEED_POST = {
     "tenantId": "my application name",
@@ -65,7 +66,7 @@ async def test_seed_viewing_session_examples(base_url):
         }
         async with http.post("/PCCIS/V1/ViewingSession", json=body) as resp:
             assert resp.status == 480
-            assert await resp.json() == {
+            assert wire(await resp.json()) == {
                 "errorCode": "InvalidInput",
                 "errorDetails": {
                     "in": "body",
@@ -78,7 +79,7 @@ async def test_seed_viewing_session_examples(base_url):
         body = {**body, "minSecondsAvailable": 500, "serverCaching": "full"}
         async with http.post("/PCCIS/V1/ViewingSession", json=body) as resp:
             assert resp.status == 480
-            assert await resp.json() == {
+            assert wire(await resp.json()) == {
                 "errorCode": "InputNotSupportedWithServerCachingEnabled",
                 "errorDetails": {"in": "body", "at": "minSecondsAvailable"},
             }
@@ -116,7 +117,7 @@ async def test_seed_viewing_session_examples(base_url):
             assert resp.status == 200 and await resp.read() == b""
         async with http.put(f"/PCCIS/V1/ViewingSession/u{other}/SourceRef", json=ref) as resp:
             assert resp.status == 480
-            assert await resp.json() == {
+            assert wire(await resp.json()) == {
                 "errorCode": "CannotChangeDocument",
                 "errorDetails": {"in": "body", "at": "fileId"},
             }
@@ -127,10 +128,10 @@ async def test_seed_viewing_session_examples(base_url):
             json={"refType": "workFile", "fileId": "mUiXiqsQuevJKO9Swa32Bd"},
         ) as resp:
             assert resp.status == 480
-            assert await resp.json() == {"errorCode": "NotFound", "errorDetails": {"in": "body", "at": "fileId"}}
+            assert wire(await resp.json()) == {"errorCode": "NotFound", "errorDetails": {"in": "body", "at": "fileId"}}
         async with http.get(f"/PCCIS/V1/ViewingSession/u{third}/FileId") as resp:
             assert resp.status == 480
-            assert await resp.json() == {
+            assert wire(await resp.json()) == {
                 "errorCode": "DocumentNotProvidedYet",
                 "errorDetails": {"in": "body", "at": "fileId"},
             }
@@ -152,7 +153,7 @@ async def test_seed_viewing_session_examples(base_url):
         async with http.delete(f"/PCCIS/V1/ViewingSession/u{other}") as resp:
             assert resp.status == 580
             assert resp.content_type == "application/json"
-            assert await resp.json() == {"errorCode": "CannotDeleteCachedViewingSession"}
+            assert wire(await resp.json()) == {"errorCode": "CannotDeleteCachedViewingSession"}
 
 
 async def test_seed_session_ids_with_dashes_are_accepted_as_ids(base_url):

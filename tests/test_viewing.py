@@ -14,7 +14,7 @@ from service.app import create_app
 from service.settings import Settings
 from tests.conftest import running_worker
 from tests.docgen import encrypted_pdf, text_pdf
-from tests.helpers import upload
+from tests.helpers import upload, wire
 
 
 async def new_session(client, **props) -> str:
@@ -108,7 +108,10 @@ async def test_source_file_upload_fileid_download_and_no_second_document(client)
     sid = await new_session(client)
     resp = await client.get(f"/PCCIS/V1/ViewingSession/u{sid}/FileId")
     assert resp.status == 480
-    assert await resp.json() == {"errorCode": "DocumentNotProvidedYet", "errorDetails": {"in": "body", "at": "fileId"}}
+    assert wire(await resp.json()) == {
+        "errorCode": "DocumentNotProvidedYet",
+        "errorDetails": {"in": "body", "at": "fileId"},
+    }
     data = text_pdf(2)
     await put_source(client, sid, data, "doc")  # detection wins over the given extension
     file_id = (await (await client.get(f"/PCCIS/V1/ViewingSession/u{sid}/FileId")).json())["fileId"]
@@ -138,7 +141,7 @@ async def test_source_ref(client):
         f"/PCCIS/V1/ViewingSession/u{sid}/SourceRef", json={"refType": "workFile", "fileId": "AAAAAAAAAAAAAAAAAAAAAA"}
     )
     assert resp.status == 480
-    assert await resp.json() == {"errorCode": "NotFound", "errorDetails": {"in": "body", "at": "fileId"}}
+    assert wire(await resp.json()) == {"errorCode": "NotFound", "errorDetails": {"in": "body", "at": "fileId"}}
     wf = await upload(client, text_pdf(1))
     resp = await client.put(
         f"/PCCIS/V1/ViewingSession/u{sid}/SourceRef", json={"refType": "workFile", "fileId": wf["fileId"]}
@@ -155,7 +158,7 @@ async def test_delete_semantics(client):
     cached = await new_session(client)
     resp = await client.delete(f"/PCCIS/V1/ViewingSession/u{cached}")
     assert resp.status == 580
-    assert await resp.json() == {"errorCode": "CannotDeleteCachedViewingSession"}
+    assert wire(await resp.json()) == {"errorCode": "CannotDeleteCachedViewingSession"}
     private = await new_session(client, serverCaching="none")
     assert (await client.delete(f"/PCCIS/V1/ViewingSession/u{private}")).status == 204
     assert (await client.delete(f"/PCCIS/V1/ViewingSession/u{private}")).status == 404

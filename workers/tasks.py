@@ -15,6 +15,7 @@ from arq import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from schemas import jobs
+from schemas.errors import process_message, result_messages
 from schemas.records import Plan, UnitResult, WorkFile
 from service.ids import derive_id
 from service.metrics import record_job, record_outcome
@@ -77,9 +78,9 @@ async def _retry_or_fail(ctx: Ctx, process_id: str, exc: Exception, error_code: 
 
 async def _fail(ctx: Ctx, process_id: str, error_code: str, results: list[dict[str, Any]] | None = None) -> None:
     await record_outcome(ctx["queue"], error_code=error_code)
-    fields: dict[str, Any] = {"errorCode": error_code}
+    fields: dict[str, Any] = {"errorCode": error_code, "message": process_message(error_code, results)}
     if results is not None:
-        fields["output"] = {"results": results}
+        fields["output"] = {"results": result_messages(results)}
     if await ctx["store"].finish_process(process_id, "error", fields):
         log.info("process_failed", error_code=error_code)
 
@@ -375,7 +376,7 @@ async def finish_conversion(ctx: Ctx, process_id: str) -> str:
             results.append({"errorCode": error, "sources": sources})
         else:
             results.append({"fileId": file_id, "pageCount": len(group.units), "sources": sources})
-    if await store.finish_process(process_id, "complete", {"output": {"results": results}}):
+    if await store.finish_process(process_id, "complete", {"output": {"results": result_messages(results)}}):
         log.info("process_complete", results=len(results))
     for file_id in intermediates:
         await store.delete_workfile(file_id)
