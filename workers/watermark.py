@@ -135,6 +135,72 @@ def _fitted_text(mark: Watermark, size_px: int, max_w: float, max_h: float, angl
     return block
 
 
+def _centred(size: tuple[int, int], item: tuple[int, int]) -> tuple[int, int]:
+    return (size[0] - item[0]) // 2, (size[1] - item[1]) // 2
+
+
+def size_factors(mode: str | None, span: tuple[float, float], page: tuple[float, float]) -> tuple[float, float]:
+    """(x, y) factors that size text whose ink spans `span` on `page`, as images are sized: `fit`
+    inside the margins, `fill` the page (what overflows is cut off), `stretch` to the page box in x
+    and y independently."""
+    span_w, span_h = max(span[0], 1e-6), max(span[1], 1e-6)
+    (page_w, page_h), margin = page, MARGIN * min(page)
+    if mode == "stretch":
+        return page_w / span_w, page_h / span_h
+    if mode == "fill":
+        factor = max(page_w / span_w, page_h / span_h)
+    else:
+        factor = min((page_w - 2 * margin) / span_w, (page_h - 2 * margin) / span_h)
+    return factor, factor
+
+
+def stretch_angle(angle: float) -> float:
+    """The turn (degrees) that puts stretched text on the page diagonal: a rectangle turned by 45
+    degrees, then scaled to the page box in x and y, keeps its long side on the diagonal."""
+    return math.copysign(45.0, angle) if angle else 0.0
+
+
+def _ink(mark: Watermark, size_px: int, angle: float) -> Image.Image:
+    """The text block turned by `angle` degrees and cropped to its letters."""
+    block = text_block(mark, size_px)
+    if angle:
+        block = block.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
+    box = block.getbbox()
+    return block.crop(box) if box else block
+
+
+def _drawable(mark: Watermark, size_px: float) -> int:
+    """`size_px`, made smaller if its text block would be over MAX_WATERMARK_PIXELS."""
+    size_px = max(1, math.floor(size_px))
+    width, height, _, _ = _block_size(*_lines_and_font(mark, size_px), size_px)
+    if width * height > MAX_WATERMARK_PIXELS:
+        size_px = max(1, math.floor(size_px * math.sqrt(MAX_WATERMARK_PIXELS / (width * height))))
+    return size_px
+
+
+def _auto_sized_text(mark: Watermark, size_px: int, page: tuple[int, int], angle: float = 0.0) -> Image.Image:
+    """The text's ink sized to the page by `mark.auto_size` (see `size_factors`): a first size from
+    the line boxes (no drawing), then corrected on the drawn letters, which scale almost linearly."""
+    mode = mark.auto_size
+    angle = stretch_angle(angle) if mode == "stretch" else angle
+    width, height, _, _ = _block_size(*_lines_and_font(mark, size_px), size_px)
+    cos, sin = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+    factors = size_factors(mode, (width * cos + height * sin, width * sin + height * cos), page)
+    size_px = _drawable(mark, size_px * max(factors))
+    layer = _ink(mark, size_px, angle)
+    if mode == "stretch":  # drawn at the larger factor, so the other axis is only ever shrunk
+        return layer.resize(page, Image.Resampling.LANCZOS)
+    for _ in range(8):
+        factor = size_factors(mode, layer.size, page)[0]
+        if (factor <= 1.0 if mode == "fill" else 1.0 <= factor <= 1.03) or size_px <= 1:
+            break  # fill covers the page; fit is inside the margins and within 3% of their size
+        resized = _drawable(mark, size_px * factor * (1.01 if mode == "fill" else 0.99))
+        if resized == size_px:  # the drawing limit, or a step too small to change the pixel size
+            break
+        size_px, layer = resized, _ink(mark, resized, angle)
+    return layer
+
+
 def _image_layer(mark: Watermark, picture: Image.Image, page: tuple[int, int]) -> tuple[Image.Image, tuple[int, int]]:
     page_w, page_h = page
     pw, ph = picture.size
@@ -145,7 +211,7 @@ def _image_layer(mark: Watermark, picture: Image.Image, page: tuple[int, int]) -
         factor = pick(page_w / pw, page_h / ph)
         size = (max(1, round(pw * factor)), max(1, round(ph * factor)))
         resized = picture.resize(size, Image.Resampling.LANCZOS)
-        return resized, ((page_w - size[0]) // 2, (page_h - size[1]) // 2)
+        return resized, _centred(page, size)
     factor = min(page_w / pw, page_h / ph) * mark.scale
     size = (round(pw * factor), round(ph * factor))
     if size[0] < 1 or size[1] < 1:
@@ -171,6 +237,11 @@ def load_picture(path: str) -> Image.Image:
         raise WatermarkError("WatermarkImageUnreadable") from None
 
 
+def _diagonal_angle(mark: Watermark, page: tuple[float, float]) -> float:
+    """The page diagonal's angle in degrees, counter-clockwise: lower-left to upper-right for "up"."""
+    return math.degrees(math.atan2(page[1], page[0])) * (1 if mark.slope == "up" else -1)
+
+
 def apply_watermarks(
     page: Image.Image, marks: list[Watermark], px_per_pt: float, pictures: dict[int, Image.Image]
 ) -> Image.Image:
@@ -185,16 +256,22 @@ def apply_watermarks(
             continue
         if mark.type == "image":
             layer, at = _image_layer(mark, pictures[i], size)
+        elif mark.auto_size is not None:
+            angle = 0.0 if mark.type == "text" else _diagonal_angle(mark, size)
+            centred = mark if mark.type == "text" else mark.model_copy(update={"horizontalAlign": "center"})
+            layer = _auto_sized_text(centred, max(1, round(mark.points * px_per_pt)), size, angle)
+            aligned = mark.type == "text" and mark.auto_size == "fit"  # fill and stretch: edge to edge
+            at = _place(size, layer.size, mark) if aligned else _centred(size, layer.size)
         elif mark.type == "text":
             size_px = max(1, round(mark.points * px_per_pt))
             layer = _fitted_text(mark, size_px, size[0] - 2 * margin, size[1] - 2 * margin)
             at = _place(size, layer.size, mark)
         else:
-            angle = math.degrees(math.atan2(size[1], size[0])) * (1 if mark.slope == "up" else -1)
+            angle = _diagonal_angle(mark, size)
             size_px = max(1, round(mark.points * px_per_pt))
             centred = mark.model_copy(update={"horizontalAlign": "center"})
             layer = _fitted_text(centred, size_px, size[0] - 2 * margin, size[1] - 2 * margin, angle)
-            at = ((size[0] - layer.width) // 2, (size[1] - layer.height) // 2)
+            at = _centred(size, layer.size)
         if mark.opacity < 1:
             alpha = layer.getchannel("A").point(lambda a, o=mark.opacity: round(a * o))
             layer = layer.copy()
