@@ -26,6 +26,7 @@ SYSTEM_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Pa
 MARGIN = 0.05
 LINE_SPACING = 1.15
 MAX_WATERMARK_PIXELS = 50_000_000
+Point = tuple[float, float]
 
 
 class WatermarkError(Exception):
@@ -336,10 +337,14 @@ def stamp_pdf_page(pdf: Any, page: Any, marks: list[Watermark]) -> None:
             fonts[path + "#buffer"] = buf
         return fonts[path]
 
-    def bounds(obj: Any) -> tuple[float, float]:
+    def page_bounds(obj: Any) -> tuple[float, float, float, float]:
         left, bottom, right, top = (ctypes.c_float() for _ in range(4))
         c.FPDFPageObj_GetBounds(obj, left, bottom, right, top)
-        return right.value - left.value, top.value - bottom.value
+        return left.value, bottom.value, right.value, top.value
+
+    def bounds(obj: Any) -> tuple[float, float]:
+        left, bottom, right, top = page_bounds(obj)
+        return right - left, top - bottom
 
     def make_line(mark: Watermark, text: str, size: float) -> Any:
         obj = c.FPDFPageObj_CreateTextObj(pdf.raw, font_handle(mark), size)
@@ -347,17 +352,79 @@ def stamp_pdf_page(pdf: Any, page: Any, marks: list[Watermark]) -> None:
         c.FPDFText_SetText(obj, ctypes.cast(ctypes.c_char_p(wide), ctypes.POINTER(c.FPDF_WCHAR)))
         return obj
 
+    def line_objects(mark: Watermark, lines: list[str], size: float) -> tuple[list[Any], list[float]]:
+        objs = [make_line(mark, line, size) for line in lines]
+        return objs, [bounds(o)[0] if line else 0.0 for o, line in zip(objs, lines, strict=True)]
+
+    def placed(mark: Watermark, lines: tuple[list[Any], list[float]], size: float, align: str, corner: Point,
+               linear: tuple[float, float, float, float], origin: Point) -> list[Any]:  # fmt: skip
+        """The lines (and their underlines) coloured and transformed: the block's top-left corner at
+        `corner` in its own frame, mapped by `linear` (a, b, c, d as in a PDF matrix), moved by `origin`."""
+        r, g, b, alpha = _rgba(mark.color, mark.opacity)
+        m_a, m_b, m_c, m_d = linear
+        objs, widths = lines
+        block_w, out = max(widths), []
+        for i, (obj, line_w) in enumerate(zip(objs, widths, strict=True)):
+            x = corner[0] + {"left": 0.0, "center": (block_w - line_w) / 2, "right": block_w - line_w}[align]
+            y = corner[1] - size * (0.8 + LINE_SPACING * i)  # baseline of line i
+            pieces = [(obj, x, y)]
+            if mark.textDecoration == "underlined" and line_w:
+                thickness = max(0.5, size / 14)
+                rect = c.FPDFPageObj_CreateNewRect(0, 0, line_w, thickness)
+                c.FPDFPath_SetDrawMode(rect, c.FPDF_FILLMODE_WINDING, False)
+                pieces.append((rect, x, y - size * 0.12 - thickness))
+            for piece, px, py in pieces:
+                c.FPDFPageObj_SetFillColor(piece, r, g, b, alpha)
+                tx = origin[0] + m_a * px + m_c * py
+                ty = origin[1] + m_b * px + m_d * py
+                matrix = c.FS_MATRIX(m_a, m_b, m_c, m_d, tx, ty)
+                c.FPDFPageObj_TransformF(piece, ctypes.byref(matrix))
+                out.append(piece)
+        return out
+
+    def auto_sized(mark: Watermark, lines: list[str], size: float, align: str, angle: float) -> list[Any]:
+        """The text sized by `mark.auto_size` on its ink (as `apply_watermarks` does): laid out once
+        around (0, 0) to measure it, then again at its size and place. Vector text scales exactly."""
+        mode = mark.auto_size
+        angle = math.radians(stretch_angle(math.degrees(angle))) if mode == "stretch" else angle
+        cos, sin = math.cos(angle), math.sin(angle)
+        objs, widths = line_objects(mark, lines, size)
+        corner = (-max(widths) / 2, size * LINE_SPACING * len(lines) / 2)
+        trial = placed(mark, (objs, widths), size, align, corner, (cos, sin, -sin, cos), (0.0, 0.0))
+        boxes = [page_bounds(o) for o in trial]
+        for o in trial:
+            c.FPDFPageObj_Destroy(o)
+        left, bottom = min(bx[0] for bx in boxes), min(bx[1] for bx in boxes)
+        right, top = max(bx[2] for bx in boxes), max(bx[3] for bx in boxes)
+        fx, fy = size_factors(mode, (right - left, top - bottom), (width, height))
+        if mode == "stretch":  # a text object's matrix may scale x and y independently
+            linear = (fx * cos, fy * sin, -fx * sin, fy * cos)
+        else:
+            size, corner, linear = size * fx, (corner[0] * fx, corner[1] * fx), (cos, sin, -sin, cos)
+        left, right, bottom, top = left * fx, right * fx, bottom * fy, top * fy  # everything scaled about (0, 0)
+        ink_w, ink_h = right - left, top - bottom
+        if mark.type == "text" and mode == "fit":
+            x = {"left": margin, "center": (width - ink_w) / 2, "right": width - margin - ink_w}[mark.horizontalAlign]
+            y = {"top": height - margin - ink_h, "middle": (height - ink_h) / 2, "bottom": margin}[mark.verticalAlign]
+        else:  # fill and stretch are edge to edge, diagonals centred
+            x, y = (width - ink_w) / 2, (height - ink_h) / 2
+        objs, widths = line_objects(mark, lines, size)
+        return placed(mark, (objs, widths), size, align, corner, linear, (x - left, y - bottom))
+
     for mark in marks:
         if mark.type == "image" or mark.opacity <= 0:
             continue
-        r, g, b, a = _rgba(mark.color, mark.opacity)
         lines = (mark.text or "").replace("\r\n", "\n").split("\n")
         size = mark.points
         diagonal = mark.type == "diagonalText"
-        angle = math.atan2(height, width) * (1 if mark.slope == "up" else -1) if diagonal else 0.0
+        angle = math.radians(_diagonal_angle(mark, (width, height))) if diagonal else 0.0
+        align = "center" if diagonal else mark.horizontalAlign
+        if mark.auto_size is not None:
+            for piece in auto_sized(mark, lines, size, align, angle):
+                c.FPDFPage_InsertObject(page.raw, piece)
+            continue
         for _ in range(12):
-            objs = [make_line(mark, line, size) for line in lines]
-            widths = [bounds(o)[0] if line else 0.0 for o, line in zip(objs, lines, strict=True)]
+            objs, widths = line_objects(mark, lines, size)
             block_w, block_h = max(widths), size * LINE_SPACING * len(lines)
             span_w = abs(block_w * math.cos(angle)) + abs(block_h * math.sin(angle))
             span_h = abs(block_w * math.sin(angle)) + abs(block_h * math.cos(angle))
@@ -368,31 +435,14 @@ def stamp_pdf_page(pdf: Any, page: Any, marks: list[Watermark]) -> None:
                 c.FPDFPageObj_Destroy(o)
             size = max(1.0, size * factor * 0.98)
         if diagonal:
-            centre_x, centre_y, align = width / 2, height / 2, "center"
-            top = block_h / 2
-            left = -block_w / 2
+            corner, origin = (-block_w / 2, block_h / 2), (width / 2, height / 2)
         else:
-            align = mark.horizontalAlign
             left = {"left": margin, "center": (width - block_w) / 2, "right": width - margin - block_w}[align]
             top = {"top": height - margin, "middle": (height + block_h) / 2, "bottom": margin + block_h}[
                 mark.verticalAlign
             ]
-            centre_x = centre_y = 0.0
+            corner, origin = (left, top), (0.0, 0.0)
         cos, sin = math.cos(angle), math.sin(angle)
-        for i, (obj, line_w) in enumerate(zip(objs, widths, strict=True)):
-            x = left + {"left": 0.0, "center": (block_w - line_w) / 2, "right": block_w - line_w}[align]
-            y = top - size * (0.8 + LINE_SPACING * i)  # baseline of line i
-            pieces = [(obj, x, y)]
-            if mark.textDecoration == "underlined" and line_w:
-                thickness = max(0.5, size / 14)
-                rect = c.FPDFPageObj_CreateNewRect(0, 0, line_w, thickness)
-                c.FPDFPath_SetDrawMode(rect, c.FPDF_FILLMODE_WINDING, False)
-                pieces.append((rect, x, y - size * 0.12 - thickness))
-            for piece, px, py in pieces:
-                c.FPDFPageObj_SetFillColor(piece, r, g, b, a)
-                tx = centre_x + px * cos - py * sin
-                ty = centre_y + px * sin + py * cos
-                matrix = c.FS_MATRIX(cos, sin, -sin, cos, tx, ty)
-                c.FPDFPageObj_TransformF(piece, ctypes.byref(matrix))
-                c.FPDFPage_InsertObject(page.raw, piece)
+        for piece in placed(mark, (objs, widths), size, align, corner, (cos, sin, -sin, cos), origin):
+            c.FPDFPage_InsertObject(page.raw, piece)
     c.FPDFPage_GenerateContent(page.raw)
