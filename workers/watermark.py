@@ -3,6 +3,7 @@
 Font sizes are in points and scale with the page's rendering resolution (`px_per_pt`); left,
 right, top and bottom placements keep a margin of 5% of the page's shorter side; text that
 would not fit inside the margins is shrunk until it does, so any text gives a bounded result.
+Text with `autoSize` (or a diagonalText without fontSize) is sized to the page on its ink.
 """
 
 import math
