@@ -7,6 +7,7 @@ from PIL import ImageColor
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_TEXT_CHARS = 1000
+DEFAULT_POINTS = 12.0
 _FONT_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*pt\s*$")
 
 
@@ -19,7 +20,7 @@ class Watermark(BaseModel):
     text: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
     color: str = Field(default="black", max_length=64)
     fontFamily: str | None = Field(default=None, max_length=128)
-    fontSize: str = Field(default="12pt", max_length=16)
+    fontSize: str | None = Field(default=None, max_length=16)  # None: not given (see `points`)
     fontStyle: Literal["normal", "italic"] = "normal"
     fontWeight: Literal["normal", "bold"] = "normal"
     textDecoration: Literal["none", "underlined"] = "none"
@@ -41,15 +42,26 @@ class Watermark(BaseModel):
 
     @field_validator("fontSize")
     @classmethod
-    def _points(cls, value: str) -> str:
-        m = _FONT_SIZE.match(value)
+    def _points(cls, value: str | None) -> str:
+        m = _FONT_SIZE.match(value or "")  # an explicit null is refused: absent is the only "not given"
         if not m or not 0 < float(m.group(1)) <= 1000:
             raise ValueError('a positive number of points up to 1000, such as "27.5pt"')
         return value
 
     @property
     def points(self) -> float:
+        """The font size in points: the given one, else 12."""
+        if self.fontSize is None:
+            return DEFAULT_POINTS
         return float(_FONT_SIZE.match(self.fontSize).group(1))  # type: ignore[union-attr]
+
+    @property
+    def auto_size(self) -> Literal["fit", "fill", "stretch"] | None:
+        """How text is sized to the page: `autoSize`, else `fit` for a diagonalText without a
+        fontSize (it spans the page diagonal, as in PrizmDoc's viewer), else None (its own size)."""
+        if self.autoSize is None and self.type == "diagonalText" and self.fontSize is None:
+            return "fit"
+        return self.autoSize
 
 
 def missing_property(mark: Watermark) -> str | None:

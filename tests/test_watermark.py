@@ -1,13 +1,14 @@
-"""Watermark drawing checked on pixels: placement, margins, opacity, slope, autoSize, limits."""
+"""Watermark drawing checked on pixels: placement, margins, opacity, slope, autoSize (images and text), limits."""
 
 import io
 import math
 import time
 
+import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from workers.watermark import MARGIN, WatermarkError, apply_watermarks, load_picture, parse_marks
+from workers.watermark import MARGIN, WatermarkError, apply_watermarks, load_picture, parse_marks, stamp_pdf_page
 
 W, H = 1275, 1650  # US letter at 150 dpi
 PX_PER_PT = 150 / 72
@@ -214,3 +215,91 @@ def test_colour_names_and_hex_agree():
     named = draw({"type": "text", "text": "Colour", "fontSize": "40pt", "color": "darkblue"})
     hexed = draw({"type": "text", "text": "Colour", "fontSize": "40pt", "color": "#00008B"})
     assert named.tobytes() == hexed.tobytes()
+
+
+A4 = (1240, 1754)  # A4 at 150 dpi
+A4_MARGIN = round(MARGIN * min(A4))
+
+
+def inside_margins(box, size=A4) -> bool:
+    margin = round(MARGIN * min(size))
+    left, top, right, bottom = box
+    return left >= margin - 1 and top >= margin - 1 and right <= size[0] - margin + 1 and bottom <= size[1] - margin + 1
+
+
+def test_a_diagonal_text_without_a_font_size_spans_the_page_diagonal():
+    image = draw({"type": "diagonalText", "text": "DRAFT"}, size=A4)
+    left, top, right, bottom = box = ink_box(image)
+    assert right - left >= 0.85 * A4[0] and bottom - top >= 0.8 * A4[1]  # was 58 x 76 px at 12pt
+    assert inside_margins(box)
+    assert abs(ink_angle(image) - math.degrees(math.atan2(A4[1], A4[0]))) < 3
+
+
+def test_explicit_font_sizes_and_plain_text_keep_their_size():
+    for mark, expected in [
+        ({"type": "diagonalText", "text": "DRAFT", "fontSize": "12pt"}, (591, 838, 649, 914)),
+        ({"type": "text", "text": "DRAFT"}, (581, 867, 661, 885)),  # text without fontSize: 12pt
+        ({"type": "text", "text": "DRAFT", "fontSize": "12pt"}, (581, 867, 661, 885)),
+        ({"type": "diagonalText", "text": "DRAFT", "fontSize": "90pt"}, (405, 592, 835, 1159)),
+    ]:  # boxes measured before autoSize applied to text
+        assert ink_box(draw(mark, size=A4)) == expected, mark
+
+
+@pytest.mark.parametrize("size", [A4, (A4[1], A4[0])])
+@pytest.mark.parametrize(("h", "v"), [("center", "middle"), ("left", "top"), ("right", "bottom")])
+def test_auto_size_fit_makes_text_as_large_as_the_margins_allow(size, h, v):
+    for text in ("DRAFT", "jdoe\nNOT FOR DISTRIBUTION"):
+        mark = {"type": "text", "text": text, "fontSize": "8pt", "autoSize": "fit", "horizontalAlign": h}
+        left, top, right, bottom = box = ink_box(draw({**mark, "verticalAlign": v}, size=size))
+        inner_w, inner_h = size[0] - 2 * round(MARGIN * min(size)), size[1] - 2 * round(MARGIN * min(size))
+        assert inside_margins(box, size)
+        assert right - left >= 0.95 * inner_w or bottom - top >= 0.95 * inner_h, text
+    if h == "left":
+        assert left - round(MARGIN * min(size)) <= 3
+    if v == "bottom":
+        assert size[1] - round(MARGIN * min(size)) - bottom <= 3
+
+
+def test_auto_size_fit_on_a_diagonal_text_measures_along_the_diagonal():
+    fit = draw({"type": "diagonalText", "text": "CONFIDENTIAL", "fontSize": "200pt", "autoSize": "fit"}, size=A4)
+    left, top, right, bottom = box = ink_box(fit)
+    assert inside_margins(box)
+    inner_w, inner_h = A4[0] - 2 * A4_MARGIN, A4[1] - 2 * A4_MARGIN
+    assert right - left >= 0.95 * inner_w or bottom - top >= 0.95 * inner_h
+    assert abs(ink_angle(fit) - math.degrees(math.atan2(A4[1], A4[0]))) < 3
+
+
+def test_auto_size_fill_covers_the_page_and_stretch_spans_it():
+    fill = draw({"type": "text", "text": "DRAFT", "autoSize": "fill"}, size=A4)
+    assert ink_box(fill) == (0, 0, *A4)  # as tall as the page, wider than it
+    stretch = draw({"type": "text", "text": "DRAFT", "autoSize": "stretch"}, size=A4)
+    assert ink_box(stretch) == (0, 0, *A4)
+    fit = draw({"type": "text", "text": "DRAFT", "autoSize": "fit"}, size=A4)
+    assert dark_pixels(stretch) > 2 * dark_pixels(fit)  # stretched in y, not only fitted in x
+    diagonal = draw({"type": "diagonalText", "text": "DRAFT", "slope": "down", "autoSize": "stretch"}, size=A4)
+    left, top, right, bottom = ink_box(diagonal)
+    assert right - left >= A4[0] - 3 and bottom - top >= A4[1] - 3
+    assert abs(ink_angle(diagonal) + math.degrees(math.atan2(A4[1], A4[0]))) < 3  # still along the diagonal
+
+
+def test_auto_sized_text_stays_within_the_drawing_limit():
+    started = time.perf_counter()
+    image = draw({"type": "text", "text": "y" * 1000, "autoSize": "fill"}, size=A4)
+    assert time.perf_counter() - started < 5
+    assert ink_box(image)[0] == 0  # wider than the page, cut off on both sides
+
+
+@pytest.mark.parametrize("mode", ["fill", "stretch"])
+def test_pdf_vector_text_fills_and_stretches_like_pixels(mode):
+    pdf = pdfium.PdfDocument.new()
+    page = pdf.new_page(595, 842)  # A4 in points
+    stamp_pdf_page(pdf, page, parse_marks([{"type": "text", "text": "DRAFT", "autoSize": mode}]))
+    rendered = page.render(scale=1).to_pil()
+    left, top, right, bottom = ink_box(rendered)
+    assert top <= 1 and bottom >= 841  # as tall as the page (the font box, so letters nearly)
+    assert (left <= 1 and right >= 594) if mode == "stretch" else right - left > 500
+    plain = pdfium.PdfDocument.new()
+    small = plain.new_page(595, 842)
+    stamp_pdf_page(plain, small, parse_marks([{"type": "text", "text": "DRAFT", "fontSize": "12pt"}]))
+    _, top, _, bottom = ink_box(small.render(scale=1).to_pil())
+    assert bottom - top < 12  # an explicit 12pt stays 12pt

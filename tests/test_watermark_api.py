@@ -1,5 +1,6 @@
 """Watermarks through the API: validation paths, viewer pages and conversion outputs."""
 
+import ctypes
 import io
 
 import pypdfium2 as pdfium
@@ -173,3 +174,35 @@ async def test_pdf_output_with_an_image_watermark_is_rasterised(client, worker):
     left, top, right, bottom = red_box(rendered)  # page 288x384 pt: margin 14, logo 0.5 x 288 = 144
     assert abs(left - 14) <= 2 and abs(top - 14) <= 2
     assert abs((right - left) - 144) <= 3 and abs((bottom - top) - 144) <= 3
+
+
+async def test_pdf_output_sizes_vector_text_watermarks_to_the_page(client, worker):
+    wf = await upload(client, text_pdf(1))
+    marks = [
+        {"type": "diagonalText", "text": "DRAFT", "color": "blue"},  # no fontSize: spans the diagonal
+        {"type": "text", "text": "CONFIDENTIAL", "color": "red", "fontSize": "40pt", "verticalAlign": "top"},
+        {"type": "text", "text": "COPY", "color": "red", "autoSize": "fit", "verticalAlign": "bottom"},
+    ]
+    body = {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "pdf", "watermarks": marks}}}
+    final = await poll(client, (await convert(client, body))["processId"], interval_s=0.05)
+    assert final["state"] == "complete", final
+    data, _ = await download(client, final["output"]["results"][0]["fileId"])
+    page_ = pdfium.PdfDocument(data)[0]
+    width, height = page_.get_size()
+    margin = 0.05 * min(width, height)
+    marks_found = []  # (font size, bounds) of the red and blue text objects: the watermarks
+    for obj in page_.get_objects():
+        rgba, size = [ctypes.c_uint() for _ in range(4)], ctypes.c_float()
+        pdfium_c.FPDFPageObj_GetFillColor(obj.raw, *rgba)
+        if obj.type == pdfium_c.FPDF_PAGEOBJ_TEXT and [v.value for v in rgba[:3]] in ([0, 0, 255], [255, 0, 0]):
+            pdfium_c.FPDFTextObj_GetFontSize(obj.raw, size)
+            marks_found.append((size.value, obj.get_bounds()))
+    (explicit, _), *sized = sorted(marks_found)
+    assert explicit == 40 and len(sized) == 2  # the explicit 40pt stays 40pt
+    for size, (left, bottom, right, top) in sized:  # the diagonal default and the fitted text fill the margins
+        assert size > 100
+        assert left >= margin - 0.5 and right <= width - margin + 0.5
+        assert bottom >= margin - 0.5 and top <= height - margin + 0.5
+        assert right - left >= 0.95 * (width - 2 * margin) or top - bottom >= 0.95 * (height - 2 * margin)
+    text = page_.get_textpage().get_text_range()
+    assert "DRAFT" in text and "COPY" in text and "CONFIDENTIAL" in text
