@@ -100,12 +100,15 @@ async def _body_chunks(request: web.Request) -> AsyncIterator[bytes]:
         async for chunk in request.content.iter_chunked(CHUNK_BYTES):
             yield chunk
         return
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.filename:
-            while chunk := await part.read_chunk(CHUNK_BYTES):
-                yield chunk
-            return
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.filename:
+                while chunk := await part.read_chunk(CHUNK_BYTES):
+                    yield chunk
+                return
+    except ValueError as exc:  # no boundary, or a malformed part: the client's mistake
+        raise _fail(400, "InvalidMultipart", f"the multipart body cannot be read: {exc}") from None
 
 
 async def upload(request: web.Request) -> web.Response:

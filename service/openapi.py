@@ -82,6 +82,7 @@ REQUEST_ID = Param(
     "X-Request-Id", "An id for this request (1-128 of A-Z a-z 0-9 . _ -), echoed back and logged", in_="header"
 )
 _BINARY = {"type": "string", "format": "binary"}
+_FORM = {"type": "object", "properties": {"file": {**_BINARY, "description": "The file (the first file part is read)"}}}
 
 
 @cache
@@ -110,6 +111,8 @@ class _Document:
             return {"schema": _BINARY}
         if content == "text":
             return {"schema": STRING}
+        if content == "form":
+            return {"schema": _FORM}
         return {"schema": self.ref(content)}
 
     def content(self, body: Body) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from pydantic import BaseModel
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # A body or response: a pydantic model (JSON), "binary" (bytes of the given media types), "text"
-# (a plain string) or, for several media types at once, a mapping media type -> one of those.
-Content = type[BaseModel] | Literal["binary", "text"]
+# (a plain string), "form" (a multipart form with a file) or, for several media types at once, a
+# mapping media type -> one of those.
+Content = type[BaseModel] | Literal["binary", "text", "form"]
 Body = Content | Mapping[str, Content] | None
 
 STRING: dict[str, Any] = {"type": "string"}

@@ -97,7 +97,7 @@ OPERATIONS = [
         for op in (
             Operation("POST", base + "/{namespace}/{filename}", fileservice.upload, "Store a new version of a file",
                       FILE_SERVICE, "The raw body, or the first file of a multipart form.",
-                      body={"application/octet-stream": "binary", "multipart/form-data": "binary"},
+                      body={"application/octet-stream": "binary", "multipart/form-data": "form"},
                       response=r.FileStored, errors=(400, 413), name=f"storeFile{suffix}"),
             Operation("GET", base + "/{namespace}/{filename}", fileservice.download, "Download a file", FILE_SERVICE,
                       params=(Param("version", "A version number (default: the latest)", INTEGER),),
