@@ -7,14 +7,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.converters import ConvertInput
 from schemas.viewing import ViewingSessionProperties
 
-_CLOSED = ConfigDict(extra="forbid")
 Timestamp = str  # ISO 8601 with milliseconds, e.g. 2015-11-04T19:20:09.280Z
 
 
-class WorkFileRef(BaseModel):
+class Closed(BaseModel):
+    """A body with exactly these fields (the tests check real answers against it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkFileRef(Closed):
     """A work file as PrizmDoc returns it from POST /PCCIS/V1/WorkFile."""
 
-    model_config = _CLOSED
     fileId: str
     fileExtension: str
     affinityToken: str
@@ -30,34 +34,30 @@ class WorkFileInfo(WorkFileRef):
     expirationDateTime: Timestamp
 
 
-class ResultSource(BaseModel):
+class ResultSource(Closed):
     """Which 1-based pages of which source a result was made from."""
 
-    model_config = _CLOSED
     fileId: str
     pages: str | None = None
     password: str | None = None
 
 
-class ProcessResult(BaseModel):
+class ProcessResult(Closed):
     """One output: a work file with its page count, or the errorCode that prevented it."""
 
-    model_config = _CLOSED
     fileId: str | None = None
     pageCount: int | None = None
     errorCode: str | None = None
     sources: list[ResultSource]
 
 
-class ProcessOutput(BaseModel):
-    model_config = _CLOSED
+class ProcessOutput(Closed):
     results: list[ProcessResult]
 
 
-class Process(BaseModel):
+class Process(Closed):
     """A content conversion process (POST and GET /v2/contentConverters)."""
 
-    model_config = _CLOSED
     input: ConvertInput = Field(description="The request's input, normalised (format defaults filled in)")
     processId: str
     expirationDateTime: Timestamp
@@ -69,10 +69,9 @@ class Process(BaseModel):
     queuedJobId: int | None = Field(default=None, description="This process as a queued job (/api/QueuedJobs/{id})")
 
 
-class QueuedJob(BaseModel):
+class QueuedJob(Closed):
     """GET /api/QueuedJobs/{id}."""
 
-    model_config = _CLOSED
     id: int
     processId: str
     type: Literal["ContentConversion"]
@@ -84,18 +83,16 @@ class QueuedJob(BaseModel):
     errorCode: str | None = None
 
 
-class QueuedJobPage(BaseModel):
+class QueuedJobPage(Closed):
     """GET /api/QueuedJobs: one page of the tenant's jobs, newest first."""
 
-    model_config = _CLOSED
     items: list[QueuedJob]
     page: int
     pageSize: int
     totalCount: int
 
 
-class ViewingSessionCreated(BaseModel):
-    model_config = _CLOSED
+class ViewingSessionCreated(Closed):
     viewingSessionId: str
     affinityToken: str
 
@@ -106,15 +103,13 @@ class ViewingSession(ViewingSessionProperties):
     creationTime: Timestamp
 
 
-class FileIdAnswer(BaseModel):
-    model_config = _CLOSED
+class FileIdAnswer(Closed):
     fileId: str
 
 
-class PageAttributes(BaseModel):
+class PageAttributes(Closed):
     """Size and resolution of one page, and the document's page count."""
 
-    model_config = _CLOSED
     imageWidth: int
     imageHeight: int
     imageXResolution: int
@@ -124,53 +119,45 @@ class PageAttributes(BaseModel):
     contentType: str
 
 
-class SvgNotAvailable(BaseModel):
+class SvgNotAvailable(Closed):
     """A page asked for as SVG: pagemill renders raster only, and says so with the page's attributes."""
 
-    model_config = _CLOSED
     errorCode: Literal["SvgNotAvailable"]
     pageAttributes: PageAttributes
 
 
-class DocumentAttributes(BaseModel):
-    model_config = _CLOSED
+class DocumentAttributes(Closed):
     pageCount: int
     pageCountConfidence: Literal[50, 100] = Field(description="50: an estimate; 100: the real count")
 
 
-class PageText(BaseModel):
-    model_config = _CLOSED
+class PageText(Closed):
     number: int = Field(description="0-based page number")
     text: str
     width: int
     height: int
 
 
-class DocumentText(BaseModel):
-    model_config = _CLOSED
+class DocumentText(Closed):
     pages: list[PageText]
 
 
-class UploadSessionId(BaseModel):
-    model_config = _CLOSED
+class UploadSessionId(Closed):
     id: str
 
 
-class UploadSessionCreated(BaseModel):
-    model_config = _CLOSED
+class UploadSessionCreated(Closed):
     session: UploadSessionId
 
 
-class UploadProgress(BaseModel):
+class UploadProgress(Closed):
     """After a part: the bytes stored so far (where the next part must start)."""
 
-    model_config = _CLOSED
     session: UploadSessionId
     offset: int
 
 
-class UploadRights(BaseModel):
-    model_config = _CLOSED
+class UploadRights(Closed):
     create_access: bool
     delete_access: bool
     read_access: bool
@@ -197,21 +184,17 @@ class SavedObject(WorkFileRef):
     sha256: str
 
 
-class UploadSaved(BaseModel):
-    model_config = _CLOSED
+class UploadSaved(Closed):
     object: SavedObject
 
 
-class Empty(BaseModel):
+class Empty(Closed):
     """An empty JSON object."""
 
-    model_config = _CLOSED
 
-
-class TusUpload(BaseModel):
+class TusUpload(Closed):
     """GET /tus/files/{uploadId} (a pagemill extension): progress, and the work file once complete."""
 
-    model_config = _CLOSED
     uploadId: str
     offset: int
     length: int
@@ -220,10 +203,9 @@ class TusUpload(BaseModel):
     affinityToken: str | None = None
 
 
-class FileVersion(BaseModel):
+class FileVersion(Closed):
     """One stored version of a named file."""
 
-    model_config = _CLOSED
     name: str
     namespace: str
     version: int
@@ -237,8 +219,7 @@ class FileVersion(BaseModel):
     s3_url: str
 
 
-class FileStored(BaseModel):
-    model_config = _CLOSED
+class FileStored(Closed):
     code: Literal[200]
     status: Literal["true"]
     message: str
@@ -246,41 +227,35 @@ class FileStored(BaseModel):
     secureFilePath: str = Field(description="A signed link that needs no credentials, valid for an hour")
 
 
-class FileVersions(BaseModel):
-    model_config = _CLOSED
+class FileVersions(Closed):
     code: Literal[200]
     status: Literal["true"]
     versions: list[FileVersion]
 
 
-class FileDeleted(BaseModel):
-    model_config = _CLOSED
+class FileDeleted(Closed):
     code: Literal[200]
     status: Literal["true"]
     message: str
 
 
-class ReadyChecks(BaseModel):
-    model_config = _CLOSED
+class ReadyChecks(Closed):
     redis: bool
     storage: bool
     worker: bool
 
 
-class Readiness(BaseModel):
-    model_config = _CLOSED
+class Readiness(Closed):
     ready: bool
     checks: ReadyChecks
 
 
-class ChildService(BaseModel):
-    model_config = _CLOSED
+class ChildService(Closed):
     name: str
     serviceStatus: Literal["running", "not running", "unknown"]
 
 
-class ServiceInstance(BaseModel):
-    model_config = _CLOSED
+class ServiceInstance(Closed):
     serviceStatus: Literal["running", "unhealthy"]
     serviceInstallerVersion: str
     pccisVersion: str
@@ -291,8 +266,7 @@ class ServiceInstance(BaseModel):
     childServices: list[ChildService]
 
 
-class ServiceInfo(BaseModel):
-    model_config = _CLOSED
+class ServiceInfo(Closed):
     serviceStatus: Literal["running", "unhealthy"]
     licenseStatus: str
     instances: list[ServiceInstance]
