@@ -19,9 +19,10 @@ from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import error_response
 from service.fileservice import SIGNING_KEY
 from service.metrics import REQUESTS, count_request
+from service.openapi import openapi_document
 from service.pollcache import PollCache
 from service.queue import connect_redis
-from service.routes import ROUTES
+from service.routes import OPERATIONS, ROUTES
 from service.sessions import SessionStore
 from service.settings import Settings
 from service.storage import Storage, open_storage
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
     app[keys.SETTINGS] = settings
     app[REQUESTS] = Counter()
     app[keys.STARTED_MS] = now_ms()
+    app[keys.OPENAPI] = openapi_document(OPERATIONS)
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         if redis is not None:

@@ -22,9 +22,10 @@ log = structlog.get_logger("pagemill.auth")
 
 TENANT = web.RequestKey("tenant", str)
 OPEN_TENANT = ""
-# Routes anyone may call: health probes, tus discovery, and signed download links (the signature
-# is the credential).
-PUBLIC_PREFIXES = ("/PCCIS/V1/Service/Current/", "/metrics", "/files/signed/", "/openapi.json")
+# Routes anyone may call: health probes, tus discovery, signed download links (the signature is
+# the credential), and the API's documentation.
+PUBLIC_PREFIXES = ("/PCCIS/V1/Service/Current/", "/metrics", "/files/signed/", "/docs/")
+PUBLIC_PATHS = ("/openapi.json", "/docs")
 
 
 class ApiKeyConfigError(ValueError):
@@ -87,6 +88,11 @@ def credentials(request: web.Request) -> tuple[str | None, str | None]:
     return None, None
 
 
+def is_public(method: str, path: str) -> bool:
+    """Whether a request needs no key (also read by the OpenAPI document, with path templates)."""
+    return path.startswith(PUBLIC_PREFIXES) or path in PUBLIC_PATHS or (method == "OPTIONS" and path == "/tus/files")
+
+
 def unauthorized(message: str) -> ApiError:
     return ApiError(
         "Unauthorized", status=401, message=message,
@@ -99,7 +105,7 @@ def authenticate(request: web.Request, keys: ApiKeys) -> None:
     if not keys.enabled:
         request[TENANT] = OPEN_TENANT
         return
-    if request.path.startswith(PUBLIC_PREFIXES) or (request.method == "OPTIONS" and request.path == "/tus/files"):
+    if is_public(request.method, request.path):
         request[TENANT] = OPEN_TENANT
         return
     key, claimed = credentials(request)

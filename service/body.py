@@ -8,6 +8,10 @@ from aiohttp import BodyPartReader, web
 CHUNK_BYTES = 256 * 1024
 
 
+class MalformedMultipart(ValueError):
+    """A multipart body without a boundary, or with a part that cannot be parsed."""
+
+
 @dataclass
 class FileBody:
     """The bytes of an upload, streamed; `filename` is the form part's file name (None for a raw body)."""
@@ -28,19 +32,26 @@ async def _raw(request: web.Request) -> AsyncIterator[bytes]:
 
 
 async def _part(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK_BYTES):
-        yield chunk
+    try:
+        while chunk := await part.read_chunk(CHUNK_BYTES):
+            yield chunk
+    except ValueError as exc:
+        raise MalformedMultipart(str(exc)) from None
 
 
 async def file_body(request: web.Request) -> FileBody:
     """The request's file: the raw body, or the first part of a multipart form that carries a file name
-    (else the one named `file`). Nothing is buffered: the bytes are read as the caller iterates."""
+    (else the one named `file`). Nothing is buffered: the bytes are read as the caller iterates.
+    Raises MalformedMultipart, now or while iterating, for a form that cannot be parsed."""
     if not request.content_type.startswith("multipart/"):
         return FileBody(_raw(request))
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and (part.filename or part.name == "file"):
-            return FileBody(_part(part), part.filename)
-        if isinstance(part, BodyPartReader):
-            await part.release()  # a plain field before the file: skip its bytes
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and (part.filename or part.name == "file"):
+                return FileBody(_part(part), part.filename)
+            if isinstance(part, BodyPartReader):
+                await part.release()  # a plain field before the file: skip its bytes
+    except ValueError as exc:  # aiohttp's word for a missing boundary or a malformed part
+        raise MalformedMultipart(str(exc)) from None
     return FileBody(_empty(), found=False)

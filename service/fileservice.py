@@ -19,7 +19,7 @@ from aiohttp import web
 
 from service import keys
 from service.auth import TENANT
-from service.body import file_body
+from service.body import MalformedMultipart, file_body
 from service.errors import ApiError
 from service.params import is_number
 from service.sniff import content_type_for, sniff_extension
@@ -108,6 +108,9 @@ async def upload(request: web.Request) -> web.Response:
                 raise _fail(413, "RequestBodyTooLarge", f"files are limited to {settings.max_upload_bytes} bytes")
             upload_.write(chunk)
         await upload_.commit(storage_key)
+    except MalformedMultipart as exc:  # no boundary, or a broken part: the client's mistake
+        await upload_.abort()
+        raise _fail(400, "InvalidMultipart", f"the multipart body cannot be read: {exc}") from None
     except BaseException:
         await upload_.abort()
         raise

@@ -41,13 +41,6 @@ async def get_health(request: web.Request) -> web.Response:
     return web.Response(status=500)
 
 
-async def get_openapi(request: web.Request) -> web.Response:
-    """The OpenAPI 3.1 document of this API."""
-    from service.openapi import openapi_document
-
-    return web.json_response(openapi_document())
-
-
 async def get_ready(request: web.Request) -> web.Response:
     """Readiness: Redis and storage answer and at least one worker reported in recently."""
     checks = {"redis": False, "storage": False, "worker": False}

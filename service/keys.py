@@ -20,3 +20,4 @@ VIEWS = web.AppKey("views", SessionStore)
 WAITER = web.AppKey("waiter", Waiter)
 UPLOADS = web.AppKey("uploads", Uploads)
 POLL_CACHE = web.AppKey("poll_cache", PollCache)
+OPENAPI = web.AppKey("openapi", dict)  # the OpenAPI document, built once from the route table

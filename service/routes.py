@@ -1,69 +1,208 @@
-"""Every route of the front door, in one list."""
+"""Every route of the front door, in one list: each declares its handler and its OpenAPI contract."""
 
-from aiohttp import web
-
-from service import converters, fileservice, health, metrics, parts, queuedjobs, tus, viewer, viewing, workfiles
+from schemas import responses as r
+from schemas.converters import ConvertRequest
+from schemas.viewing import SessionStarted, SessionStopped, SourceRef, ViewingSessionProperties
+from service import converters, docs, fileservice, health, metrics, parts, queuedjobs, tus, viewer, viewing, workfiles
+from service.operation import INTEGER, Operation, Param, route_defs
 
 SESSION = "/PCCIS/V1/ViewingSession/u{sessionId}"
 UPLOAD = "/PCCIS/V1/WorkFile/UploadSession"
 SEED_UPLOAD = "/archives/{archiveId}/entities/H:{entityHandle}/create_sessions"
+FILES = {"/api_gateway/file-service": "", "/PCCIS/V1/Files": "Pccis"}  # base -> operationId suffix
 
-ROUTES = [
+WORK_FILES, UPLOADS, TUS, FILE_SERVICE = "Work files", "Uploads", "tus", "File service"
+CONVERSIONS, QUEUED_JOBS, SESSIONS, VIEWER = "Conversions", "Queued jobs", "Viewing sessions", "Viewer"
+SERVICE = "Service"
+
+AFFINITY = Param(
+    "Accusoft-Affinity-Token", "The affinityToken of an earlier file, to keep files together", in_="header"
+)
+FILENAME = Param("ContentDispositionFilename", "The file name for Content-Disposition (no separators)")
+MIN_SECONDS = Param("MinSecondsAvailable", "Keep the file at least this long (capped by the server)", INTEGER)
+EXTENSION = Param("FileExtension", "The file's extension when its bytes do not tell (no leading period)")
+DOCUMENT_ID = Param("DocumentID", '"u" + the viewing session id, or "e" + its base64', required=True)
+TUS_RESUMABLE = Param("Tus-Resumable", "The tus version", {"type": "string", "enum": ["1.0.0"]}, "header", True)
+UPLOAD_CHECKSUM = Param("Upload-Checksum", "`sha1|sha256 <base64 digest>` of this request's body", in_="header")
+VIEWER_ERRORS = ("Accusoft-Status-Number", "Accusoft-Status-Message")
+FILE_HEADERS = ("Content-Disposition",)
+IMAGES = {"image/png": "binary", "image/jpeg": "binary"}
+TUS_STATE = ("Tus-Resumable", "Upload-Offset", "Upload-Expires", "Pagemill-File-Id")
+
+OPERATIONS = [
     # The route clients poll comes first: the router tries routes in this order.
-    web.get("/v2/contentConverters/{processId}", converters.get_converter),
-    web.post("/PCCIS/V1/WorkFile", workfiles.post_workfile),
-    web.get("/PCCIS/V1/WorkFile/{fileId}", workfiles.get_workfile),
-    web.get("/PCCIS/V1/WorkFile/{fileId}/Info", workfiles.get_workfile_info),
-    web.delete("/PCCIS/V1/WorkFile/{fileId}", workfiles.delete_workfile),
+    Operation("GET", "/v2/contentConverters/{processId}", converters.get_converter, "Poll a conversion process",
+              CONVERSIONS, "Poll until `state` is no longer `processing`; `output.results` then lists the work files.",
+              response=r.Process, errors=(404, 480)),
+    Operation("POST", "/PCCIS/V1/WorkFile", workfiles.post_workfile, "Upload a work file", WORK_FILES,
+              "The raw body is streamed to storage; magic bytes (pdf, png, jpeg, gif, bmp, tiff) beat FileExtension.",
+              params=(EXTENSION, MIN_SECONDS, AFFINITY), body="binary", response=r.WorkFileRef, errors=(413, 480)),
+    Operation("GET", "/PCCIS/V1/WorkFile/{fileId}", workfiles.get_workfile, "Download a work file", WORK_FILES,
+              params=(FILENAME,), response="binary", response_headers=FILE_HEADERS, ranges=True, errors=(404, 480)),
+    Operation("GET", "/PCCIS/V1/WorkFile/{fileId}/Info", workfiles.get_workfile_info, "Describe a work file",
+              WORK_FILES, response=r.WorkFileInfo, errors=(404, 480)),
+    Operation("DELETE", "/PCCIS/V1/WorkFile/{fileId}", workfiles.delete_workfile, "Delete a work file", WORK_FILES,
+              status=204, errors=(404, 480)),
     *[
-        route
-        for base, ext in ((UPLOAD, ""), (SEED_UPLOAD, ".json"))  # the seed's routes end in .json
-        for route in (
-            web.post(base + ext, parts.create_session),
-            web.put(base + "/{uploadId}", parts.put_part),
-            web.post(base + "/{uploadId}/save" + ext, parts.save_session),
-            web.delete(base + "/{uploadId}" + ext, parts.delete_session),
+        op
+        for base, ext, seed in ((UPLOAD, "", ""), (SEED_UPLOAD, ".json", "Seed"))  # the seed's routes end in .json
+        for op in (
+            Operation("POST", base + ext, parts.create_session, "Start an upload in parts", UPLOADS,
+                      params=(MIN_SECONDS,), body=parts.CreateSession, body_required=False,
+                      response=r.UploadSessionCreated, errors=(413, 480), name=f"createUploadSession{seed}"),
+            Operation("PUT", base + "/{uploadId}", parts.put_part, "Upload the next part", UPLOADS,
+                      "A part must start where the previous one ended; resending the last part changes nothing.",
+                      params=(Param("Content-Range", "`start-end` or `bytes start-end/total` (0-based, inclusive)",
+                                    in_="header", required=True),),
+                      body="binary", response=r.UploadProgress, errors=(400, 404, 409, 411, 413),
+                      name=f"putUploadPart{seed}"),
+            Operation("POST", base + "/{uploadId}/save" + ext, parts.save_session, "Save the upload as a work file",
+                      UPLOADS, params=(AFFINITY,), body=parts.SaveSession, body_required=False,
+                      response=r.UploadSaved, errors=(404, 409, 413, 480), name=f"saveUploadSession{seed}"),
+            Operation("DELETE", base + "/{uploadId}" + ext, parts.delete_session, "Cancel an upload", UPLOADS,
+                      response=r.Empty, errors=(404,), name=f"deleteUploadSession{seed}"),
         )
     ],
-    web.options("/tus/files", tus.options),
-    web.post("/tus/files", tus.create),
-    web.head("/tus/files/{uploadId}", tus.head),
-    web.patch("/tus/files/{uploadId}", tus.patch),
-    web.delete("/tus/files/{uploadId}", tus.delete),
-    web.get("/tus/files/{uploadId}", tus.status, allow_head=False),
+    Operation("OPTIONS", "/tus/files", tus.options, "tus discovery: version, extensions, size limit", TUS,
+              status=204, stateful=False,
+              response_headers=("Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size",
+                                "Tus-Checksum-Algorithm")),
+    Operation("POST", "/tus/files", tus.create, "Create a tus upload", TUS,
+              "With a body of `application/offset+octet-stream` (creation-with-upload) the first bytes come along.",
+              params=(TUS_RESUMABLE,
+                      Param("Upload-Length", "The upload's size in bytes", INTEGER, "header", True),
+                      Param("Upload-Metadata", "`key base64value` pairs; `filename` and `filetype` are read",
+                            in_="header"),
+                      UPLOAD_CHECKSUM, AFFINITY),
+              body={"application/offset+octet-stream": "binary"}, body_required=False, status=201,
+              response_headers=("Location", *TUS_STATE), errors=(400, 409, 412, 413, 415, 423, 460)),
+    Operation("HEAD", "/tus/files/{uploadId}", tus.head, "The upload's offset", TUS, params=(TUS_RESUMABLE,),
+              response_headers=(*TUS_STATE, "Upload-Length", "Upload-Metadata"), errors=(404, 410, 412)),
+    Operation("PATCH", "/tus/files/{uploadId}", tus.patch, "Append to a tus upload", TUS,
+              "The body is appended at Upload-Offset; the upload becomes a work file when it is complete.",
+              params=(TUS_RESUMABLE,
+                      Param("Upload-Offset", "Where this chunk starts", INTEGER, "header", True),
+                      UPLOAD_CHECKSUM, AFFINITY),
+              body={"application/offset+octet-stream": "binary"}, status=204, response_headers=TUS_STATE,
+              errors=(400, 404, 409, 410, 412, 413, 415, 423, 460)),
+    Operation("DELETE", "/tus/files/{uploadId}", tus.delete, "Terminate a tus upload", TUS,
+              params=(TUS_RESUMABLE,), status=204, response_headers=("Tus-Resumable",),
+              errors=(404, 410, 412, 423)),
+    Operation("GET", "/tus/files/{uploadId}", tus.status, "The upload's state and work file", TUS,
+              "A pagemill extension: progress as JSON, with the work file once the upload is complete.",
+              response=r.TusUpload, response_headers=("Tus-Resumable",), errors=(404, 410)),
     *[
-        route
-        for base in ("/api_gateway/file-service", "/PCCIS/V1/Files")
-        for route in (
-            web.post(base + "/{namespace}/{filename}", fileservice.upload),
-            web.get(base + "/{namespace}/{filename}", fileservice.download),
-            web.get(base + "/{namespace}/{filename}/versions", fileservice.list_versions),
-            web.delete(base + "/{namespace}/{filename}", fileservice.delete),
+        op
+        for base, suffix in FILES.items()
+        for op in (
+            Operation("POST", base + "/{namespace}/{filename}", fileservice.upload, "Store a new version of a file",
+                      FILE_SERVICE, "The raw body, or the first file of a multipart form.",
+                      body={"application/octet-stream": "binary", "multipart/form-data": "form"},
+                      response=r.FileStored, errors=(400, 413), name=f"storeFile{suffix}"),
+            Operation("GET", base + "/{namespace}/{filename}", fileservice.download, "Download a file", FILE_SERVICE,
+                      params=(Param("version", "A version number (default: the latest)", INTEGER),),
+                      response="binary", response_headers=FILE_HEADERS, ranges=True, errors=(400, 404),
+                      name=f"downloadFile{suffix}"),
+            Operation("GET", base + "/{namespace}/{filename}/versions", fileservice.list_versions,
+                      "List a file's versions", FILE_SERVICE, response=r.FileVersions, errors=(400, 404),
+                      name=f"listFileVersions{suffix}"),
+            Operation("DELETE", base + "/{namespace}/{filename}", fileservice.delete,
+                      "Delete a file (or one version)", FILE_SERVICE,
+                      params=(Param("version", "Delete only this version", INTEGER),),
+                      response=r.FileDeleted, errors=(400, 404), name=f"deleteFile{suffix}"),
         )
     ],
-    web.get("/files/signed/{namespace}/{filename}", fileservice.signed_download),
-    web.get("/api/QueuedJobs", queuedjobs.list_jobs),
-    web.get("/api/QueuedJobs/OutputFile", queuedjobs.get_output),
-    web.get("/api/QueuedJobs/OutputFile/{id}", queuedjobs.get_output),
-    web.get("/api/QueuedJobs/{id}", queuedjobs.get_job),
-    web.post("/v2/contentConverters", converters.post_converter),
-    web.post("/PCCIS/V1/ViewingSession", viewing.post_session),
-    web.get(SESSION, viewing.get_session),
-    web.delete(SESSION, viewing.delete_session),
-    web.put(SESSION + "/SourceFile", viewing.put_source_file),
-    web.get(SESSION + "/SourceFile", viewing.get_source_file),
-    web.put(SESSION + "/SourceRef", viewing.put_source_ref),
-    web.get(SESSION + "/FileId", viewing.get_file_id),
-    web.post(SESSION + "/Notification/SessionStarted", viewing.post_session_started),
-    web.post(SESSION + "/Notification/SessionStopped", viewing.post_session_stopped),
-    web.get("/PCCIS/V1/Page/q/{page}", viewer.get_page),
-    web.get("/PCCIS/V1/Page/q/{page}/Attributes", viewer.get_page_attributes),
-    web.get(r"/PCCIS/V1/Page/q/{page}/{width:[0-9]{1,5}}x{height:[0-9]{1,5}}", viewer.get_thumbnail),
-    web.get("/PCCIS/V1/Document/q/Attributes", viewer.get_document_attributes),
-    web.get(r"/PCCIS/V1/Document/q/{first:[0-9]{1,9}}-{last:[0-9]{1,9}}/Text", viewer.get_text),
-    web.get("/metrics", metrics.get_metrics),
-    web.get("/openapi.json", health.get_openapi),
-    web.get("/PCCIS/V1/Service/Current/Health", health.get_health),
-    web.get("/PCCIS/V1/Service/Current/Ready", health.get_ready),
-    web.get("/PCCIS/V1/Service/Current/Info", health.get_info),
-]
+    Operation("GET", "/files/signed/{namespace}/{filename}", fileservice.signed_download,
+              "Download through a signed link", FILE_SERVICE,
+              "The `secureFilePath` of an upload: no credentials needed; 403 once expired or altered.",
+              params=tuple(Param(name, "Part of the signed link", required=True)
+                           for name in ("version", "tenant", "expires", "signature")),
+              response="binary", response_headers=FILE_HEADERS, ranges=True, errors=(400, 403, 404)),
+    Operation("GET", "/api/QueuedJobs", queuedjobs.list_jobs, "List queued jobs", QUEUED_JOBS,
+              params=(Param("page", "1-based page", INTEGER), Param("pageSize", "Jobs per page (1-200)", INTEGER),
+                      Param("state", "Only jobs in this state",
+                            {"type": "string", "enum": ["processing", "complete", "error"]})),
+              response=r.QueuedJobPage, errors=(480,)),
+    *[
+        Operation("GET", path, queuedjobs.get_output, "Download a job's output, base64-encoded", QUEUED_JOBS,
+                  "One output comes as its bytes, several as one zip, either way base64-encoded.",
+                  params=params, response={"text/plain": "text"}, response_headers=FILE_HEADERS,
+                  errors=(404, 409, 410, 480), name=name)
+        for path, params, name in (
+            ("/api/QueuedJobs/OutputFile", (Param("id", "The job's number", INTEGER, required=True),),
+             "getOutputByQuery"),
+            ("/api/QueuedJobs/OutputFile/{id}", (), "getOutput"),
+        )
+    ],
+    Operation("GET", "/api/QueuedJobs/{id}", queuedjobs.get_job, "Get a queued job", QUEUED_JOBS,
+              response=r.QueuedJob, errors=(404, 480)),
+    Operation("POST", "/v2/contentConverters", converters.post_converter, "Start a conversion process", CONVERSIONS,
+              "Validated at once (480 with the JSON path in errorDetails.at); poll the process for its output. "
+              "A retry with the same Idempotency-Key and body gets the first process back.",
+              params=(Param("Idempotency-Key", "Makes retries of this request safe (1-255 characters)",
+                            in_="header"),),
+              body=ConvertRequest, response=r.Process, response_headers=("Idempotent-Replayed",),
+              errors=(409, 413, 429, 480)),
+    Operation("POST", "/PCCIS/V1/ViewingSession", viewing.post_session, "Create a viewing session", SESSIONS,
+              body=ViewingSessionProperties, response=r.ViewingSessionCreated, errors=(413, 480)),
+    Operation("GET", SESSION, viewing.get_session, "Get a viewing session's properties", SESSIONS,
+              response=r.ViewingSession, errors=(404,), error_headers=VIEWER_ERRORS),
+    Operation("DELETE", SESSION, viewing.delete_session, "Delete a viewing session", SESSIONS,
+              "Only sessions with `serverCaching: none` (580 CannotDeleteCachedViewingSession otherwise).",
+              status=204, errors=(404,)),
+    Operation("PUT", SESSION + "/SourceFile", viewing.put_source_file, "Provide the session's document", SESSIONS,
+              params=(EXTENSION,), body="binary", errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
+    Operation("GET", SESSION + "/SourceFile", viewing.get_source_file, "Download the session's document", SESSIONS,
+              params=(FILENAME,), response="binary", response_headers=FILE_HEADERS, ranges=True,
+              errors=(404, 480), error_headers=VIEWER_ERRORS),
+    Operation("PUT", SESSION + "/SourceRef", viewing.put_source_ref, "Use a work file as the session's document",
+              SESSIONS, body=SourceRef, errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
+    Operation("GET", SESSION + "/FileId", viewing.get_file_id, "The work file behind the session", SESSIONS,
+              response=r.FileIdAnswer, errors=(404, 480), error_headers=VIEWER_ERRORS),
+    Operation("POST", SESSION + "/Notification/SessionStarted", viewing.post_session_started,
+              "The viewer has started: convert now", SESSIONS, body=SessionStarted, body_required=False,
+              errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
+    Operation("POST", SESSION + "/Notification/SessionStopped", viewing.post_session_stopped, "Stop the session",
+              SESSIONS, "Every later request of the session gets the given status and message.",
+              body=SessionStopped, body_required=False, errors=(404, 413, 480)),
+    Operation("GET", "/PCCIS/V1/Page/q/{page}", viewer.get_page, "A page as an image", VIEWER,
+              "Waits (bounded) until the page is rendered. SVG content types answer JSON SvgNotAvailable.",
+              params=(DOCUMENT_ID,
+                      Param("ContentType", "png (default), jpeg; svg, svga, svgb answer JSON",
+                            {"type": "string", "enum": ["png", "jpeg", "jpg", "svg", "svga", "svgb"]}),
+                      Param("Scale", "0.05 to 8", {"type": "number", "minimum": 0.05, "maximum": 8}),
+                      Param("Quality", "jpeg quality, 1 to 100", {"type": "integer", "minimum": 1, "maximum": 100})),
+              response={**IMAGES, "application/json": r.SvgNotAvailable}, ranges=True,
+              errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
+    Operation("GET", "/PCCIS/V1/Page/q/{page}/Attributes", viewer.get_page_attributes, "A page's size", VIEWER,
+              params=(DOCUMENT_ID, Param("ContentType", "Echoed in contentType")),
+              response=r.PageAttributes, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
+    Operation("GET", r"/PCCIS/V1/Page/q/{page}/{width:[0-9]{1,5}}x{height:[0-9]{1,5}}", viewer.get_thumbnail,
+              "A thumbnail fitted into width x height (up to 2000)", VIEWER,
+              params=(DOCUMENT_ID, Param("ContentType", "png (default) or jpeg")),
+              response=IMAGES, ranges=True, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
+    Operation("GET", "/PCCIS/V1/Document/q/Attributes", viewer.get_document_attributes, "The page count", VIEWER,
+              "DesiredPageCountConfidence <= 50 may answer at once with an estimate (confidence 50).",
+              params=(DOCUMENT_ID, Param("DesiredPageCountConfidence", "0 to 100 (default 100)",
+                                         {"type": "integer", "minimum": 0, "maximum": 100})),
+              response=r.DocumentAttributes, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
+    Operation("GET", r"/PCCIS/V1/Document/q/{first:[0-9]{1,9}}-{last:[0-9]{1,9}}/Text", viewer.get_text,
+              "The text of pages first..last (0-based, up to 500)", VIEWER, params=(DOCUMENT_ID,),
+              response=r.DocumentText, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
+    Operation("GET", "/metrics", metrics.get_metrics, "Prometheus metrics", SERVICE, response={"text/plain": "text"}),
+    Operation("GET", "/openapi.json", docs.get_openapi, "This OpenAPI document", SERVICE,
+              response=r.OpenApiDocument, stateful=False),
+    Operation("GET", "/docs", docs.get_docs, "The API documentation (Swagger UI)", SERVICE,
+              response={"text/html": "text"}, stateful=False),
+    Operation("GET", "/docs/static/{name}", docs.get_asset, "A file of the documentation page", SERVICE,
+              params=(Param("name", "The file", {"type": "string", "enum": sorted(docs.ASSETS)}, "path"),),
+              response={media: "binary" for media in sorted(set(docs.ASSETS.values()))}, errors=(404,),
+              stateful=False),
+    Operation("GET", "/PCCIS/V1/Service/Current/Health", health.get_health, "Health: Redis and storage answer",
+              SERVICE, response={"text/plain": "text"}, responses={500: None}, stateful=False),
+    Operation("GET", "/PCCIS/V1/Service/Current/Ready", health.get_ready, "Readiness: a worker is there too",
+              SERVICE, response=r.Readiness, responses={503: r.Readiness}, stateful=False),
+    Operation("GET", "/PCCIS/V1/Service/Current/Info", health.get_info, "Service, versions and worker status",
+              SERVICE, response=r.ServiceInfo, stateful=False),
+]  # fmt: skip
+ROUTES = route_defs(OPERATIONS)

@@ -10,7 +10,7 @@ from aiohttp import web
 from schemas.records import WorkFile
 from service import keys
 from service.auth import TENANT
-from service.body import file_body
+from service.body import MalformedMultipart, file_body
 from service.errors import InvalidInput, NotFound, PayloadTooLarge, ServerError
 from service.ids import new_affinity_token, new_id
 from service.params import extension_of, extension_param, filename_param, lifetime_param, path_id
@@ -56,13 +56,13 @@ async def receive_workfile(
     limit = settings.max_upload_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(limit)
-    body = await file_body(request)
-    if not body.found:
-        raise InvalidInput("body", message="the multipart form has no file part (a part with a file name)")
-    given_extension = given_extension or extension_of(body.filename)
     file_id = new_id()
     upload = MeteredUpload(storage.open_upload(), SNIFF_BYTES)
     try:
+        body = await file_body(request)
+        if not body.found:
+            raise InvalidInput("body", message="the multipart form has no file part (a part with a file name)")
+        given_extension = given_extension or extension_of(body.filename)
         async for chunk in body.chunks:
             if upload.size + len(chunk) > limit:
                 raise PayloadTooLarge(limit)
@@ -79,8 +79,10 @@ async def receive_workfile(
                 "UnrecognizedFileFormat", message="the file type could not be detected; pass FileExtension"
             )
         await upload.commit(workfile_key(file_id))
-    except BaseException:
+    except BaseException as exc:
         await upload.abort()
+        if isinstance(exc, MalformedMultipart):
+            raise InvalidInput("body", message=f"the multipart body cannot be read: {exc}") from None
         raise
     extension = choose_extension(sniffed, given_extension)
     affinity = _affinity(request.headers.get("Accusoft-Affinity-Token", ""))

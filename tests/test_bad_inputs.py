@@ -166,3 +166,13 @@ async def test_non_ascii_digits_are_not_numbers(client):
     assert (await client.get("/PCCIS/V1/Page/q/%C2%B9", params={"DocumentID": "u" + "A" * 86})).status == 480
     assert (await client.post("/tus/files", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "²"})).status == 400
     assert (await client.get("/api_gateway/file-service/rewards/a.png?version=%C2%B9")).status == 404
+
+
+async def test_a_malformed_multipart_upload_is_the_clients_mistake(client):
+    # A multipart Content-Type without a boundary once answered 580 InternalError
+    for content_type in ("multipart/form-data", "multipart/form-data; boundary=x"):
+        resp = await client.post(
+            "/api_gateway/file-service/rewards/a.txt", data=b"0", headers={"Content-Type": content_type}
+        )
+        assert resp.status == 400, (content_type, await resp.text())
+        assert (await resp.json())["errorCode"] == "InvalidMultipart"
