@@ -63,9 +63,19 @@ class ConvertInput(BaseModel):
     dest: Dest
 
 
+class Webhook(BaseModel):
+    """pagemill extension: where to POST the process's JSON once it ends (signed per Standard Webhooks)."""
+
+    model_config = _STRICT
+    url: str = Field(min_length=8, max_length=2048, pattern=r"^https?://[^\s]+$", description="http(s) URL to notify")
+
+
 class ConvertRequest(BaseModel):
     """Body of POST /v2/contentConverters."""
 
     model_config = _STRICT
     input: ConvertInput
+    webhook: Webhook | None = Field(
+        default=None, description="pagemill extension: notify this URL when the process ends"
+    )
     minSecondsAvailable: int | None = Field(default=None, ge=0, le=10**9)

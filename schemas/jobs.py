@@ -15,6 +15,8 @@ PLAN_CONVERSION = "plan_conversion"
 RENDER_CHUNK = "render_chunk"
 FINISH_CONVERSION = "finish_conversion"
 SWEEP_EXPIRED = "sweep_expired"
+DISCARD_OUTPUTS = "discard_outputs"
+DELIVER_WEBHOOK = "deliver_webhook"
 
 
 def plan_job_id(process_id: str) -> str:
@@ -30,6 +32,16 @@ def chunk_job_id(process_id: str, chunk: int, start: int) -> str:
 def finish_job_id(process_id: str) -> str:
     """The one finishing (assembly) job of a process."""
     return f"proc:{process_id}:finish"
+
+
+def discard_job_id(process_id: str) -> str:
+    """The one clean-up job of a cancelled process."""
+    return f"proc:{process_id}:discard"
+
+
+def webhook_job_id(process_id: str) -> str:
+    """The one webhook delivery of a process (its retries reuse the job)."""
+    return f"proc:{process_id}:webhook"
 
 
 def serialize_job(data: dict[str, Any]) -> bytes:

@@ -48,6 +48,7 @@ class ProcessResult(Closed):
     fileId: str | None = None
     pageCount: int | None = None
     errorCode: str | None = None
+    message: str | None = Field(default=None, description="Why this result failed, in a sentence")
     sources: list[ResultSource]
 
 
@@ -65,6 +66,7 @@ class Process(Closed):
     percentComplete: int = Field(ge=0, le=100)
     affinityToken: str | None = None
     errorCode: str | None = Field(default=None, description='Why the process ended in state "error"')
+    message: str | None = Field(default=None, description="The errorCode's reason in a sentence (pagemill)")
     output: ProcessOutput | None = Field(default=None, description="Present once the process is final")
     queuedJobId: int | None = Field(default=None, description="This process as a queued job (/api/QueuedJobs/{id})")
 

@@ -16,6 +16,7 @@ from arq.connections import ArqRedis
 from service import keys
 from service.auth import ApiKeys, authenticate
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
+from service.cors import preflight, response_signal
 from service.errors import error_response
 from service.fileservice import SIGNING_KEY
 from service.metrics import REQUESTS, count_request
@@ -34,9 +35,9 @@ log = structlog.get_logger("pagemill.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
-def front_door(keys: ApiKeys, log_requests: bool) -> Any:
-    """The one middleware: request id bound to every log line, authentication, errors as JSON,
-    and one log line per request when INFO is enabled. (A single layer: the poll route is hot.)"""
+def front_door(keys: ApiKeys, log_requests: bool, cors_origins: tuple[str, ...] = ()) -> Any:
+    """The one middleware: request id bound to every log line, CORS preflights, authentication, errors
+    as JSON, and one log line per request when INFO is enabled. (A single layer: the poll route is hot.)"""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -47,8 +48,10 @@ def front_door(keys: ApiKeys, log_requests: bool) -> Any:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter() if log_requests else 0.0
         try:
-            authenticate(request, keys)
-            response = await handler(request)
+            response = preflight(cors_origins, request) if cors_origins else None
+            if response is None:
+                authenticate(request, keys)
+                response = await handler(request)
         except Exception as exc:
             response = error_response(exc)
         if not response.prepared:  # handlers that stream set it themselves
@@ -71,7 +74,9 @@ def front_door(keys: ApiKeys, log_requests: bool) -> Any:
 def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: Storage | None = None) -> web.Application:
     """Build the front door. Pass `redis`/`storage` to share existing ones (they are then not closed)."""
     log_requests = logging.getLevelName(settings.log_level) <= logging.INFO
-    app = web.Application(middlewares=[front_door(settings.api_keys, log_requests)])
+    app = web.Application(middlewares=[front_door(settings.api_keys, log_requests, settings.cors_origins)])
+    if settings.cors_origins:
+        app.on_response_prepare.append(response_signal(settings.cors_origins))
     app[keys.SETTINGS] = settings
     app[REQUESTS] = Counter()
     app[keys.STARTED_MS] = now_ms()

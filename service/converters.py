@@ -5,6 +5,7 @@ import hashlib
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from aiohttp import web
@@ -13,15 +14,18 @@ from schemas import jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
 from schemas.pages import PageSyntaxError, parse_pages
 from service import keys
+from service.archive import zip_chunks
 from service.auth import TENANT
+from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, InvalidInput, NotFound
 from service.ids import is_valid_id, new_id
 from service.params import lifetime_param, path_id
-from service.queuedjobs import register_job
-from service.store import now_ms
+from service.processes import output_files, process_json_text
+from service.queuedjobs import cancel_or_409, register_job
+from service.store import iso_ms, now_ms
 from service.validation import read_model
 from service.watermarks import check_watermarks
-from service.workfiles import iso_ms
+from service.workfiles import content_disposition
 
 log = structlog.get_logger("pagemill.converters")
 
@@ -94,6 +98,8 @@ async def post_converter(request: web.Request) -> web.Response:
     if len(req.input.sources) > 1 and dest.format not in MULTI_SOURCE_FORMATS:
         raise ApiError("MultipleSourcesAreNotSupportedForThisDestinationFormat", at="input.sources", extra=echo)
     check_dimensions(dest, settings.max_dimension_px, echo)
+    if req.webhook is not None:
+        check_webhook(req.webhook.url, settings.webhook_secret, echo)
     await check_watermarks(store, dest.watermarks or [], "input.dest.watermarks", request[TENANT], echo)
 
     affinity = None
@@ -139,6 +145,7 @@ async def post_converter(request: web.Request) -> web.Response:
             "affinityToken": affinity or "",
             "tenant": request[TENANT],
             "queuedJobId": number,
+            **({"webhook": req.webhook.url} if req.webhook else {}),
         },
         expires,
     )
@@ -157,6 +164,26 @@ async def post_converter(request: web.Request) -> web.Response:
     if affinity:
         body["affinityToken"] = affinity
     return web.json_response(body)
+
+
+def check_webhook(url: str, secret: str | None, echo: dict[str, Any]) -> None:
+    """A webhook needs a configured signing secret and an absolute http(s) URL with a host."""
+    if secret is None:
+        raise ApiError(
+            "InvalidInput",
+            at="webhook",
+            extra=echo,
+            message="webhooks are not enabled on this server (it has no PAGEMILL_WEBHOOK_SECRET to sign them with)",
+        )
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ApiError(
+            "InvalidInput", at="webhook.url", extra=echo, message="the webhook url must be an absolute http(s) URL"
+        )
 
 
 async def _claim_idempotency_key(request: web.Request, process_id: str, echo: dict[str, Any]) -> dict[str, Any] | None:
@@ -186,16 +213,6 @@ async def _claim_idempotency_key(request: web.Request, process_id: str, echo: di
     raise ApiError("IdempotentRequestInProgress", status=409, message="the first request with this key is in progress")
 
 
-def percent_complete(record: dict[str, Any]) -> int:
-    """Units rendered over units planned; 100 only once the process is final."""
-    if record["state"] != "processing":
-        return 100
-    total = record.get("total")
-    if not total:
-        return 0
-    return min(99, record["done"] * 100 // total)
-
-
 async def get_converter(request: web.Request) -> web.Response:
     process_id = path_id(request, "processId")
     cache = request.app[keys.POLL_CACHE]
@@ -216,33 +233,41 @@ def process_response(record: dict[str, Any], headers: dict[str, str] | None = No
     return web.Response(body=body, content_type="application/json", headers=headers)
 
 
-def process_json_text(record: dict[str, Any]) -> str:
-    """A process as GET /v2/contentConverters/{id} shows it.
+async def _own_process(request: web.Request) -> tuple[str, dict[str, Any]]:
+    process_id = path_id(request, "processId")
+    record = await request.app[keys.STORE].get_process(process_id, parse_json=False)
+    if record is None or record.get("tenant", "") != request[TENANT]:
+        raise NotFound("ProcessDoesNotExist")
+    return process_id, record
 
-    This is the route clients poll: the stored `input` and `output` JSON is spliced in as it is
-    rather than parsed and serialised again on every poll.
-    """
-    parts = [
-        '{"input":',
-        record["input"],
-        ',"processId":',
-        json.dumps(record["processId"]),
-        ',"expirationDateTime":"',
-        iso_ms(record["expires_ms"]),
-        '","state":',
-        json.dumps(record["state"]),
-        ',"percentComplete":',
-        str(percent_complete(record)),
-    ]
-    if record.get("affinityToken"):
-        parts += [',"affinityToken":', json.dumps(record["affinityToken"])]
-    if "errorCode" in record:
-        parts += [',"errorCode":', json.dumps(record["errorCode"])]
-    if "message" in record:
-        parts += [',"message":', json.dumps(record["message"])]
-    if "output" in record:
-        parts += [',"output":', record["output"]]
-    if "queuedJobId" in record:
-        parts += [',"queuedJobId":', str(record["queuedJobId"])]
-    parts.append("}")
-    return "".join(parts)
+
+async def delete_converter(request: web.Request) -> web.Response:
+    """Cancel a running process: it ends as `state: "error"`, `errorCode: "Cancelled"` (pagemill extension)."""
+    process_id, _ = await _own_process(request)
+    await cancel_or_409(request, process_id)
+    record = await request.app[keys.STORE].get_process(process_id, parse_json=False)
+    log.info("process_cancelled", process_id=process_id)
+    return process_response(record or {})
+
+
+async def get_output_zip(request: web.Request) -> web.StreamResponse:
+    """Every result of a complete process in one zip, streamed in order (pagemill extension)."""
+    process_id, record = await _own_process(request)
+    if record["state"] != "complete":
+        raise ApiError("ProcessNotComplete", status=409, message=f"the process is {record['state']}, not complete")
+    record["output"] = json.loads(record.get("output") or "{}")
+    files = await output_files(request.app[keys.STORE], request.app[keys.STORAGE], record)
+    if files is None:
+        raise ApiError("OutputExpired", status=410)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": content_disposition(f"{process_id}.zip"),
+            REQUEST_ID_HEADER: request[REQUEST_ID],
+        }
+    )
+    await response.prepare(request)
+    async for chunk in zip_chunks(files):
+        await response.write(chunk)
+    await response.write_eof()
+    return response

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from schemas import jobs
 from service import keys
-from service.workfiles import iso_ms
+from service.store import iso_ms
 
 log = structlog.get_logger("pagemill.health")
 

@@ -20,9 +20,10 @@ from service.errors import ApiError, NotFound
 from service.ids import is_valid_id
 from service.params import lifetime_param
 from service.sniff import extension_for
+from service.store import iso_ms
 from service.uploads import TooLarge, UploadBusy
 from service.validation import read_model
-from service.workfiles import iso_ms, workfile_json
+from service.workfiles import workfile_json
 
 log = structlog.get_logger("pagemill.parts")
 

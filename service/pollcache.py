@@ -39,6 +39,10 @@ class PollCache:
         while len(self._entries) > MAX_ENTRIES:
             self._entries.popitem(last=False)
 
+    def drop(self, process_id: str) -> None:
+        """Forget a process whose record this front door has just changed."""
+        self._entries.pop(process_id, None)
+
     def announced(self, key: str) -> None:
         """Waiter hook: a process record changed."""
         if key.startswith(KEY_PREFIX):

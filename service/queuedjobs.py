@@ -3,20 +3,22 @@ output can be fetched base64-encoded (a zip when the job has several outputs).""
 
 import asyncio
 import base64
-import tempfile
-import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
 
 from service import keys
+from service.archive import zip_chunks
 from service.auth import TENANT
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, NotFound
 from service.params import is_number
-from service.storage import workfile_key
-from service.workfiles import content_disposition, iso_ms
+from service.processes import cancel_process, output_files
+from service.store import iso_ms
+from service.workfiles import content_disposition
 
 STATUS = {"processing": "InProcess", "complete": "Completed", "error": "Failed"}
 B64_CHUNK = 3 * 64 * 1024  # a multiple of 3, so chunks encode without padding in between
@@ -114,42 +116,49 @@ async def get_output(request: web.Request) -> web.StreamResponse:
     results = [r for r in (record.get("output") or {}).get("results", []) if "fileId" in r]
     if record["state"] == "error" or not results:
         raise ApiError("JobFailed", status=409, message=f"the job ended without output ({record.get('errorCode')})")
-    store, storage = request.app[keys.STORE], request.app[keys.STORAGE]
-    files = []
-    for i, result in enumerate(results, start=1):
-        wf = await store.get_workfile(result["fileId"])
-        if wf is None:
-            raise ApiError("OutputExpired", status=410, message="the job's output has expired")
-        files.append((f"output-{i:04d}.{wf.extension}", await storage.local_path(workfile_key(wf.file_id))))
-    with tempfile.TemporaryFile() as packed:
-        if len(files) == 1:
-            name, path = f"job-{number}.{files[0][0].rsplit('.', 1)[1]}", files[0][1]
-            source = open(path, "rb")  # noqa: SIM115 - closed below
-        else:
-            name = f"job-{number}.zip"
-            await asyncio.to_thread(_zip, files, packed)
-            packed.seek(0)
-            source = packed
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/plain; charset=ascii",
-                "Content-Disposition": content_disposition(name),
-                REQUEST_ID_HEADER: request[REQUEST_ID],
-            }
-        )
-        await response.prepare(request)
-        try:
-            while chunk := source.read(B64_CHUNK):
-                await response.write(base64.b64encode(chunk))
-        finally:
-            if source is not packed:
-                source.close()
-        await response.write_eof()
-        return response
+    files = await output_files(request.app[keys.STORE], request.app[keys.STORAGE], record)
+    if files is None:
+        raise ApiError("OutputExpired", status=410, message="the job's output has expired")
+    single = len(files) == 1
+    name = f"job-{number}.{files[0][0].rsplit('.', 1)[1]}" if single else f"job-{number}.zip"
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/plain; charset=ascii",
+            "Content-Disposition": content_disposition(name),
+            REQUEST_ID_HEADER: request[REQUEST_ID],
+        }
+    )
+    await response.prepare(request)
+    pending = b""  # base64 is written in multiples of 3 bytes, so the pieces join without padding
+    async for chunk in _file_chunks(files[0][1]) if single else zip_chunks(files):
+        pending += chunk
+        cut = len(pending) - len(pending) % 3
+        await response.write(base64.b64encode(pending[:cut]))
+        pending = pending[cut:]
+    await response.write(base64.b64encode(pending))
+    await response.write_eof()
+    return response
 
 
-def _zip(files: list[tuple[str, Any]], target: Any) -> None:
-    # Outputs are already compressed images/PDFs: store them.
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, path in files:
-            archive.write(path, name)
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with open(path, "rb") as fh:
+        while chunk := await asyncio.to_thread(fh.read, B64_CHUNK):
+            yield chunk
+
+
+async def cancel_or_409(request: web.Request, process_id: str) -> None:
+    """Cancel the process, or answer 409 when it has already ended."""
+    if not await cancel_process(request.app[keys.STORE], request.app[keys.REDIS], process_id):
+        raise ApiError("ProcessAlreadyFinished", status=409)
+    request.app[keys.POLL_CACHE].drop(process_id)
+
+
+async def delete_job(request: web.Request) -> web.Response:
+    """Cancel the job's process (as DELETE /v2/contentConverters/{processId} does)."""
+    number = _number(request.match_info["id"])
+    record = await _job(request, number)
+    if record is None:
+        raise NotFound("QueuedJobDoesNotExist")
+    await cancel_or_409(request, record["processId"])
+    cancelled = await _job(request, number)
+    return web.json_response(job_json(number, cancelled or record))

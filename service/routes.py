@@ -136,6 +136,18 @@ OPERATIONS = [
     ],
     Operation("GET", "/api/QueuedJobs/{id}", queuedjobs.get_job, "Get a queued job", QUEUED_JOBS,
               response=r.QueuedJob, errors=(404, 480)),
+    Operation("DELETE", "/api/QueuedJobs/{id}", queuedjobs.delete_job, "Cancel a queued job", QUEUED_JOBS,
+              "pagemill extension: cancels the job's process (see DELETE /v2/contentConverters/{processId}).",
+              response=r.QueuedJob, errors=(404, 409, 480)),
+    Operation("DELETE", "/v2/contentConverters/{processId}", converters.delete_converter,
+              "Cancel a conversion process", CONVERSIONS,
+              "pagemill extension: queued work is dropped, running jobs stop at their next page and partial "
+              'outputs are deleted; the process then reads state "error", errorCode "Cancelled". 409 once it has '
+              "ended.", response=r.Process, errors=(404, 409, 480)),
+    Operation("GET", "/v2/contentConverters/{processId}/output.zip", converters.get_output_zip,
+              "Download every result as one zip", CONVERSIONS,
+              "pagemill extension: the results of a complete process in order (output-0001.png, ...), streamed.",
+              response={"application/zip": "binary"}, response_headers=FILE_HEADERS, errors=(404, 409, 410, 480)),
     Operation("POST", "/v2/contentConverters", converters.post_converter, "Start a conversion process", CONVERSIONS,
               "Validated at once (480 with the JSON path in errorDetails.at); poll the process for its output. "
               "A retry with the same Idempotency-Key and body gets the first process back.",

@@ -1,5 +1,6 @@
 """Settings read once from the environment, validated all at once."""
 
+import base64
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -37,6 +38,8 @@ _boolean.__name__ = "boolean"
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ADDRESSING = ("auto", "path", "virtual")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_SECRETS = ("PAGEMILL_SIGNING_KEY", "PAGEMILL_WEBHOOK_SECRET", "PAGEMILL_S3_SECRET_ACCESS_KEY")  # never echoed
 _PREFIX = re.compile(r"^([A-Za-z0-9_-]+/)*$")
 
 
@@ -45,6 +48,28 @@ def _key_prefix(raw: str) -> str:
 
 
 _key_prefix.__name__ = "key prefix"
+
+
+def _is_webhook_secret(raw: str) -> bool:
+    """Standard Webhooks' secret form: whsec_ + base64 of 24 to 64 bytes."""
+    try:
+        key = base64.b64decode(raw.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        return False
+    return raw.startswith("whsec_") and 24 <= len(key) <= 64
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """`*`, or origins like https://app.example.com separated by commas."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path):
+            raise ValueError(origin)
+    return origins
+
+
+_origins.__name__ = "list of origins (scheme://host[:port], or *)"
 
 
 def _directory(raw: str) -> Path:
@@ -92,6 +117,8 @@ class Settings:
     upload_lifetime_s: int = 24 * 3600
     api_keys: ApiKeys = field(default_factory=lambda: ApiKeys({}))
     signing_key: str | None = None
+    webhook_secret: str | None = None
+    cors_origins: tuple[str, ...] = ()
     max_queued_jobs: int = 10_000
     max_pages: int = 20_000
     storage_backend: str = "local"
@@ -113,6 +140,7 @@ class Settings:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["redis_url"] = _redact(self.redis_url)
         shown["signing_key"] = "***" if self.signing_key else None
+        shown["webhook_secret"] = "***" if self.webhook_secret else None
         shown["s3_secret_access_key"] = "***" if self.s3_secret_access_key else None
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
@@ -122,17 +150,20 @@ class Settings:
         problems: list[str] = []
         values: dict[str, Any] = {}
 
-        def read(name: str, attr: str, cast: Callable[[str], Any], check: Callable[[Any], bool] = bool) -> None:
+        def read(
+            name: str, attr: str, cast: Callable[[str], Any], check: Callable[[Any], bool] = bool, expected: str = ""
+        ) -> None:
             raw = environ.get(name)
             if raw is None or raw == "":
                 return
+            shown = "'***'" if name in _SECRETS else repr(raw)
             try:
                 value = cast(raw)
             except ValueError:
-                problems.append(f"{name}={raw!r} is not a valid {cast.__name__}")
+                problems.append(f"{name}={shown} is not a valid {cast.__name__}")
                 return
             if not check(value):
-                problems.append(f"{name}={raw!r} is out of range")
+                problems.append(f"{name}={shown} is out of range" + (f" (expected {expected})" if expected else ""))
                 return
             values[attr] = value
 
@@ -140,26 +171,32 @@ class Settings:
             return v > 0
 
         read("PAGEMILL_HOST", "host", str)
-        read("PAGEMILL_PORT", "port", int, lambda v: 0 <= v < 65536)
-        read("REDIS_URL", "redis_url", str, lambda v: urlsplit(v).scheme in ("redis", "rediss", "unix"))
+        read("PAGEMILL_PORT", "port", int, lambda v: 0 <= v < 65536, "0-65535")
+        read(
+            "REDIS_URL",
+            "redis_url",
+            str,
+            lambda v: urlsplit(v).scheme in ("redis", "rediss", "unix"),
+            "redis://, rediss:// or unix://",
+        )
         read("PAGEMILL_DATA_DIR", "data_dir", _directory)
-        read("PAGEMILL_LOG_FORMAT", "log_format", str, lambda v: v in ("json", "console"))
-        read("PAGEMILL_LOG_LEVEL", "log_level", str.upper, lambda v: v in ("DEBUG", "INFO", "WARNING", "ERROR"))
+        read("PAGEMILL_LOG_FORMAT", "log_format", str, lambda v: v in ("json", "console"), "json or console")
+        read("PAGEMILL_LOG_LEVEL", "log_level", str.upper, lambda v: v in _LEVELS, "one of " + ", ".join(_LEVELS))
         read("PAGEMILL_WORKFILE_LIFETIME_S", "workfile_lifetime_s", int, positive)
         read("PAGEMILL_MAX_LIFETIME_S", "max_lifetime_s", int, positive)
         read("PAGEMILL_PROCESS_LIFETIME_S", "process_lifetime_s", int, positive)
         read("PAGEMILL_MAX_UPLOAD_BYTES", "max_upload_bytes", int, positive)
         read("PAGEMILL_MAX_JSON_BYTES", "max_json_bytes", int, positive)
-        read("PAGEMILL_RENDER_DPI", "render_dpi", int, lambda v: 10 <= v <= 1200)
+        read("PAGEMILL_RENDER_DPI", "render_dpi", int, lambda v: 10 <= v <= 1200, "10-1200")
         read("PAGEMILL_MAX_DIMENSION_PX", "max_dimension_px", int, positive)
         read("PAGEMILL_MAX_RENDER_PIXELS", "max_render_pixels", int, positive)
         read("PAGEMILL_MAX_IMAGE_PIXELS", "max_image_pixels", int, positive)
-        read("PAGEMILL_JPEG_QUALITY", "jpeg_quality", int, lambda v: 1 <= v <= 100)
-        read("PAGEMILL_PNG_COMPRESS_LEVEL", "png_compress_level", int, lambda v: 0 <= v <= 9)
+        read("PAGEMILL_JPEG_QUALITY", "jpeg_quality", int, lambda v: 1 <= v <= 100, "1-100")
+        read("PAGEMILL_PNG_COMPRESS_LEVEL", "png_compress_level", int, lambda v: 0 <= v <= 9, "0-9")
         read("PAGEMILL_CHUNK_PAGES", "chunk_pages", int, positive)
         read("PAGEMILL_RENDER_PROCESSES", "render_processes", int, positive)
         read("PAGEMILL_PAGE_TIMEOUT_S", "page_timeout_s", float, positive)
-        read("PAGEMILL_JOB_TIMEOUT_S", "job_timeout_s", int, lambda v: v >= 5)
+        read("PAGEMILL_JOB_TIMEOUT_S", "job_timeout_s", int, lambda v: v >= 5, "5 or more")
         read("PAGEMILL_WORKER_MAX_JOBS", "worker_max_jobs", int, positive)
         read("PAGEMILL_POLL_DELAY_S", "poll_delay_s", float, positive)
 
@@ -171,17 +208,43 @@ class Settings:
         read("PAGEMILL_ALLOW_PRIVATE_SOURCES", "allow_private_sources", _boolean, lambda v: True)
         read("PAGEMILL_FILE_SOURCE_ROOT", "file_source_root", _directory, lambda v: True)
         read("PAGEMILL_UPLOAD_LIFETIME_S", "upload_lifetime_s", int, positive)
-        read("PAGEMILL_SIGNING_KEY", "signing_key", str, lambda v: len(v) >= 16)
+        read("PAGEMILL_SIGNING_KEY", "signing_key", str, lambda v: len(v) >= 16, "16 or more characters")
         read("PAGEMILL_MAX_QUEUED_JOBS", "max_queued_jobs", int, positive)
         read("PAGEMILL_MAX_PAGES", "max_pages", int, positive)
-        read("PAGEMILL_STORAGE", "storage_backend", str.lower, lambda v: v in ("local", "s3"))
-        read("PAGEMILL_S3_BUCKET", "s3_bucket", str, lambda v: bool(_BUCKET.match(v)))
-        read("PAGEMILL_S3_KEY_PREFIX", "s3_key_prefix", _key_prefix, lambda v: bool(_PREFIX.match(v)))
-        read("PAGEMILL_S3_ENDPOINT_URL", "s3_endpoint_url", str, lambda v: urlsplit(v).scheme in ("http", "https"))
+        read("PAGEMILL_STORAGE", "storage_backend", str.lower, lambda v: v in ("local", "s3"), "local or s3")
+        read("PAGEMILL_S3_BUCKET", "s3_bucket", str, lambda v: bool(_BUCKET.match(v)), "an S3 bucket name")
+        read(
+            "PAGEMILL_S3_KEY_PREFIX",
+            "s3_key_prefix",
+            _key_prefix,
+            lambda v: bool(_PREFIX.match(v)),
+            "letters, digits, _, - and /",
+        )
+        read(
+            "PAGEMILL_S3_ENDPOINT_URL",
+            "s3_endpoint_url",
+            str,
+            lambda v: urlsplit(v).scheme in ("http", "https"),
+            "an http(s) URL",
+        )
         read("PAGEMILL_S3_REGION", "s3_region", str)
-        read("PAGEMILL_S3_ADDRESSING_STYLE", "s3_addressing_style", str.lower, lambda v: v in _ADDRESSING)
+        read(
+            "PAGEMILL_S3_ADDRESSING_STYLE",
+            "s3_addressing_style",
+            str.lower,
+            lambda v: v in _ADDRESSING,
+            "auto, path or virtual",
+        )
         read("PAGEMILL_S3_ACCESS_KEY_ID", "s3_access_key_id", str)
         read("PAGEMILL_S3_SECRET_ACCESS_KEY", "s3_secret_access_key", str)
+        read(
+            "PAGEMILL_WEBHOOK_SECRET",
+            "webhook_secret",
+            str,
+            _is_webhook_secret,
+            "whsec_ + base64 of 24-64 random bytes",
+        )
+        read("PAGEMILL_CORS_ORIGINS", "cors_origins", _origins, lambda v: True)
         read("PAGEMILL_S3_CACHE_MAX_BYTES", "s3_cache_max_bytes", int, positive)
         try:
             keys_file = environ.get("PAGEMILL_API_KEYS_FILE")

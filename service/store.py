@@ -6,6 +6,7 @@ with the resource it describes, and `pm:expiry` remembers which stored bytes to 
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -44,6 +45,11 @@ _PROCESS_FIELDS = (
 def now_ms() -> int:
     """Wall-clock milliseconds, the unit of every timestamp we store."""
     return int(time.time() * 1000)
+
+
+def iso_ms(ms: int) -> str:
+    """Milliseconds since the epoch as PrizmDoc's ISO 8601 form: 2015-11-04T19:20:09.280Z."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def make_workfile(
@@ -147,6 +153,11 @@ class Store:
                 record[name] = int(record[name])
         record["done"] = done
         return record
+
+    async def process_state(self, process_id: str) -> str | None:
+        """Just the state (a running job checks it between pages to notice a cancel)."""
+        state = await self.redis.hget(_proc_key(process_id), "state")
+        return state.decode() if state is not None else None
 
     async def get_plan(self, process_id: str) -> Plan | None:
         raw = await self.redis.hget(_proc_key(process_id), "plan")

@@ -16,10 +16,10 @@ from service.ids import is_valid_id, new_affinity_token
 from service.params import extension_param, filename_param
 from service.sessions import source_lifetime_s
 from service.storage import workfile_key
-from service.store import now_ms
+from service.store import iso_ms, now_ms
 from service.validation import read_model
 from service.watermarks import check_watermarks
-from service.workfiles import iso_ms, receive_workfile, serve_workfile
+from service.workfiles import receive_workfile, serve_workfile
 
 log = structlog.get_logger("pagemill.viewing")
 

@@ -1,7 +1,6 @@
 """Work File API: POST/GET/DELETE /PCCIS/V1/WorkFile, streamed to and from storage."""
 
 import re
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 import structlog
@@ -16,16 +15,11 @@ from service.ids import new_affinity_token, new_id
 from service.params import extension_of, extension_param, filename_param, lifetime_param, path_id
 from service.sniff import SNIFF_BYTES, choose_extension, sniff_extension
 from service.storage import MeteredUpload, workfile_key
-from service.store import Store, make_workfile, now_ms
+from service.store import Store, iso_ms, make_workfile, now_ms
 
 log = structlog.get_logger("pagemill.workfiles")
 
 _AFFINITY = re.compile(r"^[A-Za-z0-9+/=_-]{8,128}$")
-
-
-def iso_ms(ms: int) -> str:
-    """Milliseconds since the epoch as PrizmDoc's ISO 8601 form: 2015-11-04T19:20:09.280Z."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def workfile_json(wf: WorkFile) -> dict[str, str]:

@@ -1,22 +1,19 @@
 """Acquiring a viewing session's document from a URL or a local file, with limits.
 
-URLs are fetched without following redirects blindly: every hop's host is resolved and refused
-when it points at a private, loopback, link-local or otherwise internal address (unless allowed
-by configuration), and the body is capped in size and time. File paths must resolve inside the
+URLs are fetched through the outbound guard (workers/outbound.py), which refuses a connection to a
+private, loopback, link-local or otherwise internal address (unless allowed by configuration) at
+the socket, on every redirect hop; the body is capped in size and time. File paths must resolve inside the
 configured root.
 """
 
 import asyncio
-import ipaddress
-import socket
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 from service.storage import MeteredUpload
+from workers.outbound import guarded_session, was_refused
 
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 256 * 1024
@@ -30,44 +27,11 @@ class SourceError(Exception):
         self.code = code
 
 
-def address_allowed(address: str, allow_private: bool) -> bool:
-    ip = ipaddress.ip_address(address)
-    if allow_private:
-        return not ip.is_unspecified
-    return ip.is_global and not ip.is_multicast
-
-
-class _GuardedResolver(AbstractResolver):
-    """Resolves like aiohttp does, then drops addresses we may not connect to."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self._inner = DefaultResolver()
-        self._allow_private = allow_private
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        allowed = [r for r in results if address_allowed(r["host"], self._allow_private)]
-        if not allowed:
-            raise SourceError("SourceAddressNotAllowed", host)
-        return allowed
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def check_url(url: str, allow_private: bool) -> None:
-    """Scheme and literal-IP checks (names are checked by the resolver when connecting)."""
+def check_url(url: str) -> None:
+    """Only absolute http(s) URLs; which addresses may be reached is the outbound guard's call."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SourceError("InvalidSourceUrl", url)
-    try:
-        literal = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return
-    if not address_allowed(str(literal), allow_private):
-        raise SourceError("SourceAddressNotAllowed", parts.hostname)
 
 
 def _append(upload: MeteredUpload, chunk: bytes, max_bytes: int) -> None:
@@ -78,11 +42,9 @@ def _append(upload: MeteredUpload, chunk: bytes, max_bytes: int) -> None:
 
 async def fetch_url(url: str, upload: MeteredUpload, *, max_bytes: int, timeout_s: float, allow_private: bool) -> None:
     """Stream `url` into `upload` (which keeps the first bytes for type detection)."""
-    connector = aiohttp.TCPConnector(resolver=_GuardedResolver(allow_private), use_dns_cache=False)
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with guarded_session(allow_private=allow_private, timeout_s=timeout_s) as session:
         for _ in range(MAX_REDIRECTS + 1):
-            check_url(url, allow_private)
+            check_url(url)
             try:
                 async with session.get(url, allow_redirects=False) as resp:
                     if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
@@ -96,6 +58,8 @@ async def fetch_url(url: str, upload: MeteredUpload, *, max_bytes: int, timeout_
                         _append(upload, chunk, max_bytes)
                     return
             except (aiohttp.ClientError, TimeoutError) as exc:
+                if was_refused(exc):
+                    raise SourceError("SourceAddressNotAllowed", urlsplit(url).hostname or url) from None
                 raise SourceError("SourceDownloadFailed", str(exc) or type(exc).__name__) from None
         raise SourceError("SourceDownloadFailed", "too many redirects")
 

@@ -26,7 +26,7 @@ from service.queue import connect_redis
 from service.settings import Settings
 from service.storage import open_storage
 from service.store import Store
-from workers import tasks, viewing
+from workers import tasks, viewing, webhooks
 from workers.pool import RenderPool
 
 log = structlog.get_logger("pagemill.worker")
@@ -70,6 +70,8 @@ def functions(settings: Settings) -> list[Function]:
         func(tasks.plan_conversion, name=jobs.PLAN_CONVERSION, timeout=timeout),
         func(tasks.render_chunk, name=jobs.RENDER_CHUNK, timeout=timeout),
         func(tasks.finish_conversion, name=jobs.FINISH_CONVERSION, timeout=timeout),
+        func(tasks.discard_outputs, name=jobs.DISCARD_OUTPUTS, timeout=timeout),
+        func(webhooks.deliver_webhook, name=jobs.DELIVER_WEBHOOK, timeout=timeout, max_tries=webhooks.MAX_TRIES),
         func(viewing.view_acquire, name=jobs.VIEW_ACQUIRE, timeout=timeout, keep_result=0),
         func(viewing.view_inspect, name=jobs.VIEW_INSPECT, timeout=timeout, keep_result=0),
         func(viewing.view_render, name=jobs.VIEW_RENDER, timeout=timeout, keep_result=0),

@@ -19,6 +19,7 @@ from schemas.errors import process_message, result_messages
 from schemas.records import Plan, UnitResult, WorkFile
 from service.ids import derive_id
 from service.metrics import record_job, record_outcome
+from service.processes import end_process, hand_over_webhook
 from service.settings import Settings
 from service.storage import Storage, StorageError, StorageUnavailable, workfile_key
 from service.store import EXPIRY_INDEX, Store, make_workfile, now_ms
@@ -81,7 +82,7 @@ async def _fail(ctx: Ctx, process_id: str, error_code: str, results: list[dict[s
     fields: dict[str, Any] = {"errorCode": error_code, "message": process_message(error_code, results)}
     if results is not None:
         fields["output"] = {"results": result_messages(results)}
-    if await ctx["store"].finish_process(process_id, "error", fields):
+    if await end_process(ctx["store"], ctx["queue"], process_id, "error", fields):
         log.info("process_failed", error_code=error_code)
 
 
@@ -151,10 +152,20 @@ async def _store_output(
     )
 
 
-async def _processing(store: Store, process_id: str) -> dict[str, Any] | None:
-    """The process, unless it is gone or already final (a re-delivered job then does nothing)."""
-    record = await store.get_process(process_id)
+async def _processing(ctx: Ctx, process_id: str) -> dict[str, Any] | None:
+    """The process, unless it is gone or already final (a re-delivered job then does nothing but make
+    sure the final state's webhook was handed over: the run that ended it may have died just after)."""
+    record = await ctx["store"].get_process(process_id)
+    if record is not None and record["state"] != "processing" and record.get("webhook"):
+        await hand_over_webhook(ctx["store"], ctx["queue"], process_id)
     return record if record is not None and record["state"] == "processing" else None
+
+
+async def _discard(ctx: Ctx, file_ids: list[str]) -> None:
+    """Delete work files nobody will see (intermediates, outputs of a cancelled process)."""
+    for file_id in file_ids:
+        await ctx["store"].delete_workfile(file_id)
+        await ctx["storage"].delete(workfile_key(file_id))
 
 
 def _output_expiry(ctx: Ctx, record: dict[str, Any]) -> int:
@@ -166,7 +177,7 @@ def _output_expiry(ctx: Ctx, record: dict[str, Any]) -> int:
 async def plan_conversion(ctx: Ctx, process_id: str) -> str:
     """Count the sources' pages, decide units and results, enqueue the chunk jobs."""
     store: Store = ctx["store"]
-    record = await _processing(store, process_id)
+    record = await _processing(ctx, process_id)
     if record is None:
         return "skipped"
     plan = await store.get_plan(process_id)
@@ -269,7 +280,7 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
     """Render the chunk's units not rendered yet; hand over to a continuation before the job timeout."""
     settings: Settings = ctx["settings"]
     store: Store = ctx["store"]
-    record = await _processing(store, process_id)
+    record = await _processing(ctx, process_id)
     if record is None:
         return "skipped"
     plan = await store.get_plan(process_id)
@@ -281,12 +292,18 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
     for offset, (u, existing) in enumerate(zip(units, done, strict=True)):
         if existing is not None:
             continue
+        if await store.process_state(process_id) != "processing":
+            return "cancelled"  # (or failed elsewhere): stop at this page
         if time.monotonic() > deadline:
             await _enqueue_chunk(ctx, process_id, chunk, start + offset)
             return "continued"
         result = await _render_unit(ctx, process_id, record, plan, u)
         count = await store.record_unit(process_id, u, result, record["expires_ms"])
         await record_outcome(ctx["queue"], pages=0 if result.error_code else 1, error_code=result.error_code)
+        if await store.process_state(process_id) != "processing":
+            # Ended while this page rendered: the clean-up job may already have run, so delete it here.
+            await _discard(ctx, [result.file_id] if result.file_id else [])
+            return "cancelled"
     if count >= len(plan.render):
         await _enqueue_finish(ctx, process_id)
     return "rendered"
@@ -347,7 +364,7 @@ async def _assemble(
 async def finish_conversion(ctx: Ctx, process_id: str) -> str:
     """Assemble multi-page outputs, publish output.results, mark the process complete."""
     store: Store = ctx["store"]
-    record = await _processing(store, process_id)
+    record = await _processing(ctx, process_id)
     if record is None:
         return "skipped"
     plan = await store.get_plan(process_id)
@@ -376,12 +393,28 @@ async def finish_conversion(ctx: Ctx, process_id: str) -> str:
             results.append({"errorCode": error, "sources": sources})
         else:
             results.append({"fileId": file_id, "pageCount": len(group.units), "sources": sources})
-    if await store.finish_process(process_id, "complete", {"output": {"results": result_messages(results)}}):
-        log.info("process_complete", results=len(results))
-    for file_id in intermediates:
-        await store.delete_workfile(file_id)
-        await ctx["storage"].delete(workfile_key(file_id))
+    fields = {"output": {"results": result_messages(results)}}
+    if not await end_process(store, ctx["queue"], process_id, "complete", fields):
+        # Cancelled while assembling: nothing of it may stay.
+        await _discard(ctx, intermediates + [str(r["fileId"]) for r in results if "fileId" in r])
+        return "cancelled"
+    log.info("process_complete", results=len(results))
+    await _discard(ctx, intermediates)
     return "complete"
+
+
+async def discard_outputs(ctx: Ctx, process_id: str) -> int:
+    """Delete what a cancelled process rendered or assembled so far (its jobs stop by themselves)."""
+    store: Store = ctx["store"]
+    plan = await store.get_plan(process_id)
+    if plan is None:
+        return 0
+    units = [r.file_id for r in await store.unit_results(process_id, plan.render) if r is not None and r.file_id]
+    outputs = [derive_id(process_id, f"out:{g}") for g in range(len(plan.groups))]
+    outputs = [file_id for file_id in outputs if await store.get_workfile(file_id) is not None]
+    await _discard(ctx, units + outputs)
+    log.info("outputs_discarded", process_id=process_id, files=len(units) + len(outputs))
+    return len(units) + len(outputs)
 
 
 async def sweep_expired(ctx: Ctx) -> int:
