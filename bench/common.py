@@ -15,7 +15,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.redisproc import free_port  # noqa: E402
+from core.redisproc import free_port  # noqa: E402
 
 
 async def wait_healthy(url: str, timeout_s: float = 60) -> None:

@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import running_service
 from bench.upload import RssWatcher, rss_kb
+from core.ids import new_id
+from core.queue import connect_redis
+from core.records import Store, now_ms
+from core.redisproc import RedisServer, free_port
 from schemas import jobs
-from service.ids import new_id
-from service.queue import connect_redis
-from service.redisproc import RedisServer, free_port
-from service.store import Store, now_ms
 from tests.docgen import text_pdf
 
 BARE_APP = """

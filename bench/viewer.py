@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import running_service
 from tests.docgen import text_pdf
-from workers import render
+from workers.render import page as render
 
 
 def in_process_first_page(pdf: bytes) -> float:

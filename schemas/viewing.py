@@ -119,30 +119,3 @@ def document_id(sha256: str, password: str | None) -> str:
     if not password:
         return sha256
     return f"{sha256}-{hashlib.sha256(password.encode()).hexdigest()[:16]}"
-
-
-def page_key(namespace: str, variant: Variant, page: int) -> str:
-    """Redis key of a rendered page record (also the name waiters listen for)."""
-    return f"pm:page:{namespace}:{variant.digest()}:{page}"
-
-
-def doc_key(doc_id: str) -> str:
-    """Redis key of a document's page count and page sizes."""
-    return f"pm:doc:{doc_id}"
-
-
-def text_key(doc_id: str, page: int) -> str:
-    """Redis key of one page's extracted text."""
-    return f"pm:text:{doc_id}:{page}"
-
-
-def session_key(session_id: str) -> str:
-    return f"pm:vs:{session_id}"
-
-
-READY_CHANNEL_PREFIX = "pm:ready:"
-
-
-def ready_channel(key: str) -> str:
-    """Pub/sub channel announcing that `key` was written."""
-    return READY_CHANNEL_PREFIX + key

@@ -11,11 +11,11 @@ import threading
 import structlog
 from aiohttp import web
 
+from core.logs import configure_logging
+from core.redisproc import RedisNotFound, RedisServer
+from core.settings import Settings, SettingsError
 from service.app import create_app
 from service.auth import is_loopback
-from service.logs import configure_logging
-from service.redisproc import RedisNotFound, RedisServer
-from service.settings import Settings, SettingsError
 
 log = structlog.get_logger("pagemill")
 

@@ -13,21 +13,24 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from arq.connections import ArqRedis
 
+from core import keyspace
+from core.apikeys import ApiKeys
+from core.queue import connect_redis
+from core.records import Store, now_ms
+from core.sessions import SessionStore
+from core.settings import Settings
+from core.storage import open_storage
+from core.storage.base import Storage
 from service import keys
-from service.auth import ApiKeys, authenticate
+from service.api.files import SIGNING_KEY
+from service.api.metrics import REQUESTS, count_request
+from service.auth import authenticate
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.cors import preflight, response_signal
 from service.errors import error_response
-from service.fileservice import SIGNING_KEY
-from service.metrics import REQUESTS, count_request
 from service.openapi import openapi_document
 from service.pollcache import PollCache
-from service.queue import connect_redis
 from service.routes import OPERATIONS, ROUTES
-from service.sessions import SessionStore
-from service.settings import Settings
-from service.storage import Storage, open_storage
-from service.store import Store, now_ms
 from service.uploads import Uploads
 from service.waiter import Waiter
 
@@ -115,8 +118,8 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
         if settings.signing_key:
             app[SIGNING_KEY] = settings.signing_key.encode()
         else:
-            await app[keys.REDIS].set("pm:signing-key", secrets.token_hex(32), nx=True)
-            app[SIGNING_KEY] = await app[keys.REDIS].get("pm:signing-key")
+            await app[keys.REDIS].set(keyspace.SIGNING_KEY, secrets.token_hex(32), nx=True)
+            app[SIGNING_KEY] = await app[keys.REDIS].get(keyspace.SIGNING_KEY)
         yield
 
     app.cleanup_ctx.extend([redis_ctx, storage_ctx, waiter_ctx, signing_ctx])

@@ -11,8 +11,8 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.storage.base import StorageError, StorageUnavailable
 from schemas.errors import message_for
-from service.storage import StorageError, StorageUnavailable
 
 log = structlog.get_logger("pagemill.http")
 

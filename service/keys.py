@@ -3,11 +3,11 @@
 from aiohttp import web
 from arq.connections import ArqRedis
 
+from core.records import Store
+from core.sessions import SessionStore
+from core.settings import Settings
+from core.storage.base import Storage
 from service.pollcache import PollCache
-from service.sessions import SessionStore
-from service.settings import Settings
-from service.storage import Storage
-from service.store import Store
 from service.uploads import Uploads
 from service.waiter import Waiter
 

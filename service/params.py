@@ -4,8 +4,8 @@ import re
 
 from aiohttp import web
 
+from core.ids import is_valid_id
 from service.errors import InvalidInput
-from service.ids import is_valid_id
 
 _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,16}$")
 _BAD_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\\"]")

@@ -10,9 +10,11 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from core import keyspace
+
 PROCESSING_TTL_S = 0.25
 MAX_ENTRIES = 10_000
-KEY_PREFIX = "pm:proc:"
+KEY_PREFIX = keyspace.PROCESS_PREFIX
 
 
 class PollCache:

@@ -3,7 +3,19 @@
 from schemas import responses as r
 from schemas.converters import ConvertRequest
 from schemas.viewing import SessionStarted, SessionStopped, SourceRef, ViewingSessionProperties
-from service import converters, docs, fileservice, health, metrics, parts, queuedjobs, tus, viewer, viewing, workfiles
+from service.api import (
+    conversions,
+    docs,
+    files,
+    health,
+    metrics,
+    parts,
+    queuedjobs,
+    sessions,
+    tus,
+    viewer,
+    workfiles,
+)
 from service.operation import INTEGER, Operation, Param, route_defs
 
 SESSION = "/PCCIS/V1/ViewingSession/u{sessionId}"
@@ -31,7 +43,7 @@ TUS_STATE = ("Tus-Resumable", "Upload-Offset", "Upload-Expires", "Pagemill-File-
 
 OPERATIONS = [
     # The route clients poll comes first: the router tries routes in this order.
-    Operation("GET", "/v2/contentConverters/{processId}", converters.get_converter, "Poll a conversion process",
+    Operation("GET", "/v2/contentConverters/{processId}", conversions.get_converter, "Poll a conversion process",
               CONVERSIONS, "Poll until `state` is no longer `processing`; `output.results` then lists the work files.",
               response=r.Process, errors=(404, 480)),
     Operation("POST", "/PCCIS/V1/WorkFile", workfiles.post_workfile, "Upload a work file", WORK_FILES,
@@ -95,24 +107,24 @@ OPERATIONS = [
         op
         for base, suffix in FILES.items()
         for op in (
-            Operation("POST", base + "/{namespace}/{filename}", fileservice.upload, "Store a new version of a file",
+            Operation("POST", base + "/{namespace}/{filename}", files.upload, "Store a new version of a file",
                       FILE_SERVICE, "The raw body, or the first file of a multipart form.",
                       body={"application/octet-stream": "binary", "multipart/form-data": "form"},
                       response=r.FileStored, errors=(400, 413), name=f"storeFile{suffix}"),
-            Operation("GET", base + "/{namespace}/{filename}", fileservice.download, "Download a file", FILE_SERVICE,
+            Operation("GET", base + "/{namespace}/{filename}", files.download, "Download a file", FILE_SERVICE,
                       params=(Param("version", "A version number (default: the latest)", INTEGER),),
                       response="binary", response_headers=FILE_HEADERS, ranges=True, errors=(400, 404),
                       name=f"downloadFile{suffix}"),
-            Operation("GET", base + "/{namespace}/{filename}/versions", fileservice.list_versions,
+            Operation("GET", base + "/{namespace}/{filename}/versions", files.list_versions,
                       "List a file's versions", FILE_SERVICE, response=r.FileVersions, errors=(400, 404),
                       name=f"listFileVersions{suffix}"),
-            Operation("DELETE", base + "/{namespace}/{filename}", fileservice.delete,
+            Operation("DELETE", base + "/{namespace}/{filename}", files.delete,
                       "Delete a file (or one version)", FILE_SERVICE,
                       params=(Param("version", "Delete only this version", INTEGER),),
                       response=r.FileDeleted, errors=(400, 404), name=f"deleteFile{suffix}"),
         )
     ],
-    Operation("GET", "/files/signed/{namespace}/{filename}", fileservice.signed_download,
+    Operation("GET", "/files/signed/{namespace}/{filename}", files.signed_download,
               "Download through a signed link", FILE_SERVICE,
               "The `secureFilePath` of an upload: no credentials needed; 403 once expired or altered.",
               params=tuple(Param(name, "Part of the signed link", required=True)
@@ -139,42 +151,42 @@ OPERATIONS = [
     Operation("DELETE", "/api/QueuedJobs/{id}", queuedjobs.delete_job, "Cancel a queued job", QUEUED_JOBS,
               "pagemill extension: cancels the job's process (see DELETE /v2/contentConverters/{processId}).",
               response=r.QueuedJob, errors=(404, 409, 480)),
-    Operation("DELETE", "/v2/contentConverters/{processId}", converters.delete_converter,
+    Operation("DELETE", "/v2/contentConverters/{processId}", conversions.delete_converter,
               "Cancel a conversion process", CONVERSIONS,
               "pagemill extension: queued work is dropped, running jobs stop at their next page and partial "
               'outputs are deleted; the process then reads state "error", errorCode "Cancelled". 409 once it has '
               "ended.", response=r.Process, errors=(404, 409, 480)),
-    Operation("GET", "/v2/contentConverters/{processId}/output.zip", converters.get_output_zip,
+    Operation("GET", "/v2/contentConverters/{processId}/output.zip", conversions.get_output_zip,
               "Download every result as one zip", CONVERSIONS,
               "pagemill extension: the results of a complete process in order (output-0001.png, ...), streamed.",
               response={"application/zip": "binary"}, response_headers=FILE_HEADERS, errors=(404, 409, 410, 480)),
-    Operation("POST", "/v2/contentConverters", converters.post_converter, "Start a conversion process", CONVERSIONS,
+    Operation("POST", "/v2/contentConverters", conversions.post_converter, "Start a conversion process", CONVERSIONS,
               "Validated at once (480 with the JSON path in errorDetails.at); poll the process for its output. "
               "A retry with the same Idempotency-Key and body gets the first process back.",
               params=(Param("Idempotency-Key", "Makes retries of this request safe (1-255 characters)",
                             in_="header"),),
               body=ConvertRequest, response=r.Process, response_headers=("Idempotent-Replayed",),
               errors=(409, 413, 429, 480)),
-    Operation("POST", "/PCCIS/V1/ViewingSession", viewing.post_session, "Create a viewing session", SESSIONS,
+    Operation("POST", "/PCCIS/V1/ViewingSession", sessions.post_session, "Create a viewing session", SESSIONS,
               body=ViewingSessionProperties, response=r.ViewingSessionCreated, errors=(413, 480)),
-    Operation("GET", SESSION, viewing.get_session, "Get a viewing session's properties", SESSIONS,
+    Operation("GET", SESSION, sessions.get_session, "Get a viewing session's properties", SESSIONS,
               response=r.ViewingSession, errors=(404,), error_headers=VIEWER_ERRORS),
-    Operation("DELETE", SESSION, viewing.delete_session, "Delete a viewing session", SESSIONS,
+    Operation("DELETE", SESSION, sessions.delete_session, "Delete a viewing session", SESSIONS,
               "Only sessions with `serverCaching: none` (580 CannotDeleteCachedViewingSession otherwise).",
               status=204, errors=(404,)),
-    Operation("PUT", SESSION + "/SourceFile", viewing.put_source_file, "Provide the session's document", SESSIONS,
+    Operation("PUT", SESSION + "/SourceFile", sessions.put_source_file, "Provide the session's document", SESSIONS,
               params=(EXTENSION,), body="binary", errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
-    Operation("GET", SESSION + "/SourceFile", viewing.get_source_file, "Download the session's document", SESSIONS,
+    Operation("GET", SESSION + "/SourceFile", sessions.get_source_file, "Download the session's document", SESSIONS,
               params=(FILENAME,), response="binary", response_headers=FILE_HEADERS, ranges=True,
               errors=(404, 480), error_headers=VIEWER_ERRORS),
-    Operation("PUT", SESSION + "/SourceRef", viewing.put_source_ref, "Use a work file as the session's document",
+    Operation("PUT", SESSION + "/SourceRef", sessions.put_source_ref, "Use a work file as the session's document",
               SESSIONS, body=SourceRef, errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
-    Operation("GET", SESSION + "/FileId", viewing.get_file_id, "The work file behind the session", SESSIONS,
+    Operation("GET", SESSION + "/FileId", sessions.get_file_id, "The work file behind the session", SESSIONS,
               response=r.FileIdAnswer, errors=(404, 480), error_headers=VIEWER_ERRORS),
-    Operation("POST", SESSION + "/Notification/SessionStarted", viewing.post_session_started,
+    Operation("POST", SESSION + "/Notification/SessionStarted", sessions.post_session_started,
               "The viewer has started: convert now", SESSIONS, body=SessionStarted, body_required=False,
               errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
-    Operation("POST", SESSION + "/Notification/SessionStopped", viewing.post_session_stopped, "Stop the session",
+    Operation("POST", SESSION + "/Notification/SessionStopped", sessions.post_session_stopped, "Stop the session",
               SESSIONS, "Every later request of the session gets the given status and message.",
               body=SessionStopped, body_required=False, errors=(404, 413, 480)),
     Operation("GET", "/PCCIS/V1/Page/q/{page}", viewer.get_page, "A page as an image", VIEWER,

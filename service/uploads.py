@@ -20,11 +20,12 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
+from core import keyspace
+from core.ids import new_affinity_token, new_id
+from core.records import Store, make_workfile, now_ms
+from core.sniff import SNIFF_BYTES, choose_extension, sniff_extension
+from core.storage.base import Meter, Part, Storage, workfile_key
 from schemas.records import WorkFile
-from service.ids import new_affinity_token, new_id
-from service.sniff import SNIFF_BYTES, choose_extension, sniff_extension
-from service.storage import Meter, Part, Storage, workfile_key
-from service.store import EXPIRY_INDEX, Store, make_workfile, now_ms
 
 CHUNK_BYTES = 256 * 1024
 LOCK_MS = 30_000
@@ -39,7 +40,7 @@ class UploadBusy(Exception):
 
 
 def upload_key(upload_id: str) -> str:
-    return f"pm:upload:{upload_id}"
+    return keyspace.upload(upload_id)
 
 
 def partial_key(upload_id: str) -> str:
@@ -86,7 +87,7 @@ class Uploads:
             pipe.set(key, json.dumps(record), px=lifetime_s * 1000)
             # remember the id a while longer, so an expired upload answers 410, not 404
             pipe.set(key + ":known", fields.get("tenant", ""), px=(lifetime_s + 7 * 86400) * 1000)
-            pipe.zadd(EXPIRY_INDEX, {f"obj:{key}|{partial_key(upload_id)}": record["expires_ms"]})
+            pipe.zadd(keyspace.EXPIRY_INDEX, {f"obj:{key}|{partial_key(upload_id)}": record["expires_ms"]})
             await pipe.execute()
         return upload_id, record
 
@@ -107,7 +108,7 @@ class Uploads:
     async def delete(self, upload_id: str) -> None:
         key = upload_key(upload_id)
         await self.redis.delete(key, key + ":known")
-        await self.redis.zrem(EXPIRY_INDEX, f"obj:{key}|{partial_key(upload_id)}")
+        await self.redis.zrem(keyspace.EXPIRY_INDEX, f"obj:{key}|{partial_key(upload_id)}")
         await self.storage.delete_prefix(partial_key(upload_id))
 
     @contextlib.asynccontextmanager
@@ -193,7 +194,7 @@ class Uploads:
         await self.store.put_workfile(wf)
         record.update(fileId=file_id, offset=meter.size, part_starts=[])
         await self.save(record)
-        await self.redis.zrem(EXPIRY_INDEX, f"obj:{upload_key(record['id'])}|{partial_key(record['id'])}")
+        await self.redis.zrem(keyspace.EXPIRY_INDEX, f"obj:{upload_key(record['id'])}|{partial_key(record['id'])}")
         return wf
 
 

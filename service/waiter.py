@@ -14,7 +14,7 @@ from typing import TypeVar
 import structlog
 from redis.asyncio import Redis
 
-from schemas.viewing import READY_CHANNEL_PREFIX
+from core import keyspace
 
 log = structlog.get_logger("pagemill.waiter")
 T = TypeVar("T")
@@ -44,11 +44,11 @@ class Waiter:
                 await self._task
 
     async def _listen(self) -> None:
-        prefix = READY_CHANNEL_PREFIX.encode()
+        prefix = keyspace.READY_CHANNEL_PREFIX.encode()
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(READY_CHANNEL_PREFIX + "*")
+                await pubsub.psubscribe(keyspace.READY_CHANNEL_PREFIX + "*")
                 async for message in pubsub.listen():
                     if message.get("type") != "pmessage":
                         continue

@@ -2,10 +2,10 @@
 
 from urllib.parse import urlsplit
 
+from core.ids import is_valid_id
+from core.records import Store
 from schemas.watermarks import Watermark, missing_property
 from service.errors import ApiError, InvalidInput
-from service.ids import is_valid_id
-from service.store import Store
 
 
 async def check_watermarks(

@@ -15,10 +15,10 @@ import pytest
 import redis as redis_sync
 from aiohttp.test_utils import TestClient
 
+from core.redisproc import RedisServer, free_port
+from core.settings import Settings
 from service.app import create_app
-from service.redisproc import RedisServer, free_port
-from service.settings import Settings
-from workers.settings import WorkerGroup
+from workers.runner import WorkerGroup
 
 ROOT = Path(__file__).resolve().parent.parent
 

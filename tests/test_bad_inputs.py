@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from tests.conftest import running_worker
 from tests.docgen import text_pdf
 from tests.helpers import convert, poll, upload

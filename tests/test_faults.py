@@ -11,8 +11,8 @@ import time
 import pytest
 from PIL import Image
 
+from core.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from tests.conftest import make_env, running_worker, worker_subprocess
 from tests.docgen import text_pdf
 from tests.helpers import cmdline, convert, descendants, download, poll, running, upload

@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
+from core.settings import Settings
 from service import keys
 from service.app import create_app
-from service.settings import Settings
 from tests.conftest import make_env, running_worker
 from tests.docgen import text_pdf
 from tests.helpers import convert, download, poll, upload, wire
@@ -269,7 +269,7 @@ def test_config_errors_name_the_allowed_values_and_hide_secrets():
 
 
 def test_webhook_signature_matches_the_reference_library():
-    from workers.webhooks import signed_headers
+    from workers.jobs.webhooks import signed_headers
 
     body = json.dumps({"state": "complete"}).encode()
     headers = signed_headers(SECRET, "msg_abc", body)

@@ -6,16 +6,16 @@ import json
 
 from PIL import Image
 
+from core.records import Store
+from core.settings import Settings
+from core.storage.local import LocalStorage
 from schemas import jobs
 from service import keys
 from service.app import create_app
-from service.settings import Settings
-from service.storage import LocalStorage
-from service.store import Store
 from tests.docgen import image_bytes, text_pdf
 from tests.helpers import convert, download, poll, upload
-from workers import tasks
-from workers.settings import WorkerGroup
+from workers.jobs import conversions, sweep
+from workers.runner import WorkerGroup
 
 
 async def test_health_ok_and_info(client, worker):
@@ -30,7 +30,7 @@ async def test_health_ok_and_info(client, worker):
 
 
 async def test_health_is_500_without_body_when_redis_is_gone(aiohttp_client, tmp_path):
-    from service.redisproc import RedisServer
+    from core.redisproc import RedisServer
 
     server = RedisServer(tmp_path / "r", persist=False)
     server.start()
@@ -58,7 +58,7 @@ async def test_expired_work_files_are_gone_metadata_and_bytes(aiohttp_client, en
     assert (await client.get(f"/PCCIS/V1/WorkFile/{wf['fileId']}")).status == 404
     # ...and the sweeper deletes the bytes
     ctx = {"store": Store(client.app[keys.REDIS]), "storage": LocalStorage(settings.storage_dir), "settings": settings}
-    assert await tasks.sweep_expired(ctx) == 1
+    assert await sweep.sweep_expired(ctx) == 1
     assert [p for p in objects.rglob("*") if p.is_file()] == []
     assert await client.app[keys.REDIS].zcard("pm:expiry") == 0
 
@@ -78,9 +78,9 @@ async def test_every_job_can_run_twice_with_the_same_result(client, worker, sett
     # When every job of the process is delivered again
     pid = started["processId"]
     ctx = {**worker.ctx, "job_try": 2}
-    assert await tasks.plan_conversion(ctx, pid) == "skipped"
-    assert await tasks.render_chunk(ctx, pid, 0, 0) == "skipped"
-    assert await tasks.finish_conversion(ctx, pid) == "skipped"
+    assert await conversions.plan_conversion(ctx, pid) == "skipped"
+    assert await conversions.render_chunk(ctx, pid, 0, 0) == "skipped"
+    assert await conversions.finish_conversion(ctx, pid) == "skipped"
     # Then nothing changes
     again = await (await client.get(f"/v2/contentConverters/{pid}")).json()
     assert again["output"] == final["output"]
@@ -103,7 +103,7 @@ async def test_jobs_rerun_mid_process_redo_only_what_is_missing(client, settings
     await redis.hset(f"pm:proc:{pid}", mapping={"state": "processing"})
     await redis.hdel(f"pm:proc:{pid}", "output")
     await redis.hdel(f"pm:proc:{pid}:units", "5")
-    assert await tasks.render_chunk({**w.ctx, "job_try": 2}, pid, 1, 0) == "rendered"
+    assert await conversions.render_chunk({**w.ctx, "job_try": 2}, pid, 1, 0) == "rendered"
     # Then only the missing unit was rendered, with the same deterministic output id
     unit = json.loads(await redis.hget(f"pm:proc:{pid}:units", "5"))
     assert unit["file_id"] == final["output"]["results"][5]["fileId"]

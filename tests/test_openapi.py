@@ -21,12 +21,12 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from core.redisproc import free_port
+from core.settings import Settings
 from service.app import create_app
 from service.openapi import model_schema, openapi_document
 from service.operation import PLACEHOLDER
-from service.redisproc import free_port
 from service.routes import OPERATIONS
-from service.settings import Settings
 from tests.conftest import ROOT
 from tests.docgen import text_pdf
 from tests.helpers import poll, upload

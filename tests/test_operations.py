@@ -4,11 +4,11 @@ import asyncio
 
 import pytest
 
+from core.redisproc import RedisServer
+from core.settings import Settings
 from schemas import jobs
 from service import keys
 from service.app import create_app
-from service.redisproc import RedisServer
-from service.settings import Settings
 from tests.docgen import text_pdf
 from tests.helpers import convert, poll, upload
 

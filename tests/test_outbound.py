@@ -4,7 +4,7 @@ address the rules refuse (sources here; watermark images and webhooks use the sa
 import pytest
 from aiohttp import web
 
-from service.storage import MeteredUpload
+from core.storage.base import MeteredUpload
 from workers.fetch import SourceError, fetch_url
 
 FULLWIDTH = "\uff11\uff12\uff17.\uff10.\uff10.\uff11"  # 127.0.0.1 in fullwidth digits

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from service.redisproc import free_port
+from core.redisproc import free_port
 from tests.conftest import ROOT, make_env
 from tests.docgen import text_pdf
 from tests.helpers import cmdline, descendants, running

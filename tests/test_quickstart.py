@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from service.redisproc import RedisServer, free_port
+from core.redisproc import RedisServer, free_port
 from tests.conftest import ROOT
 from tests.docgen import text_pdf
 from tests.helpers import cmdline, descendants, running

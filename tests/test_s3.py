@@ -13,17 +13,17 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from PIL import Image
 
+from core.settings import Settings, SettingsError
+from core.storage.base import StorageError, workfile_key
+from core.storage.s3 import S3Storage
 from service import keys
 from service.app import create_app
-from service.s3storage import S3Storage
-from service.settings import Settings, SettingsError
-from service.storage import StorageError, workfile_key
 from tests.conftest import S3Server, running_worker, s3_env, worker_subprocess
 from tests.docgen import text_pdf
 from tests.helpers import convert, download, poll, upload
 from tests.test_uploads import NATIVE, put_part, save_survives_a_crash_after_joining
 from tests.test_viewing import new_session, page, put_source
-from workers import tasks
+from workers.jobs import sweep
 
 
 def host(tmp_path: Path, name: str, server: S3Server, bucket: str, **extra: str) -> S3Storage:
@@ -241,7 +241,7 @@ async def test_the_sweeper_deletes_expired_bytes_from_the_bucket(
     # When their lifetime is over and the sweeper runs
     await asyncio.sleep(1.2)
     ctx = {"store": client.app[keys.STORE], "storage": client.app[keys.STORAGE], "settings": client.app[keys.SETTINGS]}
-    assert await tasks.sweep_expired(ctx) == 2
+    assert await sweep.sweep_expired(ctx) == 2
     # Then the bucket is empty, and so is this host's cache
     assert bucket_keys(s3_server, s3_bucket) == []
     assert not (await client.app[keys.STORAGE].local_path(workfile_key(wf["fileId"]))).exists()

@@ -5,8 +5,8 @@ import io
 import aiohttp
 import pytest
 
+from core.settings import Settings
 from service.app import create_app
-from service.settings import Settings
 from tests.docgen import text_pdf
 from tests.helpers import wire
 

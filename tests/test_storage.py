@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from service.s3storage import S3Storage
-from service.settings import Settings
-from service.storage import LocalStorage, Meter, Storage, StorageError
+from core.settings import Settings
+from core.storage.base import Meter, Storage, StorageError
+from core.storage.local import LocalStorage
+from core.storage.s3 import S3Storage
 from tests.conftest import s3_env
 
 UNSAFE_KEYS = ["../etc/passwd", "wf/../../x", "/abs", "a//b", "", "wf/a b", "wf/\x00", "wf\\..\\x"]

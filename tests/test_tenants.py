@@ -12,9 +12,9 @@ import zipfile
 import pytest
 from aiohttp import FormData
 
+from core.settings import Settings
+from service.api.files import SIGNING_KEY, sign
 from service.app import create_app
-from service.fileservice import SIGNING_KEY, sign
-from service.settings import Settings
 from tests.conftest import ROOT
 from tests.docgen import text_pdf
 from tests.helpers import poll

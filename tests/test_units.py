@@ -8,13 +8,13 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
+from core.settings import Settings, SettingsError
+from core.sniff import sniff_extension
 from schemas.pages import PageSyntaxError, format_pages, parse_pages
-from service.settings import Settings, SettingsError
-from service.sniff import sniff_extension
 from tests.docgen import corrupt_pdf, encrypted_pdf, image_bytes, text_pdf
-from workers import render
 from workers.plan import make_plan
 from workers.pool import BATCH, INTERACTIVE, PrioritySlots
+from workers.render import page as render
 
 
 @pytest.mark.parametrize(

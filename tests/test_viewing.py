@@ -8,10 +8,11 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from schemas.viewing import Variant, page_key
+from core import keyspace
+from core.settings import Settings
+from schemas.viewing import Variant
 from service import keys
 from service.app import create_app
-from service.settings import Settings
 from tests.conftest import running_worker
 from tests.docgen import encrypted_pdf, text_pdf
 from tests.helpers import upload, wire
@@ -45,7 +46,7 @@ async def rendered_pages(client, sid: str, count: int) -> list[int]:
     """Which pages of the session's default variant have a page record."""
     session = await client.app[keys.VIEWS].get(sid)
     redis = client.app[keys.REDIS]
-    return [n for n in range(count) if await redis.exists(page_key(session["docId"], Variant(), n))]
+    return [n for n in range(count) if await redis.exists(keyspace.page(session["docId"], Variant().digest(), n))]
 
 
 async def test_create_get_and_defaults(client):
@@ -304,7 +305,7 @@ async def test_full_caching_reuses_pages_across_sessions_and_none_keeps_them_pri
     await png_of(two)
     assert one.headers["ETag"] == two.headers["ETag"]
     session = await client.app[keys.VIEWS].get(second)
-    record = await client.app[keys.VIEWS].get_record(page_key(session["docId"], Variant(), 0))
+    record = await client.app[keys.VIEWS].get_record(keyspace.page(session["docId"], Variant().digest(), 0))
     assert record["storageKey"].startswith(f"pages/{session['docId']}/")
     private = await new_session(client, serverCaching="none", countOfInitialPages=1)
     await put_source(client, private, data)

@@ -8,7 +8,14 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from workers.watermark import MARGIN, WatermarkError, apply_watermarks, load_picture, parse_marks, stamp_pdf_page
+from workers.render.stamp import (
+    MARGIN,
+    WatermarkError,
+    apply_watermarks,
+    load_picture,
+    parse_marks,
+    stamp_pdf_page,
+)
 
 W, H = 1275, 1650  # US letter at 150 dpi
 PX_PER_PT = 150 / 72

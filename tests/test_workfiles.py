@@ -5,9 +5,9 @@ import io
 
 import aiohttp
 
+from core.settings import Settings
 from service import keys
 from service.app import create_app
-from service.settings import Settings
 from tests.docgen import image_bytes, text_pdf
 from tests.helpers import upload
 

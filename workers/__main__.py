@@ -6,9 +6,9 @@ import sys
 
 import structlog
 
-from service.logs import configure_logging
-from service.settings import Settings, SettingsError
-from workers.settings import serve
+from core.logs import configure_logging
+from core.settings import Settings, SettingsError
+from workers.runner import serve
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from service.storage import MeteredUpload
+from core.storage.base import MeteredUpload
 from workers.outbound import guarded_session, was_refused
 
 MAX_REDIRECTS = 5

@@ -3,13 +3,14 @@
 import hashlib
 from typing import Any
 
-from service.ids import is_valid_id, new_id
-from service.settings import Settings
-from service.sniff import sniff_extension
-from service.storage import MeteredUpload, workfile_key
-from service.store import make_workfile, now_ms
+from core import keyspace
+from core.ids import is_valid_id, new_id
+from core.records import make_workfile, now_ms
+from core.settings import Settings
+from core.sniff import sniff_extension
+from core.storage.base import MeteredUpload, workfile_key
 from workers.fetch import SourceError, fetch_url
-from workers.render import DocumentError
+from workers.render.page import DocumentError
 
 MAX_WATERMARK_BYTES = 20 * 1024 * 1024
 URL_CACHE_S = 3600
@@ -34,7 +35,7 @@ async def _image_path(ctx: dict[str, Any], src: str) -> Any:
         if wf.extension != "png":
             raise DocumentError("WatermarkImageNotPng", src)
         return await storage.local_path(workfile_key(wf.file_id))
-    cache_key = "pm:wmurl:" + hashlib.sha256(src.encode()).hexdigest()[:32]
+    cache_key = keyspace.watermark_url(hashlib.sha256(src.encode()).hexdigest()[:32])
     cached = await store.redis.get(cache_key)
     if cached is not None:
         wf = await store.get_workfile(cached.decode())

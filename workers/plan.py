@@ -4,7 +4,7 @@ from typing import Any
 
 from schemas.pages import format_pages, parse_pages
 from schemas.records import OutputGroup, Plan, Unit
-from workers.render import RASTER_EXTENSIONS
+from workers.render.page import RASTER_EXTENSIONS
 
 
 def one_file_per_page(dest: dict[str, Any]) -> bool:

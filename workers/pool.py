@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from workers import render
+from workers.render import page as render
 
 log = structlog.get_logger("pagemill.pool")
 T = TypeVar("T")

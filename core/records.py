@@ -11,10 +11,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from core import keyspace
+from core.sniff import content_type_for
 from schemas.records import Plan, UnitResult, WorkFile
-from service.sniff import content_type_for
-
-EXPIRY_INDEX = "pm:expiry"
 
 # Set fields only while the process is still processing: state transitions are compare-and-set,
 # so a job that runs twice can never move a finished process back or finish it twice.
@@ -69,18 +68,6 @@ def make_workfile(
     )
 
 
-def _wf_key(file_id: str) -> str:
-    return f"pm:wf:{file_id}"
-
-
-def _proc_key(process_id: str) -> str:
-    return f"pm:proc:{process_id}"
-
-
-def _units_key(process_id: str) -> str:
-    return f"pm:proc:{process_id}:units"
-
-
 class Store:
     """Typed access to pagemill's Redis keys."""
 
@@ -95,13 +82,13 @@ class Store:
     async def put_workfile(self, wf: WorkFile) -> None:
         """Record a work file whose bytes are already committed to storage."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(_wf_key(wf.file_id), wf.model_dump_json(), pxat=wf.expires_ms)
-            pipe.zadd(EXPIRY_INDEX, {f"wf:{wf.file_id}": wf.expires_ms})
+            pipe.set(keyspace.workfile(wf.file_id), wf.model_dump_json(), pxat=wf.expires_ms)
+            pipe.zadd(keyspace.EXPIRY_INDEX, {f"wf:{wf.file_id}": wf.expires_ms})
             await pipe.execute()
 
     async def get_workfile(self, file_id: str, tenant: str | None = None) -> WorkFile | None:
         """The work file, if it exists, has not expired and (when `tenant` is given) is that tenant's."""
-        raw = await self.redis.get(_wf_key(file_id))
+        raw = await self.redis.get(keyspace.workfile(file_id))
         if raw is None:
             return None
         wf = WorkFile.model_validate_json(raw)
@@ -112,22 +99,22 @@ class Store:
     async def delete_workfile(self, file_id: str) -> bool:
         """Forget a work file; the caller deletes its bytes. True when it existed."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(_wf_key(file_id))
-            pipe.zrem(EXPIRY_INDEX, f"wf:{file_id}")
+            pipe.delete(keyspace.workfile(file_id))
+            pipe.zrem(keyspace.EXPIRY_INDEX, f"wf:{file_id}")
             deleted, _ = await pipe.execute()
         return bool(deleted)
 
     async def due_for_expiry(self, at_ms: int, limit: int = 500) -> list[str]:
         """Expiry-index members ("wf:{id}") whose time has come."""
-        members = await self.redis.zrangebyscore(EXPIRY_INDEX, "-inf", at_ms, start=0, num=limit)
+        members = await self.redis.zrangebyscore(keyspace.EXPIRY_INDEX, "-inf", at_ms, start=0, num=limit)
         return [m.decode() for m in members]
 
     async def forget_expired(self, member: str) -> None:
-        await self.redis.zrem(EXPIRY_INDEX, member)
+        await self.redis.zrem(keyspace.EXPIRY_INDEX, member)
 
     # --- processes --------------------------------------------------------------------------
     async def create_process(self, process_id: str, fields: dict[str, Any], expires_ms: int) -> None:
-        key = _proc_key(process_id)
+        key = keyspace.process(process_id)
         mapping = {k: v if isinstance(v, str | int) else json.dumps(v) for k, v in fields.items()}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={**mapping, "processId": process_id, "expires_ms": expires_ms})
@@ -139,8 +126,8 @@ class Store:
 
         `input` and `output` are parsed unless `parse_json` is False (then they stay JSON text)."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(_proc_key(process_id), _PROCESS_FIELDS)
-            pipe.hlen(_units_key(process_id))
+            pipe.hmget(keyspace.process(process_id), _PROCESS_FIELDS)
+            pipe.hlen(keyspace.process_units(process_id))
             values, done = await pipe.execute()
         if values[0] is None:
             return None
@@ -156,16 +143,16 @@ class Store:
 
     async def process_state(self, process_id: str) -> str | None:
         """Just the state (a running job checks it between pages to notice a cancel)."""
-        state = await self.redis.hget(_proc_key(process_id), "state")
+        state = await self.redis.hget(keyspace.process(process_id), "state")
         return state.decode() if state is not None else None
 
     async def get_plan(self, process_id: str) -> Plan | None:
-        raw = await self.redis.hget(_proc_key(process_id), "plan")
+        raw = await self.redis.hget(keyspace.process(process_id), "plan")
         return None if raw is None else Plan.model_validate_json(raw)
 
     async def set_plan(self, process_id: str, plan: Plan) -> bool:
         """Store the plan once; a second plan job of the same process keeps the first one."""
-        key = _proc_key(process_id)
+        key = keyspace.process(process_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(key, "plan", plan.model_dump_json())
             pipe.hsetnx(key, "total", len(plan.render))
@@ -174,7 +161,7 @@ class Store:
 
     async def record_unit(self, process_id: str, unit: int, result: UnitResult, expires_ms: int) -> int:
         """Record one unit's result (idempotent); returns how many units are recorded."""
-        key = _units_key(process_id)
+        key = keyspace.process_units(process_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, str(unit), result.model_dump_json(exclude_defaults=True))
             pipe.pexpireat(key, expires_ms)
@@ -185,7 +172,7 @@ class Store:
     async def unit_results(self, process_id: str, units: list[int]) -> list[UnitResult | None]:
         if not units:
             return []
-        raw = await self.redis.hmget(_units_key(process_id), [str(u) for u in units])
+        raw = await self.redis.hmget(keyspace.process_units(process_id), [str(u) for u in units])
         return [None if r is None else UnitResult.model_validate_json(r) for r in raw]
 
     async def finish_process(self, process_id: str, state: str, fields: dict[str, Any]) -> bool:
@@ -193,7 +180,7 @@ class Store:
         argv: list[str | int] = ["state", state]
         for k, v in fields.items():
             argv += [k, v if isinstance(v, str | int) else json.dumps(v)]
-        changed = bool(await self._cas(keys=[_proc_key(process_id)], args=argv))
+        changed = bool(await self._cas(keys=[keyspace.process(process_id)], args=argv))
         if changed:  # front doors drop their cached copy of the process at once
-            await self.redis.publish(f"pm:ready:{_proc_key(process_id)}", b"1")
+            await self.redis.publish(keyspace.ready_channel(keyspace.process(process_id)), b"1")
         return changed

@@ -13,14 +13,14 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from core.ids import is_valid_id
+from core.sniff import extension_for
 from service import keys
+from service.api.workfiles import workfile_json
 from service.auth import TENANT
 from service.errors import ApiError
-from service.ids import is_valid_id
 from service.params import is_number
-from service.sniff import extension_for
 from service.uploads import TooLarge, UploadBusy
-from service.workfiles import workfile_json
 
 log = structlog.get_logger("pagemill.tus")
 

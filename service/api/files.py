@@ -17,15 +17,16 @@ from urllib.parse import quote, urlencode
 import structlog
 from aiohttp import web
 
+from core import keyspace
+from core.records import now_ms
+from core.sniff import content_type_for, sniff_extension
+from core.storage.base import MeteredUpload
 from service import keys
+from service.api.workfiles import content_disposition
 from service.auth import TENANT
 from service.body import MalformedMultipart, file_body
 from service.errors import ApiError
 from service.params import is_number
-from service.sniff import content_type_for, sniff_extension
-from service.storage import MeteredUpload
-from service.store import now_ms
-from service.workfiles import content_disposition
 
 log = structlog.get_logger("pagemill.files")
 
@@ -50,7 +51,7 @@ def _names(request: web.Request) -> tuple[str, str]:
 
 def _key(tenant: str, namespace: str, filename: str) -> str:
     digest = hashlib.sha256(f"{tenant}\x00{namespace}\x00{filename}".encode()).hexdigest()[:32]
-    return f"pm:fs:{digest}"
+    return keyspace.file_versions(digest)
 
 
 def _stamp(ms: int) -> str:

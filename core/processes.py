@@ -7,17 +7,13 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
+from core import keyspace
+from core.records import Store, iso_ms
+from core.storage.base import Storage, workfile_key
 from schemas import jobs
 from schemas.errors import message_for
-from service.storage import Storage, workfile_key
-from service.store import Store, iso_ms
 
 WEBHOOK_KEEP_S = 48 * 3600  # a webhook's frozen payload outlives every retry of its delivery
-
-
-def webhook_key(process_id: str) -> str:
-    """Where a finished process's webhook (url and the JSON to send) waits for delivery."""
-    return f"pm:webhook:{process_id}"
 
 
 def percent_complete(record: dict[str, Any]) -> int:
@@ -78,7 +74,7 @@ async def hand_over_webhook(store: Store, queue: ArqRedis, process_id: str) -> N
     if record is None or not record.get("webhook") or record["state"] == "processing":
         return
     payload = json.dumps({"url": record["webhook"], "body": process_json_text(record)})
-    if await store.redis.set(webhook_key(process_id), payload, nx=True, ex=WEBHOOK_KEEP_S):
+    if await store.redis.set(keyspace.webhook(process_id), payload, nx=True, ex=WEBHOOK_KEEP_S):
         await queue.enqueue_job(
             jobs.DELIVER_WEBHOOK,
             process_id,

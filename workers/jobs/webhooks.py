@@ -6,14 +6,14 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any
 
 import aiohttp
 import structlog
 from arq import Retry
 
-from service.processes import webhook_key
-from service.settings import Settings
+from core import keyspace
+from core.settings import Settings
+from workers.jobs import Ctx
 from workers.outbound import guarded_session, was_refused
 
 log = structlog.get_logger("pagemill.webhooks")
@@ -41,12 +41,12 @@ def signed_headers(secret: str, message_id: str, body: bytes) -> dict[str, str]:
     }
 
 
-async def deliver_webhook(ctx: dict[str, Any], process_id: str) -> str:
+async def deliver_webhook(ctx: Ctx, process_id: str) -> str:
     """One delivery attempt; raises Retry on failure until the schedule is used up."""
     settings: Settings = ctx["settings"]
     try_number = ctx.get("job_try", 1)
     with structlog.contextvars.bound_contextvars(job_id=ctx.get("job_id"), job_try=try_number, process_id=process_id):
-        raw = await ctx["store"].redis.get(webhook_key(process_id))
+        raw = await ctx["store"].redis.get(keyspace.webhook(process_id))
         if raw is None:
             return "gone"  # delivered already, or expired
         stored = json.loads(raw)
@@ -65,18 +65,18 @@ async def deliver_webhook(ctx: dict[str, Any], process_id: str) -> str:
         except (aiohttp.ClientError, TimeoutError) as exc:
             if was_refused(exc):
                 log.warning("webhook_refused", url=stored["url"], detail="address not allowed")
-                await ctx["store"].redis.delete(webhook_key(process_id))
+                await ctx["store"].redis.delete(keyspace.webhook(process_id))
                 return "refused"
             status, detail = 0, str(exc) or type(exc).__name__
         else:
             detail = f"HTTP {status}"
         if 200 <= status < 300:
-            await ctx["store"].redis.delete(webhook_key(process_id))
+            await ctx["store"].redis.delete(keyspace.webhook(process_id))
             log.info("webhook_delivered", status=status, attempt=try_number)
             return "delivered"
         if try_number >= MAX_TRIES:
             log.error("webhook_gave_up", detail=detail, attempts=try_number)
-            await ctx["store"].redis.delete(webhook_key(process_id))
+            await ctx["store"].redis.delete(keyspace.webhook(process_id))
             return "gave up"
         delay_s = RETRY_DELAYS_S[try_number - 1]
         log.warning("webhook_retry", detail=detail, attempt=try_number, retry_in_s=delay_s)

@@ -14,16 +14,16 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.ids import is_valid_id
+from core.records import iso_ms
+from core.sniff import extension_for
 from service import keys
+from service.api.workfiles import workfile_json
 from service.auth import TENANT
 from service.errors import ApiError, NotFound
-from service.ids import is_valid_id
 from service.params import lifetime_param
-from service.sniff import extension_for
-from service.store import iso_ms
 from service.uploads import TooLarge, UploadBusy
 from service.validation import read_model
-from service.workfiles import workfile_json
 
 log = structlog.get_logger("pagemill.parts")
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from schemas.viewing import doc_key, ready_channel, session_key
-from service.settings import Settings
-from service.store import EXPIRY_INDEX, now_ms
+from core import keyspace
+from core.records import now_ms
+from core.settings import Settings
 
 # Set the source only once: a session's document cannot change after it is provided.
 _SET_SOURCE = """
@@ -51,13 +51,13 @@ class SessionStore:
         self._set_source = redis.register_script(_SET_SOURCE)
 
     async def publish(self, key: str) -> None:
-        await self.redis.publish(ready_channel(key), b"1")
+        await self.redis.publish(keyspace.ready_channel(key), b"1")
 
     # --- sessions ---------------------------------------------------------------------------
     async def create(
         self, session_id: str, props: dict[str, Any], created_ms: int, expires_ms: int, tenant: str
     ) -> None:
-        key = session_key(session_id)
+        key = keyspace.session(session_id)
         fields = {"props": json.dumps(props), "created_ms": created_ms, "expires_ms": expires_ms, "tenant": tenant}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
@@ -65,7 +65,7 @@ class SessionStore:
             await pipe.execute()
 
     async def get(self, session_id: str) -> dict[str, Any] | None:
-        raw = await self.redis.hgetall(session_key(session_id))
+        raw = await self.redis.hgetall(keyspace.session(session_id))
         return {**_decode(raw), "id": session_id} if raw else None
 
     async def set_source(self, session_id: str, file_id: str, doc_id: str, extension: str, *, owned: bool) -> int:
@@ -74,26 +74,26 @@ class SessionStore:
         `owned`: the work file was made for this session (upload or fetch), not referenced.
         """
         args = [file_id, doc_id, extension, "1" if owned else "0"]
-        result = await self._set_source(keys=[session_key(session_id)], args=args)
+        result = await self._set_source(keys=[keyspace.session(session_id)], args=args)
         if result == 1:
-            await self.publish(session_key(session_id))
+            await self.publish(keyspace.session(session_id))
         return int(result)
 
     async def set_source_error(self, session_id: str, error_code: str) -> None:
-        key = session_key(session_id)
+        key = keyspace.session(session_id)
         if await self.redis.exists(key):
             await self.redis.hset(key, "sourceError", error_code)
             await self.publish(key)
 
     async def mark_started(self, session_id: str) -> None:
-        await self.redis.hset(session_key(session_id), "started", "1")
+        await self.redis.hset(keyspace.session(session_id), "started", "1")
 
     async def stop(self, session_id: str, stopped: dict[str, Any]) -> None:
-        await self.redis.hset(session_key(session_id), "stopped", json.dumps(stopped))
+        await self.redis.hset(keyspace.session(session_id), "stopped", json.dumps(stopped))
 
     async def track_private_page(self, session_id: str, page_key: str, expires_ms: int) -> None:
         """Remember a page rendered only for this session, to delete it with the session."""
-        key = session_key(session_id) + ":pages"
+        key = keyspace.session(session_id) + ":pages"
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(key, page_key)
             pipe.pexpireat(key, expires_ms)
@@ -101,7 +101,7 @@ class SessionStore:
 
     async def delete(self, session_id: str) -> list[dict[str, Any]]:
         """Delete the session and its private pages; returns those pages' records (for their bytes)."""
-        key = session_key(session_id)
+        key = keyspace.session(session_id)
         page_keys = [k.decode() for k in await self.redis.smembers(key + ":pages")]
         records = [r for r in await self.get_many(page_keys) if r is not None] if page_keys else []
         await self.redis.delete(key, key + ":pages", *page_keys)
@@ -109,12 +109,12 @@ class SessionStore:
 
     # --- documents, pages, text -------------------------------------------------------------
     async def get_doc(self, doc_id: str) -> dict[str, Any] | None:
-        raw = await self.redis.get(doc_key(doc_id))
+        raw = await self.redis.get(keyspace.document(doc_id))
         return None if raw is None else json.loads(raw)
 
     async def put_doc(self, doc_id: str, info: dict[str, Any], ttl_s: int) -> None:
-        await self.redis.set(doc_key(doc_id), json.dumps(info), ex=ttl_s)
-        await self.publish(doc_key(doc_id))
+        await self.redis.set(keyspace.document(doc_id), json.dumps(info), ex=ttl_s)
+        await self.publish(keyspace.document(doc_id))
 
     async def get_record(self, key: str, *, touch_s: int = 0) -> dict[str, Any] | None:
         """A page or text record; `touch_s` extends a shared cache entry's life on use."""
@@ -137,6 +137,6 @@ class SessionStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(key, json.dumps(record), ex=max(1, ttl_s))
             if storage_key:
-                pipe.zadd(EXPIRY_INDEX, {f"obj:{key}|{storage_key}": now_ms() + ttl_s * 1000})
+                pipe.zadd(keyspace.EXPIRY_INDEX, {f"obj:{key}|{storage_key}": now_ms() + ttl_s * 1000})
             await pipe.execute()
         await self.publish(key)

@@ -14,7 +14,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageChops, TiffImagePlugin, UnidentifiedImageError
 
-from workers import watermark
+from workers.render import stamp
 
 try:
     import fpng  # type: ignore[import-untyped]
@@ -310,16 +310,16 @@ def render_page(doc: Document, index: int, spec: RenderSpec, out_path: str) -> R
 
 @lru_cache(maxsize=4)
 def _picture(path: str) -> Image.Image:
-    return watermark.load_picture(path)
+    return stamp.load_picture(path)
 
 
 def _watermarked(image: Image.Image, raw: Sequence[dict[str, Any]], px_per_pt: float) -> Image.Image:
-    marks = watermark.parse_marks([{k: v for k, v in m.items() if k != "_path"} for m in raw])
+    marks = stamp.parse_marks([{k: v for k, v in m.items() if k != "_path"} for m in raw])
     try:
         pictures = {i: _picture(m["_path"]) for i, m in enumerate(raw) if m.get("type") == "image"}
-    except watermark.WatermarkError as exc:
+    except stamp.WatermarkError as exc:
         raise DocumentError(exc.code) from None
-    return watermark.apply_watermarks(image, marks, px_per_pt, pictures)
+    return stamp.apply_watermarks(image, marks, px_per_pt, pictures)
 
 
 def concat_tiffs(paths: Sequence[str], out_path: str) -> Rendered:
@@ -361,15 +361,15 @@ def build_pdf(
             finally:
                 src.close()
         if watermarks:
-            marks = watermark.parse_marks([{k: v for k, v in m.items() if k != "_path"} for m in watermarks])
-            if watermark.needs_raster_pdf(marks):
+            marks = stamp.parse_marks([{k: v for k, v in m.items() if k != "_path"} for m in watermarks])
+            if stamp.needs_raster_pdf(marks):
                 flat = _rasterised(out, watermarks, dpi)
                 out.close()
                 out = flat
             else:
                 for i in range(len(out)):
                     page = out[i]
-                    watermark.stamp_pdf_page(out, page, marks)
+                    stamp.stamp_pdf_page(out, page, marks)
                     page.close()
         out.save(out_path)
     finally:

@@ -1,4 +1,4 @@
-"""arq jobs of a conversion: plan -> render chunks -> finish; plus the expiry sweeper.
+"""arq jobs of a conversion: plan -> render chunks -> finish; and the clean-up of a cancelled one.
 
 Every job may run more than once (a killed worker's job is redelivered): outputs have
 deterministic ids, files are written to a temporary name and renamed, and state changes are
@@ -14,27 +14,26 @@ import structlog
 from arq import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from core.ids import derive_id
+from core.metrics import record_job, record_outcome
+from core.processes import end_process, hand_over_webhook
+from core.records import Store, make_workfile, now_ms
+from core.settings import Settings
+from core.storage.base import Storage, StorageError, StorageUnavailable, workfile_key
 from schemas import jobs
 from schemas.errors import process_message, result_messages
 from schemas.records import Plan, UnitResult, WorkFile
-from service.ids import derive_id
-from service.metrics import record_job, record_outcome
-from service.processes import end_process, hand_over_webhook
-from service.settings import Settings
-from service.storage import Storage, StorageError, StorageUnavailable, workfile_key
-from service.store import EXPIRY_INDEX, Store, make_workfile, now_ms
 from workers import pool as pool_fns
 from workers.images import resolve_marks
+from workers.jobs import Ctx
 from workers.plan import make_plan, one_file_per_page, result_sources
 from workers.pool import RenderCrashed, RenderTimeout
-from workers.render import DocumentError, PdfPart, Rendered, RenderSpec, build_pdf, concat_tiffs
+from workers.render.page import DocumentError, PdfPart, Rendered, RenderSpec, build_pdf, concat_tiffs
 
 log = structlog.get_logger("pagemill.jobs")
 
 OUTPUT_EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "pdf": "pdf"}
 CRASH_ATTEMPTS = 3
-
-Ctx = dict[str, Any]
 
 
 def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -415,32 +414,3 @@ async def discard_outputs(ctx: Ctx, process_id: str) -> int:
     await _discard(ctx, units + outputs)
     log.info("outputs_discarded", process_id=process_id, files=len(units) + len(outputs))
     return len(units) + len(outputs)
-
-
-async def sweep_expired(ctx: Ctx) -> int:
-    """Delete the bytes of expired work files and stale temporaries (metadata expires in Redis)."""
-    store: Store = ctx["store"]
-    storage: Storage = ctx["storage"]
-    removed = 0
-    for member in await store.due_for_expiry(now_ms()):
-        kind, _, ident = member.partition(":")
-        if kind == "wf" and await store.get_workfile(ident) is None:
-            await storage.delete(workfile_key(ident))
-            removed += 1
-        elif kind == "obj":
-            # "obj:{owner key}|{storage key}": bytes live as long as the record that points at them
-            owner, _, storage_key = ident.partition("|")
-            ttl_ms = await store.redis.pttl(owner)
-            if ttl_ms > 0:
-                await store.redis.zadd(EXPIRY_INDEX, {member: now_ms() + ttl_ms})
-                continue
-            if storage_key.endswith("/"):
-                await storage.delete_prefix(storage_key)
-            else:
-                await storage.delete(storage_key)
-            removed += 1
-        await store.forget_expired(member)
-    removed += await storage.sweep_scratch(older_than_s=max(3600, 4 * ctx["settings"].job_timeout_s))
-    if removed:
-        log.info("expired_swept", removed=removed)
-    return removed

@@ -8,18 +8,19 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
+from core import triggers
+from core.ids import is_valid_id, new_affinity_token
+from core.records import iso_ms, now_ms
+from core.sessions import source_lifetime_s
+from core.storage.base import workfile_key
 from schemas.viewing import SessionStarted, SessionStopped, SourceRef, ViewingSessionProperties, document_id
-from service import keys, triggers
+from service import keys
+from service.api.workfiles import receive_workfile, serve_workfile
 from service.auth import TENANT
 from service.errors import ApiError, InvalidInput, NotFound
-from service.ids import is_valid_id, new_affinity_token
 from service.params import extension_param, filename_param
-from service.sessions import source_lifetime_s
-from service.storage import workfile_key
-from service.store import iso_ms, now_ms
 from service.validation import read_model
 from service.watermarks import check_watermarks
-from service.workfiles import receive_workfile, serve_workfile
 
 log = structlog.get_logger("pagemill.viewing")
 

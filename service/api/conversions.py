@@ -10,22 +10,23 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
+from core import keyspace
+from core.ids import is_valid_id, new_id
+from core.processes import output_files, process_json_text
+from core.records import iso_ms, now_ms
 from schemas import jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
 from schemas.pages import PageSyntaxError, parse_pages
 from service import keys
+from service.api.queuedjobs import cancel_or_409, register_job
+from service.api.workfiles import content_disposition
 from service.archive import zip_chunks
 from service.auth import TENANT
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, InvalidInput, NotFound
-from service.ids import is_valid_id, new_id
 from service.params import lifetime_param, path_id
-from service.processes import output_files, process_json_text
-from service.queuedjobs import cancel_or_409, register_job
-from service.store import iso_ms, now_ms
 from service.validation import read_model
 from service.watermarks import check_watermarks
-from service.workfiles import content_disposition
 
 log = structlog.get_logger("pagemill.converters")
 
@@ -192,7 +193,7 @@ async def _claim_idempotency_key(request: web.Request, process_id: str, echo: di
     if not 1 <= len(raw_key) <= 255:
         raise InvalidInput("Idempotency-Key", in_="header", expected={"minLength": 1, "maxLength": 255})
     redis = request.app[keys.REDIS]
-    key = "pm:idem:" + hashlib.sha256(f"{request[TENANT]}\x00{raw_key}".encode()).hexdigest()
+    key = keyspace.idempotency(hashlib.sha256(f"{request[TENANT]}\x00{raw_key}".encode()).hexdigest())
     fingerprint = hashlib.sha256(json.dumps(echo, sort_keys=True).encode()).hexdigest()
     claim = json.dumps({"processId": process_id, "fingerprint": fingerprint})
     if await redis.set(key, claim, nx=True, ex=IDEMPOTENCY_TTL_S):

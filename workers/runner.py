@@ -20,13 +20,13 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Function, Worker, func
 
+from core.metrics import publish_storage_stats_every
+from core.queue import connect_redis
+from core.records import Store
+from core.settings import Settings
+from core.storage import open_storage
 from schemas import jobs
-from service.metrics import publish_storage_stats_every
-from service.queue import connect_redis
-from service.settings import Settings
-from service.storage import open_storage
-from service.store import Store
-from workers import tasks, viewing, webhooks
+from workers.jobs import conversions, pages, webhooks
 from workers.pool import RenderPool
 
 log = structlog.get_logger("pagemill.worker")
@@ -67,16 +67,16 @@ def functions(settings: Settings) -> list[Function]:
     # Viewer jobs keep no result: their deterministic ids must be enqueueable again as soon as the
     # job is done (a cached page can expire and be wanted again); their records are the results.
     return [
-        func(tasks.plan_conversion, name=jobs.PLAN_CONVERSION, timeout=timeout),
-        func(tasks.render_chunk, name=jobs.RENDER_CHUNK, timeout=timeout),
-        func(tasks.finish_conversion, name=jobs.FINISH_CONVERSION, timeout=timeout),
-        func(tasks.discard_outputs, name=jobs.DISCARD_OUTPUTS, timeout=timeout),
+        func(conversions.plan_conversion, name=jobs.PLAN_CONVERSION, timeout=timeout),
+        func(conversions.render_chunk, name=jobs.RENDER_CHUNK, timeout=timeout),
+        func(conversions.finish_conversion, name=jobs.FINISH_CONVERSION, timeout=timeout),
+        func(conversions.discard_outputs, name=jobs.DISCARD_OUTPUTS, timeout=timeout),
         func(webhooks.deliver_webhook, name=jobs.DELIVER_WEBHOOK, timeout=timeout, max_tries=webhooks.MAX_TRIES),
-        func(viewing.view_acquire, name=jobs.VIEW_ACQUIRE, timeout=timeout, keep_result=0),
-        func(viewing.view_inspect, name=jobs.VIEW_INSPECT, timeout=timeout, keep_result=0),
-        func(viewing.view_render, name=jobs.VIEW_RENDER, timeout=timeout, keep_result=0),
-        func(viewing.view_rest, name=jobs.VIEW_REST, timeout=timeout, keep_result=0),
-        func(viewing.view_text, name=jobs.VIEW_TEXT, timeout=timeout, keep_result=0),
+        func(pages.view_acquire, name=jobs.VIEW_ACQUIRE, timeout=timeout, keep_result=0),
+        func(pages.view_inspect, name=jobs.VIEW_INSPECT, timeout=timeout, keep_result=0),
+        func(pages.view_render, name=jobs.VIEW_RENDER, timeout=timeout, keep_result=0),
+        func(pages.view_rest, name=jobs.VIEW_REST, timeout=timeout, keep_result=0),
+        func(pages.view_text, name=jobs.VIEW_TEXT, timeout=timeout, keep_result=0),
     ]
 
 
@@ -87,7 +87,13 @@ def worker_options(settings: Settings, queue: str, ctx: dict[str, Any]) -> dict[
     return {
         "functions": functions(settings),
         "cron_jobs": [
-            cron(tasks.sweep_expired, name=jobs.SWEEP_EXPIRED, second={0}, timeout=settings.job_timeout_s, unique=True)
+            cron(
+                conversions.sweep_expired,
+                name=jobs.SWEEP_EXPIRED,
+                second={0},
+                timeout=settings.job_timeout_s,
+                unique=True,
+            )
         ]
         if batch
         else [],
@@ -130,7 +136,7 @@ class WorkerGroup:
         for w in self.workers:
             w.allow_pick_jobs = False
         deadline = asyncio.get_running_loop().time() + grace_s
-        while any(not t.done() for w in self.workers for t in w.tasks.values()):
+        while any(not t.done() for w in self.workers for t in w.conversions.values()):
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.05)

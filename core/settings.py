@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from service.auth import ApiKeyConfigError, ApiKeys
+from core.apikeys import ApiKeyConfigError, ApiKeys
 
 
 class SettingsError(ValueError):

@@ -13,26 +13,27 @@ from typing import Any
 import structlog
 from arq import Retry
 
+from core import keyspace
+from core.ids import new_id
+from core.metrics import record_job, record_outcome
+from core.records import make_workfile, now_ms
+from core.sessions import SessionStore, source_lifetime_s
+from core.settings import Settings
+from core.sniff import choose_extension, sniff_extension
+from core.storage.base import MeteredUpload, StorageError, StorageUnavailable, workfile_key
+from core.triggers import BATCH, INTERACTIVE, default_variant, namespace, request_page
 from schemas import jobs
 from schemas.records import WorkFile
-from schemas.viewing import Variant, document_id, page_key, text_key
-from service.ids import new_id
-from service.metrics import record_job, record_outcome
-from service.sessions import SessionStore, source_lifetime_s
-from service.settings import Settings
-from service.sniff import choose_extension, sniff_extension
-from service.storage import MeteredUpload, StorageError, StorageUnavailable, workfile_key
-from service.store import make_workfile, now_ms
-from service.triggers import BATCH, INTERACTIVE, default_variant, namespace, request_page
+from schemas.viewing import Variant, document_id
 from workers import pool as pool_fns
 from workers.fetch import SourceError, copy_file, extension_hint, fetch_url, resolve_file
 from workers.images import resolve_marks
+from workers.jobs import Ctx
 from workers.pool import RenderCrashed, RenderTimeout
-from workers.render import DocumentError, RenderSpec
+from workers.render.page import DocumentError, RenderSpec
 
 log = structlog.get_logger("pagemill.viewing")
 
-Ctx = dict[str, Any]
 ERROR_TTL_S = 300
 MIME = {"png": "image/png", "jpeg": "image/jpeg"}
 EXTENSIONS = {"png": "png", "jpeg": "jpg"}
@@ -187,7 +188,7 @@ async def view_render(
     ttl = _page_ttl(settings, session, ns)
     deadline = time.monotonic() + settings.job_timeout_s - settings.page_timeout_s - 2
     for i, page in enumerate(pages):
-        key = page_key(ns, variant, page)
+        key = keyspace.page(ns, variant.digest(), page)
         if await views.get_record(key) is not None:
             continue
         if time.monotonic() > deadline:
@@ -268,20 +269,20 @@ async def view_text(ctx: Ctx, session_id: str, pages: list[int]) -> str:
     views = _views(ctx)
     doc_id = session["docId"]
     info = await _ensure_doc(ctx, session, wf, path, INTERACTIVE)
-    existing = await views.get_many([text_key(doc_id, p) for p in pages])
+    existing = await views.get_many([keyspace.text(doc_id, p) for p in pages])
     missing = [p for p, r in zip(pages, existing, strict=True) if r is None]
     if not missing:
         return "cached"
     if "error" in info:
         for page in missing:
-            await views.put_record(text_key(doc_id, page), {"error": info["error"]}, ERROR_TTL_S)
+            await views.put_record(keyspace.text(doc_id, page), {"error": info["error"]}, ERROR_TTL_S)
         return "error"
     wanted = [p for p in missing if p < info["pageCount"]]
     texts = await _on_source(ctx, session, wf, path, INTERACTIVE, pool_fns.text_of_pages, wanted)
     for page, text in zip(wanted, texts, strict=True):
         width, height = info["sizes"][page]
         record = {"number": page, "text": text, "width": width, "height": height}
-        await views.put_record(text_key(doc_id, page), record, settings.page_cache_lifetime_s)
+        await views.put_record(keyspace.text(doc_id, page), record, settings.page_cache_lifetime_s)
     return "extracted"
 
 

@@ -6,16 +6,16 @@ from urllib.parse import quote
 import structlog
 from aiohttp import web
 
+from core.ids import new_affinity_token, new_id
+from core.records import Store, iso_ms, make_workfile, now_ms
+from core.sniff import SNIFF_BYTES, choose_extension, sniff_extension
+from core.storage.base import MeteredUpload, workfile_key
 from schemas.records import WorkFile
 from service import keys
 from service.auth import TENANT
 from service.body import MalformedMultipart, file_body
 from service.errors import InvalidInput, NotFound, PayloadTooLarge, ServerError
-from service.ids import new_affinity_token, new_id
 from service.params import extension_of, extension_param, filename_param, lifetime_param, path_id
-from service.sniff import SNIFF_BYTES, choose_extension, sniff_extension
-from service.storage import MeteredUpload, workfile_key
-from service.store import Store, iso_ms, make_workfile, now_ms
 
 log = structlog.get_logger("pagemill.workfiles")
 

@@ -27,7 +27,7 @@ import s3transfer.exceptions
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from service.storage import (
+from core.storage.base import (
     Meter,
     Part,
     ScratchDir,
@@ -39,7 +39,7 @@ from service.storage import (
 )
 
 if TYPE_CHECKING:
-    from service.settings import Settings
+    from core.settings import Settings
 
 IN_USE_S = 120.0  # a cached file touched this recently may be being served: never evicted
 TRIM_EVERY_S = 300.0  # evict idle copies at least this often

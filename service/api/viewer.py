@@ -1,6 +1,6 @@
 """Viewer routes (HTML5 viewing): pages, thumbnails, attributes, page count and text.
 
-A page that is not rendered yet is requested (see `service.triggers`) and the request waits,
+A page that is not rendered yet is requested (see `core.triggers`) and the request waits,
 bounded by PAGEMILL_PAGE_WAIT_S, until a worker announces it. Errors carry
 Accusoft-Status-Number/-Message headers; an unknown or expired session is 403.
 """
@@ -13,13 +13,14 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from schemas.viewing import Variant, doc_key, page_key, session_key, text_key
-from service import keys, triggers
+from core import keyspace, triggers
+from core.storage.base import workfile_key
+from schemas.viewing import Variant
+from service import keys
+from service.api.sessions import SESSION_ID, stopped_error
 from service.auth import TENANT
 from service.errors import InvalidInput, ViewerError
 from service.params import is_number
-from service.storage import workfile_key
-from service.viewing import SESSION_ID, stopped_error
 
 T = TypeVar("T")
 
@@ -120,7 +121,7 @@ async def viewer_session(request: web.Request) -> dict[str, Any]:
         return current if ("fileId" in current or "sourceError" in current) else None
 
     if "fileId" not in session and "sourceError" not in session:
-        session = await _wait(request, session_key(session_id), with_source)
+        session = await _wait(request, keyspace.session(session_id), with_source)
     if "sourceError" in session:
         raise viewer_error(session["sourceError"])
     return session
@@ -132,7 +133,7 @@ async def document_info(request: web.Request, session: dict[str, Any]) -> dict[s
     info = await views.get_doc(session["docId"])
     if info is None:
         await triggers.request_inspection(request.app[keys.REDIS], session)
-        info = await _wait(request, doc_key(session["docId"]), lambda: views.get_doc(session["docId"]))
+        info = await _wait(request, keyspace.document(session["docId"]), lambda: views.get_doc(session["docId"]))
     if "error" in info:
         raise viewer_error(info["error"])
     return info
@@ -144,7 +145,7 @@ async def _serve_page(request: web.Request, session: dict[str, Any], variant: Va
     if info is not None and "error" not in info and page >= info["pageCount"]:
         raise viewer_error("NoSuchPage")
     ns = triggers.namespace(session)
-    key = page_key(ns, variant, page)
+    key = keyspace.page(ns, variant.digest(), page)
     touch = settings.page_cache_lifetime_s if ns == session["docId"] else 0
     record = await views.get_record(key, touch_s=touch)
     if record is None:
@@ -285,7 +286,7 @@ async def get_text(request: web.Request) -> web.Response:
         raise viewer_error("NoSuchPage")
     pages = list(range(first, min(last, info["pageCount"] - 1) + 1))
     views = request.app[keys.VIEWS]
-    text_keys = [text_key(session["docId"], p) for p in pages]
+    text_keys = [keyspace.text(session["docId"], p) for p in pages]
 
     async def all_text() -> list[dict[str, Any]] | None:
         records = await views.get_many(text_keys)

@@ -8,9 +8,9 @@ from importlib.metadata import PackageNotFoundError, version
 import structlog
 from aiohttp import web
 
+from core.records import iso_ms
 from schemas import jobs
 from service import keys
-from service.store import iso_ms
 
 log = structlog.get_logger("pagemill.health")
 

@@ -1,23 +1,16 @@
-"""Prometheus metrics: this front door's requests, plus queue depths and worker counters from Redis.
+"""GET /metrics (Prometheus text): this front door's requests, plus queue depths and the workers'
+counters that core/metrics.py keeps in Redis. Request counts are per front door, as Prometheus
+expects when it scrapes each instance."""
 
-Workers add to one Redis hash (`pm:metrics`), so every front door reports the whole fleet's job
-durations, pages rendered and failures; request counts are per front door, as Prometheus expects
-when it scrapes each instance.
-"""
-
-import asyncio
-import contextlib
 from collections import Counter
 from typing import Any
 
 from aiohttp import web
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from core import keyspace
 from schemas import jobs
 from service import keys
 
-METRICS_KEY = "pm:metrics"
 REQUESTS = web.AppKey("request_counts", Counter)
 
 
@@ -26,48 +19,6 @@ def count_request(request: web.Request, status: int) -> None:
     info = request.match_info
     route = info.route.resource.canonical if info.route.resource is not None else "unmatched"
     request.app[REQUESTS][(route, request.method, status)] += 1
-
-
-async def record_job(redis: Redis, name: str, seconds: float) -> None:
-    """Called by workers when a job ends (best effort: metrics never fail a job)."""
-    with contextlib.suppress(RedisError, OSError):
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.hincrbyfloat(METRICS_KEY, f"job_seconds_sum|{name}", seconds)
-            pipe.hincrby(METRICS_KEY, f"job_count|{name}", 1)
-            await pipe.execute()
-
-
-async def record_outcome(redis: Redis, *, pages: int = 0, error_code: str | None = None) -> None:
-    """Called by workers for each page rendered and each failure (page, document or process)."""
-    with contextlib.suppress(RedisError, OSError):
-        if pages:
-            await redis.hincrby(METRICS_KEY, "pages_rendered", pages)
-        if error_code:
-            await redis.hincrby(METRICS_KEY, f"failures|{error_code}", 1)
-
-
-async def publish_storage_stats(redis: Redis, stats: Counter[str], published: Counter[str]) -> None:
-    """Add what a worker's storage did since the last call to the fleet's totals (best effort)."""
-    delta = stats - published
-    if not delta:
-        return
-    with contextlib.suppress(RedisError, OSError):
-        async with redis.pipeline(transaction=False) as pipe:
-            for operation, n in delta.items():
-                pipe.hincrby(METRICS_KEY, f"storage|{operation}", n)
-            await pipe.execute()
-        published.update(delta)
-
-
-async def publish_storage_stats_every(redis: Redis, stats: Counter[str], interval_s: float) -> None:
-    """Run for the worker's lifetime (cancelled at shutdown, which publishes once more)."""
-    published: Counter[str] = Counter()
-    try:
-        while True:
-            await asyncio.sleep(interval_s)
-            await publish_storage_stats(redis, stats, published)
-    finally:
-        await asyncio.shield(publish_storage_stats(redis, stats, published))
 
 
 def _label(value: str) -> str:
@@ -94,7 +45,7 @@ async def get_metrics(request: web.Request) -> web.Response:
     )
     depths = [({"queue": q}, float(await redis.zcard(q))) for q in jobs.QUEUES]
     family("pagemill_queue_depth", "gauge", "Jobs waiting or running per queue.", depths)
-    stored = {k.decode(): float(v) for k, v in (await redis.hgetall(METRICS_KEY)).items()}
+    stored = {k.decode(): float(v) for k, v in (await redis.hgetall(keyspace.METRICS)).items()}
     family(
         "pagemill_pages_rendered_total",
         "counter",

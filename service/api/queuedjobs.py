@@ -10,31 +10,28 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
+from core import keyspace
+from core.processes import cancel_process, output_files
+from core.records import iso_ms
 from service import keys
+from service.api.workfiles import content_disposition
 from service.archive import zip_chunks
 from service.auth import TENANT
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, NotFound
 from service.params import is_number
-from service.processes import cancel_process, output_files
-from service.store import iso_ms
-from service.workfiles import content_disposition
 
 STATUS = {"processing": "InProcess", "complete": "Completed", "error": "Failed"}
 B64_CHUNK = 3 * 64 * 1024  # a multiple of 3, so chunks encode without padding in between
 MAX_PAGE_SIZE = 200
 
 
-def _tenant_index(tenant: str) -> str:
-    return f"pm:qj:t:{tenant}"
-
-
 async def register_job(redis: Redis, process_id: str, tenant: str, expires_ms: int) -> int:
     """Give a new process its queued-job number."""
-    number = int(await redis.incr("pm:qj:seq"))
+    number = int(await redis.incr(keyspace.QUEUED_JOB_SEQUENCE))
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(f"pm:qj:{number}", process_id, pxat=expires_ms)
-        pipe.zadd(_tenant_index(tenant), {str(number): number})
+        pipe.set(keyspace.queued_job(number), process_id, pxat=expires_ms)
+        pipe.zadd(keyspace.tenant_jobs(tenant), {str(number): number})
         await pipe.execute()
     return number
 
@@ -46,7 +43,7 @@ def _number(raw: str | None) -> int:
 
 
 async def _job(request: web.Request, number: int) -> dict[str, Any] | None:
-    process_id = await request.app[keys.REDIS].get(f"pm:qj:{number}")
+    process_id = await request.app[keys.REDIS].get(keyspace.queued_job(number))
     if process_id is None:
         return None
     record = await request.app[keys.STORE].get_process(process_id.decode())
@@ -91,7 +88,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     if state is not None and state not in STATUS:
         raise ApiError("InvalidInput", at="state", in_="query", expected={"enum": list(STATUS)})
     redis = request.app[keys.REDIS]
-    index = _tenant_index(request[TENANT])
+    index = keyspace.tenant_jobs(request[TENANT])
     matching: list[dict[str, Any]] = []
     for raw in await redis.zrevrange(index, 0, -1):
         number = int(raw)

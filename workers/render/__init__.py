@@ -1,0 +1,1 @@
+"""Pure, synchronous rendering run in the render pool: open, render, encode, assemble, stamp."""
