@@ -1,6 +1,7 @@
 """pagemill-batch against the real app and worker: real causes, --password, re-runs, unusable servers, help."""
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -31,7 +32,9 @@ async def start(app: web.Application) -> TestServer:
     return server
 
 
+@contextlib.asynccontextmanager
 async def pagemill_server(settings: Settings) -> AsyncIterator[Server]:
+    """The real app on a real port (counting uploads) and the real worker."""
     app = create_app(settings)
     served = Server("")
 
@@ -42,14 +45,16 @@ async def pagemill_server(settings: Settings) -> AsyncIterator[Server]:
     app.on_response_prepare.append(count_uploads)
     server = await start(app)
     served.url = str(server.make_url("")).rstrip("/")
-    async with running_worker(settings):
-        yield served
-    await server.close()
+    try:
+        async with running_worker(settings):
+            yield served
+    finally:
+        await server.close()
 
 
 @pytest.fixture
 async def pagemill(settings: Settings) -> AsyncIterator[Server]:
-    async for served in pagemill_server(settings):
+    async with pagemill_server(settings) as served:
         yield served
 
 
@@ -200,14 +205,20 @@ async def test_an_unreachable_server_is_one_line(inbox: Path, tmp_path: Path) ->
     assert line == f"pagemill-batch: cannot reach {url}: Connection refused"
 
 
+NOT_FOUND = (404, "<html><body>Not Found</body></html>", "text/html")
+INFO = (200, '{"serviceStatus": "running"}', "application/json")
+
+
 @pytest.mark.parametrize(
-    ("status", "body", "content_type"),
-    [(404, "<html><body>Not Found</body></html>", "text/html"), (200, "hello", "text/plain")],
+    ("info", "others"),
+    [(NOT_FOUND, NOT_FOUND), ((200, "hello", "text/plain"), (200, "hello", "text/plain")), (INFO, NOT_FOUND)],
+    ids=["404-html", "not-json", "only-info-answers"],
 )
 async def test_a_server_that_is_not_pagemill_is_one_line(
-    inbox: Path, tmp_path: Path, status: int, body: str, content_type: str
+    inbox: Path, tmp_path: Path, info: tuple[int, str, str], others: tuple[int, str, str]
 ) -> None:
     async def anything(request: web.Request) -> web.Response:
+        status, body, content_type = info if request.path == cli.INFO else others
         return web.Response(status=status, text=body, content_type=content_type)
 
     app = web.Application()
@@ -219,6 +230,7 @@ async def test_a_server_that_is_not_pagemill_is_one_line(
     finally:
         await server.close()
     assert line.startswith(f"pagemill-batch: {url} does not look like a pagemill or PrizmDoc server")
+    status, _, content_type = info if info != INFO else others
     assert f"{status} {content_type}" in line
 
 
@@ -226,7 +238,7 @@ async def test_api_key_missing_or_wrong_is_one_line_and_pagemill_api_key_is_the_
     env: dict[str, str], inbox: Path, tmp_path: Path
 ) -> None:
     settings = Settings.from_env({**env, "PAGEMILL_API_KEYS": "acme:right-key-123"})
-    async for server in pagemill_server(settings):
+    async with pagemill_server(settings) as server:
         args = ("convert", str(inbox), "--out", str(tmp_path / "out"), "--url", server.url)
         assert "needs an API key" in one_line_error(*await batch(*args))
         assert "rejected the API key" in one_line_error(*await batch(*args, "--api-key", "wrong-key-123"))
