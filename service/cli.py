@@ -12,7 +12,8 @@ from typing import Any
 
 import aiohttp
 
-EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "pdf": "pdf"}
+from schemas import formats
+
 RETRIES = 4
 DEFAULT_URL = "http://127.0.0.1:18681"
 INFO = "/PCCIS/V1/Service/Current/Info"  # public on pagemill and PrizmDoc
@@ -163,7 +164,7 @@ async def check_server(http: aiohttp.ClientSession, url: str, api_key: str | Non
 
 def output_names(stem: str, fmt: str, results: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
     """Deterministic file names for a process's results."""
-    ext = EXTENSIONS[fmt]
+    ext = formats.by_output(fmt).extension
     if len(results) == 1:
         return [(results[0], f"{stem}.{ext}")]
     named = []
@@ -321,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("input", type=Path, metavar="INPUT", help="folder whose files are converted")
     convert.add_argument("--out", type=Path, required=True, help="folder for the outputs (created if missing)")
     convert.add_argument(
-        "--format", choices=sorted(EXTENSIONS), default="png", help="output format (default: %(default)s)"
+        "--format", choices=sorted(formats.OUTPUTS), default="png", help="output format (default: %(default)s)"
     )
     convert.add_argument(
         "--url",

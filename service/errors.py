@@ -8,10 +8,8 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from core.storage.base import StorageError, StorageUnavailable
+from core.errors import infrastructure
 from schemas.errors import message_for
 
 log = structlog.get_logger("pagemill.http")
@@ -126,15 +124,12 @@ def error_response(exc: Exception) -> web.StreamResponse:
         )
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return json_error(exc.status, {"errorCode": code}, headers)
-    except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as exc:
-        log.error("redis_unavailable", error=str(exc))
-        return json_error(503, {"errorCode": "ServiceUnavailable"}, {"Retry-After": "5"})
-    except StorageUnavailable as exc:
-        log.error("storage_unavailable", error=str(exc))
-        return json_error(503, {"errorCode": "ServiceUnavailable"}, {"Retry-After": "5"})
-    except StorageError as exc:
-        log.error("storage_failed", error=str(exc))
-        return json_error(580, {"errorCode": "StorageError"})
-    except Exception:
-        log.exception("unhandled_exception")
-        return json_error(580, {"errorCode": "InternalError"})
+    except Exception as exc:
+        found = infrastructure(exc)
+        if found is None:
+            log.exception("unhandled_exception")
+            return json_error(580, {"errorCode": "InternalError"})
+        log.error("infrastructure_failed", error=str(exc) or type(exc).__name__, error_code=found.code)
+        return json_error(
+            found.status, {"errorCode": found.code}, {"Retry-After": "5"} if found.status == 503 else None
+        )

@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from core.redisproc import free_port
+from core.settings import Settings
 from service import cli
 from service.app import create_app
-from service.redisproc import free_port
-from service.settings import Settings
 from tests.conftest import ROOT, running_worker
 from tests.docgen import corrupt_pdf, encrypted_pdf, text_pdf
 

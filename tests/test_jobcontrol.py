@@ -107,6 +107,19 @@ async def test_a_failing_receiver_gets_the_webhook_again_later(aiohttp_client, t
     assert payload["state"] == "error" and payload["errorCode"] == "CouldNotConvert"
 
 
+async def test_a_cancelled_process_posts_its_webhook_too(aiohttp_client, tmp_path, redis_url, receiver):
+    hook, url = receiver
+    settings = hook_settings(tmp_path, redis_url, PAGEMILL_ALLOW_PRIVATE_SOURCES="true")
+    client = await aiohttp_client(create_app(settings))
+    async with running_worker(settings):
+        wf = await upload(client, text_pdf(60), "pdf")
+        started = await convert(client, conversion(wf["fileId"], "tiff", webhook={"url": url}))
+        assert (await client.delete(f"/v2/contentConverters/{started['processId']}")).status == 200
+        await asyncio.wait_for(hook.arrived.wait(), 10)
+    payload = Webhook(SECRET).verify(hook.calls[0][1], hook.calls[0][0])
+    assert (payload["state"], payload["errorCode"]) == ("error", "Cancelled")
+
+
 async def test_webhooks_to_internal_addresses_are_not_sent(aiohttp_client, tmp_path, redis_url, receiver, capsys):
     # Given the default address rules (no private addresses)
     hook, url = receiver

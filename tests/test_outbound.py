@@ -4,8 +4,9 @@ address the rules refuse (sources here; watermark images and webhooks use the sa
 import pytest
 from aiohttp import web
 
+from core.errors import SourceError
 from core.storage.base import MeteredUpload
-from workers.fetch import SourceError, fetch_url
+from workers.fetch import fetch_url
 
 FULLWIDTH = "\uff11\uff12\uff17.\uff10.\uff10.\uff11"  # 127.0.0.1 in fullwidth digits
 CIRCLED = "\u2460\u2461\u2466.0.0.1"  # circled 1 2 7

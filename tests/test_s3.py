@@ -13,8 +13,9 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from PIL import Image
 
+from core.errors import StorageError
 from core.settings import Settings, SettingsError
-from core.storage.base import StorageError, workfile_key
+from core.storage.base import workfile_key
 from core.storage.s3 import S3Storage
 from service import keys
 from service.app import create_app

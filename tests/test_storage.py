@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import StorageError
 from core.settings import Settings
-from core.storage.base import Meter, Storage, StorageError
+from core.storage.base import Meter, Storage
 from core.storage.local import LocalStorage
 from core.storage.s3 import S3Storage
 from tests.conftest import s3_env

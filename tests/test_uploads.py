@@ -16,7 +16,7 @@ from service import keys
 from service.app import create_app
 from service.uploads import partial_key
 from tests.docgen import text_pdf
-from workers.jobs import conversions
+from workers.jobs import sweep
 
 NATIVE = "/PCCIS/V1/WorkFile/UploadSession"
 SEED = "/archives/ARC1/entities/H:42/create_sessions"
@@ -164,7 +164,7 @@ async def test_abandoned_uploads_expire_and_their_bytes_are_swept(aiohttp_client
     await asyncio.sleep(1.2)
     assert (await put_part(client, NATIVE, upload_id, b"x", 500)).status == 404
     ctx = {"store": client.app[keys.STORE], "storage": client.app[keys.STORAGE], "settings": settings}
-    assert await conversions.sweep_expired(ctx) >= 1
+    assert await sweep.sweep_expired(ctx) >= 1
     assert not (settings.storage_dir / "objects" / partial_key(upload_id)).exists()
 
 

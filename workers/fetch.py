@@ -12,19 +12,12 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from core.errors import SourceError
 from core.storage.base import MeteredUpload
 from workers.outbound import guarded_session, was_refused
 
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 256 * 1024
-
-
-class SourceError(Exception):
-    """The document could not be acquired; `code` is what the session reports."""
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(f"{code}: {detail}" if detail else code)
-        self.code = code
 
 
 def check_url(url: str) -> None:

@@ -4,13 +4,13 @@ import hashlib
 from typing import Any
 
 from core import keyspace
+from core.errors import DocumentError, SourceError
 from core.ids import is_valid_id, new_id
 from core.records import make_workfile, now_ms
 from core.settings import Settings
 from core.sniff import sniff_extension
 from core.storage.base import MeteredUpload, workfile_key
-from workers.fetch import SourceError, fetch_url
-from workers.render.page import DocumentError
+from workers.fetch import fetch_url
 
 MAX_WATERMARK_BYTES = 20 * 1024 * 1024
 URL_CACHE_S = 3600

@@ -2,16 +2,21 @@
 
 from typing import Any
 
+from schemas import formats
 from schemas.pages import format_pages, parse_pages
 from schemas.records import OutputGroup, Plan, Unit
-from workers.render.page import RASTER_EXTENSIONS
 
 
 def one_file_per_page(dest: dict[str, Any]) -> bool:
-    """png/jpeg always give one result per page; pdf/tiff only with forceOneFilePerPage."""
-    if dest["format"] in ("png", "jpeg"):
+    """png/jpeg always give one result per page; pdf/tiff only with forceOneFilePerPage (the registry's defaults)."""
+    if formats.by_output(dest["format"]).one_file_per_page:
         return True
     return bool(dest.get(f"{dest['format']}Options", {}).get("forceOneFilePerPage"))
+
+
+def _opener(extension: str) -> str | None:
+    known = formats.by_extension(extension)
+    return known.opener if known else None
 
 
 def _error_source(src: dict[str, Any], pages: list[int]) -> dict[str, str]:
@@ -52,7 +57,7 @@ def make_plan(inp: dict[str, Any], page_counts: list[int], extensions: list[str]
             groups = [OutputGroup(units=list(range(len(units))))]
     if dest["format"] == "pdf":
         # PDF pages are imported as vectors at assembly; only raster pages need a per-page artifact.
-        render = [i for i, u in enumerate(units) if extensions[u.s] in RASTER_EXTENSIONS]
+        render = [i for i, u in enumerate(units) if _opener(extensions[u.s]) != "pdfium"]
     else:
         render = list(range(len(units)))
     return Plan(page_counts=page_counts, units=units, render=render, chunk_pages=chunk_pages, groups=groups)

@@ -20,18 +20,11 @@ from typing import Any, TypeVar
 
 import structlog
 
+from core.errors import RenderCrashed, RenderTimeout
 from workers.render import page as render
 
 log = structlog.get_logger("pagemill.pool")
 T = TypeVar("T")
-
-
-class RenderTimeout(Exception):
-    """A call took longer than its timeout; the pool was recycled."""
-
-
-class RenderCrashed(Exception):
-    """A pool child died during the call (maybe another call's fault); the pool was recycled."""
 
 
 # --- in the child processes ----------------------------------------------------------------

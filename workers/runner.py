@@ -26,7 +26,7 @@ from core.records import Store
 from core.settings import Settings
 from core.storage import open_storage
 from schemas import jobs
-from workers.jobs import conversions, pages, webhooks
+from workers.jobs import conversions, pages, sweep, webhooks
 from workers.pool import RenderPool
 
 log = structlog.get_logger("pagemill.worker")
@@ -88,7 +88,7 @@ def worker_options(settings: Settings, queue: str, ctx: dict[str, Any]) -> dict[
         "functions": functions(settings),
         "cron_jobs": [
             cron(
-                conversions.sweep_expired,
+                sweep.sweep_expired,
                 name=jobs.SWEEP_EXPIRED,
                 second={0},
                 timeout=settings.job_timeout_s,
@@ -136,7 +136,7 @@ class WorkerGroup:
         for w in self.workers:
             w.allow_pick_jobs = False
         deadline = asyncio.get_running_loop().time() + grace_s
-        while any(not t.done() for w in self.workers for t in w.conversions.values()):
+        while any(not t.done() for w in self.workers for t in w.tasks.values()):
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.05)

@@ -17,18 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from core.errors import StorageError
+
 if TYPE_CHECKING:
     pass
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
-
-
-class StorageError(Exception):
-    """The storage backend failed (disk full, permissions, ...)."""
-
-
-class StorageUnavailable(StorageError):
-    """The storage cannot be reached right now (connection refused, timeouts, 5xx): retry later."""
 
 
 @contextlib.contextmanager

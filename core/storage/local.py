@@ -5,11 +5,11 @@ import os
 import shutil
 from pathlib import Path
 
+from core.errors import StorageError
 from core.storage.base import (
     Meter,
     Part,
     ScratchDir,
-    StorageError,
     check_key,
     check_prefix,
     os_errors_as_storage_errors,

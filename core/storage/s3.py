@@ -27,12 +27,11 @@ import s3transfer.exceptions
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
+from core.errors import StorageError, StorageUnavailable
 from core.storage.base import (
     Meter,
     Part,
     ScratchDir,
-    StorageError,
-    StorageUnavailable,
     Upload,
     check_key,
     check_prefix,

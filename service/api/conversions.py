@@ -14,7 +14,7 @@ from core import keyspace
 from core.ids import is_valid_id, new_id
 from core.processes import output_files, process_json_text
 from core.records import iso_ms, now_ms
-from schemas import jobs
+from schemas import formats, jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
 from schemas.pages import PageSyntaxError, parse_pages
 from service import keys
@@ -31,7 +31,6 @@ from service.watermarks import check_watermarks
 log = structlog.get_logger("pagemill.converters")
 
 IDEMPOTENCY_TTL_S = 24 * 3600
-SOURCE_EXTENSIONS = ("bmp", "gif", "jpeg", "jpg", "pdf", "png", "tif", "tiff")
 _DIMENSION = re.compile(r"^\s*([0-9]{1,9})\s*px\s*$")
 
 
@@ -114,9 +113,13 @@ async def post_converter(request: web.Request) -> web.Response:
         wf = await store.get_workfile(src.fileId, request[TENANT]) if is_valid_id(src.fileId) else None
         if wf is None:
             raise ApiError("WorkFileDoesNotExist", at=f"{at}.fileId", extra=echo)
-        if wf.extension not in SOURCE_EXTENSIONS:
+        known = formats.by_extension(wf.extension)
+        if known is None or known.opener is None:
             raise ApiError(
-                "UnsupportedSourceFileFormat", at=f"{at}.fileId", expected={"enum": list(SOURCE_EXTENSIONS)}, extra=echo
+                "UnsupportedSourceFileFormat",
+                at=f"{at}.fileId",
+                expected={"enum": formats.source_extensions()},
+                extra=echo,
             )
         if wf.size == 0:
             raise ApiError("SourceFileIsEmpty", at=f"{at}.fileId", extra=echo)

@@ -12,27 +12,25 @@ from typing import Any
 
 import structlog
 from arq import Retry
-from redis.exceptions import ConnectionError as RedisConnectionError
 
+from core.errors import DocumentError, RenderCrashed, RenderTimeout, StorageError, infrastructure, render_failure
 from core.ids import derive_id
 from core.metrics import record_job, record_outcome
 from core.processes import end_process, hand_over_webhook
 from core.records import Store, make_workfile, now_ms
 from core.settings import Settings
-from core.storage.base import Storage, StorageError, StorageUnavailable, workfile_key
-from schemas import jobs
+from core.storage.base import Storage, workfile_key
+from schemas import formats, jobs
 from schemas.errors import process_message, result_messages
 from schemas.records import Plan, UnitResult, WorkFile
 from workers import pool as pool_fns
 from workers.images import resolve_marks
 from workers.jobs import Ctx
 from workers.plan import make_plan, one_file_per_page, result_sources
-from workers.pool import RenderCrashed, RenderTimeout
-from workers.render.page import DocumentError, PdfPart, Rendered, RenderSpec, build_pdf, concat_tiffs
+from workers.render.page import PdfPart, Rendered, RenderSpec, build_pdf, concat_tiffs
 
 log = structlog.get_logger("pagemill.jobs")
 
-OUTPUT_EXTENSIONS = {"png": "png", "jpeg": "jpg", "tiff": "tif", "pdf": "pdf"}
 CRASH_ATTEMPTS = 3
 
 
@@ -47,19 +45,19 @@ def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
             started = time.perf_counter()
             try:
                 return await fn(ctx, process_id, *args)
-            except StorageUnavailable as exc:
-                await _retry_or_fail(ctx, process_id, exc, "StorageError")
-            except StorageError as exc:
-                log.error("storage_failed", error=str(exc))
-                await _fail(ctx, process_id, "StorageError")
-            except (RedisConnectionError, OSError) as exc:
-                await _retry_or_fail(ctx, process_id, exc, "InternalError")
-            except Exception:
-                log.exception("job_failed")
-                if ctx.get("job_try", 1) >= ctx["max_tries"]:
-                    await _fail(ctx, process_id, "InternalError")
-                    return None
-                raise
+            except Exception as exc:
+                found = infrastructure(exc)
+                if found is None:
+                    log.exception("job_failed")
+                    if ctx.get("job_try", 1) >= ctx["max_tries"]:
+                        await _fail(ctx, process_id, "InternalError")
+                        return None
+                    raise
+                if found.retry:
+                    await _retry_or_fail(ctx, process_id, exc, found.process_code)
+                else:
+                    log.error("job_failed_permanently", error=str(exc), error_code=found.process_code)
+                    await _fail(ctx, process_id, found.process_code)
             finally:
                 await record_job(ctx["queue"], fn.__name__, time.perf_counter() - started)
 
@@ -200,7 +198,7 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
                 )
                 extensions.append(wf.extension)
             except (DocumentError, RenderTimeout, RenderCrashed) as exc:
-                code = exc.code if isinstance(exc, DocumentError) else "CouldNotOpenDocument"
+                code = render_failure(exc, "open")
                 log.info("source_rejected", file_id=src["fileId"], error_code=code)
                 await _fail(ctx, process_id, "CouldNotConvert", [{"errorCode": code, "sources": [src]}])
                 return "failed"
@@ -238,7 +236,7 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
     except DocumentError as exc:
         return UnitResult(error_code=exc.code)
     path = await ctx["storage"].local_path(workfile_key(wf.file_id))
-    extension = OUTPUT_EXTENSIONS[spec.format]
+    extension = formats.by_output(spec.format).extension
     tmp = ctx["storage"].scratch_path("." + extension)
     for attempt in range(1, CRASH_ATTEMPTS + 1):
         try:
@@ -253,21 +251,17 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
                 timeout_s=settings.page_timeout_s,
             )
             break
-        except DocumentError as exc:
-            tmp.unlink(missing_ok=True)
-            return UnitResult(error_code=exc.code)
         except OSError as exc:  # the page could not be written (disk full): the process ends in error
             tmp.unlink(missing_ok=True)
             raise StorageError(str(exc)) from exc
-        except RenderTimeout:
+        except (DocumentError, RenderTimeout, RenderCrashed) as exc:
             tmp.unlink(missing_ok=True)
-            log.warning("page_timeout", page=unit.p + 1)
-            return UnitResult(error_code="PageRenderTimeout")
-        except RenderCrashed:
-            tmp.unlink(missing_ok=True)
-            log.warning("page_crashed", page=unit.p + 1, attempt=attempt)
-            if attempt == CRASH_ATTEMPTS:
-                return UnitResult(error_code="PageRenderFailed")
+            # A crash may be another page's fault (the pool is shared): try again before giving up.
+            if isinstance(exc, RenderCrashed) and attempt < CRASH_ATTEMPTS:
+                log.warning("page_crashed", page=unit.p + 1, attempt=attempt)
+                continue
+            log.info("page_failed", page=unit.p + 1, error_code=render_failure(exc, "page"))
+            return UnitResult(error_code=render_failure(exc, "page"))
     out_id = derive_id(process_id, f"unit:{u}")
     await _store_output(ctx, out_id, tmp, rendered, extension, record, _output_expiry(ctx, record))
     log.debug("page_rendered", page=unit.p + 1, width=rendered.width, height=rendered.height)
@@ -324,7 +318,8 @@ async def _assemble(
     for u in units:
         if u in results and results[u].error_code:
             return None, results[u].error_code
-    tmp = storage.scratch_path("." + OUTPUT_EXTENSIONS[fmt])
+    ext = formats.by_output(fmt).extension
+    tmp = storage.scratch_path("." + ext)
     if fmt == "tiff":
         paths = [str(await storage.local_path(workfile_key(results[u].file_id or ""))) for u in units]
         fn, arg = concat_tiffs, paths
@@ -348,13 +343,9 @@ async def _assemble(
         if fmt == "pdf" and inp["dest"].get("watermarks"):
             extra = (await resolve_marks(ctx, inp["dest"]["watermarks"]), settings.render_dpi)
         rendered = await ctx["pool"].run(fn, arg, str(tmp), *extra, timeout_s=max(5, settings.job_timeout_s - 5))
-    except DocumentError as exc:
+    except (DocumentError, RenderTimeout, RenderCrashed) as exc:
         tmp.unlink(missing_ok=True)
-        return None, exc.code
-    except (RenderTimeout, RenderCrashed):
-        tmp.unlink(missing_ok=True)
-        return None, "CouldNotAssembleOutput"
-    ext = OUTPUT_EXTENSIONS[fmt]
+        return None, render_failure(exc, "assemble")
     await _store_output(ctx, out_id, tmp, rendered, ext, record, _output_expiry(ctx, record))
     return out_id, None
 
@@ -376,7 +367,8 @@ async def finish_conversion(ctx: Ctx, process_id: str) -> str:
     results_by_unit: dict[int, UnitResult] = {u: r for u, r in unit_results.items() if r is not None}
     intermediates: list[str] = []
     results: list[dict[str, Any]] = []
-    assembled = not (dest["format"] in ("png", "jpeg", "tiff") and one_file_per_page(dest))
+    # One result per page is the rendered page itself, except for pdf: its pages are assembled (imported).
+    assembled = dest["format"] == "pdf" or not one_file_per_page(dest)
     for g, group in enumerate(plan.groups):
         if group.error_code:
             results.append({"errorCode": group.error_code, "sources": group.error_sources})

@@ -14,29 +14,35 @@ import structlog
 from arq import Retry
 
 from core import keyspace
+from core.errors import (
+    DocumentError,
+    RenderCrashed,
+    RenderTimeout,
+    SourceError,
+    StorageError,
+    StorageUnavailable,
+    render_failure,
+)
 from core.ids import new_id
 from core.metrics import record_job, record_outcome
 from core.records import make_workfile, now_ms
 from core.sessions import SessionStore, source_lifetime_s
 from core.settings import Settings
 from core.sniff import choose_extension, sniff_extension
-from core.storage.base import MeteredUpload, StorageError, StorageUnavailable, workfile_key
+from core.storage.base import MeteredUpload, workfile_key
 from core.triggers import BATCH, INTERACTIVE, default_variant, namespace, request_page
-from schemas import jobs
+from schemas import formats, jobs
 from schemas.records import WorkFile
 from schemas.viewing import Variant, document_id
 from workers import pool as pool_fns
-from workers.fetch import SourceError, copy_file, extension_hint, fetch_url, resolve_file
+from workers.fetch import copy_file, extension_hint, fetch_url, resolve_file
 from workers.images import resolve_marks
 from workers.jobs import Ctx
-from workers.pool import RenderCrashed, RenderTimeout
-from workers.render.page import DocumentError, RenderSpec
+from workers.render.page import RenderSpec
 
 log = structlog.get_logger("pagemill.viewing")
 
 ERROR_TTL_S = 300
-MIME = {"png": "image/png", "jpeg": "image/jpeg"}
-EXTENSIONS = {"png": "png", "jpeg": "jpg"}
 
 
 def view_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -105,10 +111,8 @@ async def _ensure_doc(ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Pat
         return info
     try:
         info = await _on_source(ctx, session, wf, path, priority, pool_fns.inspect_document, settings.render_dpi)
-    except DocumentError as exc:
-        info = {"error": exc.code}
-    except (RenderTimeout, RenderCrashed):
-        info = {"error": "CouldNotOpenDocument"}
+    except (DocumentError, RenderTimeout, RenderCrashed) as exc:
+        info = {"error": render_failure(exc, "open")}
     ttl = ERROR_TTL_S if "error" in info else settings.page_cache_lifetime_s
     await views.put_doc(session["docId"], info, ttl)
     log.info("document_inspected", pages=info.get("pageCount"), error=info.get("error"))
@@ -141,19 +145,13 @@ async def _render_page(
         png_compress_level=settings.png_compress_level,
         watermarks=marks,
     )
-    ext = EXTENSIONS[variant.content_type]
+    ext = formats.by_output(variant.content_type).extension
     tmp = ctx["storage"].scratch_path("." + ext)
     try:
         rendered = await _on_source(ctx, session, wf, path, priority, pool_fns.render_unit, page, spec, str(tmp))
-    except DocumentError as exc:
+    except (DocumentError, RenderTimeout, RenderCrashed) as exc:
         tmp.unlink(missing_ok=True)
-        return {"error": exc.code}, None
-    except RenderTimeout:
-        tmp.unlink(missing_ok=True)
-        return {"error": "PageRenderTimeout"}, None
-    except RenderCrashed:
-        tmp.unlink(missing_ok=True)
-        return {"error": "PageRenderFailed"}, None
+        return {"error": render_failure(exc, "page")}, None
     # Named by content: a page rendered twice at once (initial job and a page request) is not
     # replaced, so its file, and the ETag derived from it, stay put for clients.
     storage_key = f"pages/{ns}/{variant.digest()}/{page}-{rendered.sha256[:16]}.{ext}"
@@ -165,7 +163,7 @@ async def _render_page(
         "storageKey": storage_key,
         "width": rendered.width,
         "height": rendered.height,
-        "contentType": MIME[variant.content_type],
+        "contentType": formats.by_output(variant.content_type).mime,
         "size": rendered.size,
     }
     return record, storage_key

@@ -14,6 +14,8 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageChops, TiffImagePlugin, UnidentifiedImageError
 
+from core.errors import DocumentError
+from schemas import formats
 from workers.render import stamp
 
 try:
@@ -21,18 +23,8 @@ try:
 except ImportError:  # optional accelerator; Pillow's encoder is the fallback
     fpng = None
 
-PDF_EXTENSIONS = ("pdf",)
-RASTER_EXTENSIONS = ("png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff")
 POINTS_PER_INCH = 72
 RASTER_DPI = 96
-
-
-class DocumentError(Exception):
-    """The document cannot be used; `code` is the errorCode reported to the client (not retried)."""
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(f"{code}: {detail}" if detail else code)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -203,12 +195,12 @@ class RasterSource:
 
 def open_document(path: str, extension: str, password: str | None, max_image_pixels: int) -> Document:
     """Open a source by its work file extension."""
-    ext = extension.lower()
-    if ext in PDF_EXTENSIONS:
+    known = formats.by_extension(extension)
+    if known is not None and known.opener == "pdfium":
         return PdfSource(path, password)
-    if ext in RASTER_EXTENSIONS:
+    if known is not None and known.opener == "pillow":
         return RasterSource(path, max_image_pixels)
-    raise DocumentError("UnsupportedSourceFileFormat", ext)
+    raise DocumentError("UnsupportedSourceFileFormat", extension.lower())
 
 
 def inspect(doc: Document, dpi: int) -> dict[str, object]:
