@@ -45,6 +45,13 @@ class RenderCrashed(Exception):
     """A render-pool child died during the call (maybe another call's fault); the pool was recycled."""
 
 
+# Client-caused CodedErrors raised below the HTTP layer: (HTTP status, errorDetails.at, errorDetails.in).
+CLIENT_ERRORS: dict[str, tuple[int, str | None, str]] = {
+    "IdempotencyKeyReused": (480, "Idempotency-Key", "header"),
+    "IdempotentRequestInProgress": (409, None, "body"),
+}
+
+
 @dataclass(frozen=True)
 class Infrastructure:
     """What an infrastructure failure means: on the wire, and to a job."""

@@ -1,19 +1,127 @@
-"""A conversion process's life after its creation, shared by the front door and the workers: the
-JSON a poll returns, its progress, its end (finish, fail or cancel), its webhook and its outputs."""
+"""The process framework: a process's whole life, shared by the front door and the workers.
 
+A process type is declared once (`ProcessType`: its name, its validated input model and the job that
+starts it); `start_process` gives every type the same record, queued-job number, idempotency,
+expiry and first enqueue; `process_json_text` the same poll JSON and progress; `end_process` and
+`cancel_process` the same compare-and-set end, webhook hand-off and clean-up. The worker side of
+a process job (retries, failing it) is workers/jobs/lifecycle.py.
+"""
+
+import asyncio
+import hashlib
 import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from arq.connections import ArqRedis
+from pydantic import BaseModel
+from redis.asyncio import Redis
 
 from core import keyspace
-from core.records import Store, iso_ms
+from core.errors import CodedError
+from core.ids import new_id
+from core.records import Store, iso_ms, now_ms
 from core.storage.base import Storage, workfile_key
 from schemas import jobs
+from schemas.converters import ConvertRequest
 from schemas.errors import message_for
 
 WEBHOOK_KEEP_S = 48 * 3600  # a webhook's frozen payload outlives every retry of its delivery
+IDEMPOTENCY_TTL_S = 24 * 3600
+IDEMPOTENCY_WAIT_S = 2.0  # how long a retried request waits for the first one to create its process
+
+
+@dataclass(frozen=True)
+class ProcessType:
+    """A kind of process: its name (a queued job's `type`), its request model and its first job."""
+
+    name: str
+    request_model: type[BaseModel]
+    first_job: str  # enqueued by name...
+    first_job_id: Callable[[str], str]  # ...with this deterministic id, so a retried start enqueues once
+
+
+CONTENT_CONVERSION = ProcessType("ContentConversion", ConvertRequest, jobs.PLAN_CONVERSION, jobs.plan_job_id)
+PROCESS_TYPES = {kind.name: kind for kind in (CONTENT_CONVERSION,)}
+
+
+@dataclass(frozen=True)
+class NewProcess:
+    """What a validated request asks for: everything `start_process` records."""
+
+    kind: ProcessType
+    tenant: str
+    input: dict[str, Any]  # the normalised input, echoed by every poll
+    lifetime_s: int
+    affinity_token: str = ""
+    webhook: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: str = ""  # of the request, so a reused Idempotency-Key with another body is refused
+
+
+async def start_process(store: Store, queue: ArqRedis, new: NewProcess) -> tuple[dict[str, Any], bool]:
+    """Record a new process (`processing`), number it as a queued job and enqueue its first job.
+
+    Returns the record (JSON fields unparsed) and whether it is an earlier process replayed for the
+    same Idempotency-Key. Raises CodedError IdempotencyKeyReused / IdempotentRequestInProgress."""
+    process_id = new_id()
+    if new.idempotency_key is not None:
+        prior = await _claim(store, new, process_id)
+        if prior is not None:
+            return prior, True
+    created = now_ms()
+    expires = created + new.lifetime_s * 1000
+    number = await register_queued_job(store.redis, process_id, new.tenant, expires)
+    fields: dict[str, Any] = {
+        "type": new.kind.name,
+        "input": new.input,
+        "state": "processing",
+        "created_ms": created,
+        "affinityToken": new.affinity_token,
+        "tenant": new.tenant,
+        "queuedJobId": number,
+    }
+    if new.webhook:
+        fields["webhook"] = new.webhook
+    await store.create_process(process_id, fields, expires)
+    await queue.enqueue_job(
+        new.kind.first_job, process_id, _job_id=new.kind.first_job_id(process_id), _queue_name=jobs.BATCH_QUEUE
+    )
+    record = await store.get_process(process_id, parse_json=False)
+    assert record is not None
+    return record, False
+
+
+async def _claim(store: Store, new: NewProcess, process_id: str) -> dict[str, Any] | None:
+    """Bind the Idempotency-Key to this request; a retry of the same request gets the first process back."""
+    digest = hashlib.sha256(f"{new.tenant}\x00{new.idempotency_key}".encode()).hexdigest()
+    key = keyspace.idempotency(digest)
+    claim = json.dumps({"processId": process_id, "fingerprint": new.fingerprint})
+    if await store.redis.set(key, claim, nx=True, ex=IDEMPOTENCY_TTL_S):
+        return None
+    prior = json.loads(await store.redis.get(key) or "{}")
+    if prior.get("fingerprint") != new.fingerprint:
+        raise CodedError("IdempotencyKeyReused", "this Idempotency-Key was used for a different request")
+    deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
+    while time.monotonic() < deadline:  # the first request may still be creating its process
+        record = await store.get_process(prior["processId"], parse_json=False)
+        if record is not None:
+            return record
+        await asyncio.sleep(0.05)
+    raise CodedError("IdempotentRequestInProgress", "the first request with this key is in progress")
+
+
+async def register_queued_job(redis: Redis, process_id: str, tenant: str, expires_ms: int) -> int:
+    """Give a new process its queued-job number."""
+    number = int(await redis.incr(keyspace.QUEUED_JOB_SEQUENCE))
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(keyspace.queued_job(number), process_id, pxat=expires_ms)
+        pipe.zadd(keyspace.tenant_jobs(tenant), {str(number): number})
+        await pipe.execute()
+    return number
 
 
 def percent_complete(record: dict[str, Any]) -> int:

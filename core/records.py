@@ -38,6 +38,7 @@ _PROCESS_FIELDS = (
     "queuedJobId",
     "message",
     "webhook",
+    "type",
 )
 
 

@@ -20,7 +20,7 @@ DELIVER_WEBHOOK = "deliver_webhook"
 
 
 def plan_job_id(process_id: str) -> str:
-    """The one plan job of a process."""
+    """The one plan job of a process (the job that starts a conversion)."""
     return f"proc:{process_id}:plan"
 
 

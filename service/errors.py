@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from core.errors import infrastructure
+from core.errors import CLIENT_ERRORS, CodedError, infrastructure
 from schemas.errors import message_for
 
 log = structlog.get_logger("pagemill.http")
@@ -116,6 +116,9 @@ def error_response(exc: Exception) -> web.StreamResponse:
         if exc.status >= 500:
             log.warning("request_failed", error_code=exc.error_code)
         return json_error(exc.status, exc.body(), exc.headers, exc.reason)
+    except CodedError as exc:
+        status, at, in_ = CLIENT_ERRORS.get(exc.code, (480, None, "body"))
+        return json_error(status, ApiError(exc.code, at=at, in_=in_).body())
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -1,6 +1,5 @@
 """Content conversion processes: POST/GET /v2/contentConverters."""
 
-import asyncio
 import hashlib
 import json
 import re
@@ -10,15 +9,13 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
-from core import keyspace
-from core.ids import is_valid_id, new_id
-from core.processes import output_files, process_json_text
-from core.records import iso_ms, now_ms
+from core.ids import is_valid_id
+from core.processes import CONTENT_CONVERSION, NewProcess, output_files, process_json_text, start_process
 from schemas import formats, jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
 from schemas.pages import PageSyntaxError, parse_pages
 from service import keys
-from service.api.queuedjobs import cancel_or_409, register_job
+from service.api.queuedjobs import cancel_or_409
 from service.api.workfiles import content_disposition
 from service.archive import zip_chunks
 from service.auth import TENANT
@@ -30,7 +27,6 @@ from service.watermarks import check_watermarks
 
 log = structlog.get_logger("pagemill.converters")
 
-IDEMPOTENCY_TTL_S = 24 * 3600
 _DIMENSION = re.compile(r"^\s*([0-9]{1,9})\s*px\s*$")
 
 
@@ -132,42 +128,24 @@ async def post_converter(request: web.Request) -> web.Response:
         settings.max_lifetime_s,
         in_="body",
     )
-    process_id = new_id()
-    if "Idempotency-Key" in request.headers:
-        prior = await _claim_idempotency_key(request, process_id, echo)
-        if prior is not None:
-            return process_response(prior, headers={"Idempotent-Replayed": "true"})
-    created = now_ms()
-    expires = created + lifetime_s * 1000
-    number = await register_job(request.app[keys.REDIS], process_id, request[TENANT], expires)
-    await store.create_process(
-        process_id,
-        {
-            "input": normalised,
-            "state": "processing",
-            "created_ms": created,
-            "affinityToken": affinity or "",
-            "tenant": request[TENANT],
-            "queuedJobId": number,
-            **({"webhook": req.webhook.url} if req.webhook else {}),
-        },
-        expires,
+    idempotency_key = request.headers.get("Idempotency-Key")
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise InvalidInput("Idempotency-Key", in_="header", expected={"minLength": 1, "maxLength": 255})
+    new = NewProcess(
+        CONTENT_CONVERSION,
+        request[TENANT],
+        normalised,
+        lifetime_s,
+        affinity or "",
+        req.webhook.url if req.webhook else None,
+        idempotency_key,
+        hashlib.sha256(json.dumps(echo, sort_keys=True).encode()).hexdigest(),
     )
-    await request.app[keys.REDIS].enqueue_job(
-        jobs.PLAN_CONVERSION, process_id, _job_id=jobs.plan_job_id(process_id), _queue_name=jobs.BATCH_QUEUE
-    )
-    log.info("process_created", process_id=process_id, format=dest.format, sources=len(req.input.sources))
-    body: dict[str, Any] = {
-        "input": normalised,
-        "processId": process_id,
-        "expirationDateTime": iso_ms(expires),
-        "state": "processing",
-        "percentComplete": 0,
-        "queuedJobId": number,
-    }
-    if affinity:
-        body["affinityToken"] = affinity
-    return web.json_response(body)
+    record, replayed = await start_process(store, request.app[keys.REDIS], new)
+    if replayed:
+        return process_response(record, headers={"Idempotent-Replayed": "true"})
+    log.info("process_created", process_id=record["processId"], format=dest.format, sources=len(req.input.sources))
+    return web.Response(body=process_json_text(record), content_type="application/json")
 
 
 def check_webhook(url: str, secret: str | None, echo: dict[str, Any]) -> None:
@@ -188,33 +166,6 @@ def check_webhook(url: str, secret: str | None, echo: dict[str, Any]) -> None:
         raise ApiError(
             "InvalidInput", at="webhook.url", extra=echo, message="the webhook url must be an absolute http(s) URL"
         )
-
-
-async def _claim_idempotency_key(request: web.Request, process_id: str, echo: dict[str, Any]) -> dict[str, Any] | None:
-    """Bind Idempotency-Key to this request; a retry of the same request gets the first process back."""
-    raw_key = request.headers["Idempotency-Key"]
-    if not 1 <= len(raw_key) <= 255:
-        raise InvalidInput("Idempotency-Key", in_="header", expected={"minLength": 1, "maxLength": 255})
-    redis = request.app[keys.REDIS]
-    key = keyspace.idempotency(hashlib.sha256(f"{request[TENANT]}\x00{raw_key}".encode()).hexdigest())
-    fingerprint = hashlib.sha256(json.dumps(echo, sort_keys=True).encode()).hexdigest()
-    claim = json.dumps({"processId": process_id, "fingerprint": fingerprint})
-    if await redis.set(key, claim, nx=True, ex=IDEMPOTENCY_TTL_S):
-        return None
-    prior = json.loads(await redis.get(key) or "{}")
-    if prior.get("fingerprint") != fingerprint:
-        raise ApiError(
-            "IdempotencyKeyReused",
-            at="Idempotency-Key",
-            in_="header",
-            message="this Idempotency-Key was used for a different request",
-        )
-    for _ in range(40):  # the first request may still be creating its process
-        record = await request.app[keys.STORE].get_process(prior["processId"], parse_json=False)
-        if record is not None:
-            return record
-        await asyncio.sleep(0.05)
-    raise ApiError("IdempotentRequestInProgress", status=409, message="the first request with this key is in progress")
 
 
 async def get_converter(request: web.Request) -> web.Response:

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from core import keyspace
-from core.processes import cancel_process, output_files
+from core.processes import CONTENT_CONVERSION, cancel_process, output_files
 from core.records import iso_ms
 from service import keys
 from service.api.workfiles import content_disposition
@@ -24,16 +23,6 @@ from service.params import is_number
 STATUS = {"processing": "InProcess", "complete": "Completed", "error": "Failed"}
 B64_CHUNK = 3 * 64 * 1024  # a multiple of 3, so chunks encode without padding in between
 MAX_PAGE_SIZE = 200
-
-
-async def register_job(redis: Redis, process_id: str, tenant: str, expires_ms: int) -> int:
-    """Give a new process its queued-job number."""
-    number = int(await redis.incr(keyspace.QUEUED_JOB_SEQUENCE))
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(keyspace.queued_job(number), process_id, pxat=expires_ms)
-        pipe.zadd(keyspace.tenant_jobs(tenant), {str(number): number})
-        await pipe.execute()
-    return number
 
 
 def _number(raw: str | None) -> int:
@@ -57,7 +46,7 @@ def job_json(number: int, record: dict[str, Any]) -> dict[str, Any]:
     body = {
         "id": number,
         "processId": record["processId"],
-        "type": "ContentConversion",
+        "type": record.get("type", CONTENT_CONVERSION.name),
         "status": STATUS[record["state"]],
         "state": record["state"],
         "createdOn": iso_ms(record["created_ms"]),

@@ -5,82 +5,31 @@ deterministic ids, files are written to a temporary name and renamed, and state 
 compare-and-set, so a second run either finds the work done or redoes it identically.
 """
 
-import functools
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from arq import Retry
 
-from core.errors import DocumentError, RenderCrashed, RenderTimeout, StorageError, infrastructure, render_failure
+from core.errors import DocumentError, RenderCrashed, RenderTimeout, StorageError, render_failure
 from core.ids import derive_id
-from core.metrics import record_job, record_outcome
-from core.processes import end_process, hand_over_webhook
+from core.metrics import record_outcome
+from core.processes import end_process
 from core.records import Store, make_workfile, now_ms
 from core.settings import Settings
 from core.storage.base import Storage, workfile_key
 from schemas import formats, jobs
-from schemas.errors import process_message, result_messages
+from schemas.errors import result_messages
 from schemas.records import Plan, UnitResult, WorkFile
 from workers import pool as pool_fns
 from workers.images import resolve_marks
 from workers.jobs import Ctx
+from workers.jobs.lifecycle import discard, fail, process_job, running
 from workers.plan import make_plan, one_file_per_page, result_sources
 from workers.render.page import PdfPart, Rendered, RenderSpec, build_pdf, concat_tiffs
 
 log = structlog.get_logger("pagemill.jobs")
 
 CRASH_ATTEMPTS = 3
-
-
-def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """Bind job ids to logs; end the process in error on a permanent failure or the last try."""
-
-    @functools.wraps(fn)
-    async def wrapper(ctx: Ctx, process_id: str, *args: Any) -> Any:
-        with structlog.contextvars.bound_contextvars(
-            job_id=ctx.get("job_id"), job_try=ctx.get("job_try"), process_id=process_id
-        ):
-            started = time.perf_counter()
-            try:
-                return await fn(ctx, process_id, *args)
-            except Exception as exc:
-                found = infrastructure(exc)
-                if found is None:
-                    log.exception("job_failed")
-                    if ctx.get("job_try", 1) >= ctx["max_tries"]:
-                        await _fail(ctx, process_id, "InternalError")
-                        return None
-                    raise
-                if found.retry:
-                    await _retry_or_fail(ctx, process_id, exc, found.process_code)
-                else:
-                    log.error("job_failed_permanently", error=str(exc), error_code=found.process_code)
-                    await _fail(ctx, process_id, found.process_code)
-            finally:
-                await record_job(ctx["queue"], fn.__name__, time.perf_counter() - started)
-
-    return wrapper
-
-
-async def _retry_or_fail(ctx: Ctx, process_id: str, exc: Exception, error_code: str) -> None:
-    """A failure that may pass: run the job again later (raises Retry), or end the process on the last try."""
-    if ctx.get("job_try", 1) >= ctx["max_tries"]:
-        log.error("job_gave_up", error=str(exc))
-        await _fail(ctx, process_id, error_code)
-        return
-    log.warning("job_retry", error=str(exc))
-    raise Retry(defer=min(30, 2 ** ctx.get("job_try", 1))) from exc
-
-
-async def _fail(ctx: Ctx, process_id: str, error_code: str, results: list[dict[str, Any]] | None = None) -> None:
-    await record_outcome(ctx["queue"], error_code=error_code)
-    fields: dict[str, Any] = {"errorCode": error_code, "message": process_message(error_code, results)}
-    if results is not None:
-        fields["output"] = {"results": result_messages(results)}
-    if await end_process(ctx["store"], ctx["queue"], process_id, "error", fields):
-        log.info("process_failed", error_code=error_code)
 
 
 async def _enqueue_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> None:
@@ -149,22 +98,6 @@ async def _store_output(
     )
 
 
-async def _processing(ctx: Ctx, process_id: str) -> dict[str, Any] | None:
-    """The process, unless it is gone or already final (a re-delivered job then does nothing but make
-    sure the final state's webhook was handed over: the run that ended it may have died just after)."""
-    record = await ctx["store"].get_process(process_id)
-    if record is not None and record["state"] != "processing" and record.get("webhook"):
-        await hand_over_webhook(ctx["store"], ctx["queue"], process_id)
-    return record if record is not None and record["state"] == "processing" else None
-
-
-async def _discard(ctx: Ctx, file_ids: list[str]) -> None:
-    """Delete work files nobody will see (intermediates, outputs of a cancelled process)."""
-    for file_id in file_ids:
-        await ctx["store"].delete_workfile(file_id)
-        await ctx["storage"].delete(workfile_key(file_id))
-
-
 def _output_expiry(ctx: Ctx, record: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
     return max(now_ms() + settings.workfile_lifetime_s * 1000, record["expires_ms"])
@@ -174,7 +107,7 @@ def _output_expiry(ctx: Ctx, record: dict[str, Any]) -> int:
 async def plan_conversion(ctx: Ctx, process_id: str) -> str:
     """Count the sources' pages, decide units and results, enqueue the chunk jobs."""
     store: Store = ctx["store"]
-    record = await _processing(ctx, process_id)
+    record = await running(ctx, process_id)
     if record is None:
         return "skipped"
     plan = await store.get_plan(process_id)
@@ -200,12 +133,12 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
             except (DocumentError, RenderTimeout, RenderCrashed) as exc:
                 code = render_failure(exc, "open")
                 log.info("source_rejected", file_id=src["fileId"], error_code=code)
-                await _fail(ctx, process_id, "CouldNotConvert", [{"errorCode": code, "sources": [src]}])
+                await fail(ctx, process_id, "CouldNotConvert", [{"errorCode": code, "sources": [src]}])
                 return "failed"
         if sum(counts) > settings.max_pages:
             log.info("process_too_large", pages=sum(counts), limit=settings.max_pages)
             sources = [{"fileId": s["fileId"]} for s in inp["sources"]]
-            await _fail(ctx, process_id, "CouldNotConvert", [{"errorCode": "TooManyPages", "sources": sources}])
+            await fail(ctx, process_id, "CouldNotConvert", [{"errorCode": "TooManyPages", "sources": sources}])
             return "failed"
         await store.set_plan(process_id, make_plan(inp, counts, extensions, settings.chunk_pages))
         plan = await store.get_plan(process_id)
@@ -273,7 +206,7 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
     """Render the chunk's units not rendered yet; hand over to a continuation before the job timeout."""
     settings: Settings = ctx["settings"]
     store: Store = ctx["store"]
-    record = await _processing(ctx, process_id)
+    record = await running(ctx, process_id)
     if record is None:
         return "skipped"
     plan = await store.get_plan(process_id)
@@ -295,7 +228,7 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
         await record_outcome(ctx["queue"], pages=0 if result.error_code else 1, error_code=result.error_code)
         if await store.process_state(process_id) != "processing":
             # Ended while this page rendered: the clean-up job may already have run, so delete it here.
-            await _discard(ctx, [result.file_id] if result.file_id else [])
+            await discard(ctx, [result.file_id] if result.file_id else [])
             return "cancelled"
     if count >= len(plan.render):
         await _enqueue_finish(ctx, process_id)
@@ -354,7 +287,7 @@ async def _assemble(
 async def finish_conversion(ctx: Ctx, process_id: str) -> str:
     """Assemble multi-page outputs, publish output.results, mark the process complete."""
     store: Store = ctx["store"]
-    record = await _processing(ctx, process_id)
+    record = await running(ctx, process_id)
     if record is None:
         return "skipped"
     plan = await store.get_plan(process_id)
@@ -387,10 +320,10 @@ async def finish_conversion(ctx: Ctx, process_id: str) -> str:
     fields = {"output": {"results": result_messages(results)}}
     if not await end_process(store, ctx["queue"], process_id, "complete", fields):
         # Cancelled while assembling: nothing of it may stay.
-        await _discard(ctx, intermediates + [str(r["fileId"]) for r in results if "fileId" in r])
+        await discard(ctx, intermediates + [str(r["fileId"]) for r in results if "fileId" in r])
         return "cancelled"
     log.info("process_complete", results=len(results))
-    await _discard(ctx, intermediates)
+    await discard(ctx, intermediates)
     return "complete"
 
 
@@ -403,6 +336,6 @@ async def discard_outputs(ctx: Ctx, process_id: str) -> int:
     units = [r.file_id for r in await store.unit_results(process_id, plan.render) if r is not None and r.file_id]
     outputs = [derive_id(process_id, f"out:{g}") for g in range(len(plan.groups))]
     outputs = [file_id for file_id in outputs if await store.get_workfile(file_id) is not None]
-    await _discard(ctx, units + outputs)
+    await discard(ctx, units + outputs)
     log.info("outputs_discarded", process_id=process_id, files=len(units) + len(outputs))
     return len(units) + len(outputs)
