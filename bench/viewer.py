@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import running_service
 from tests.docgen import text_pdf
-from workers.render import page as render
+from workers.render.document import open_document
+from workers.render.page import render_page
+from workers.render.spec import RenderSpec
 
 
 def in_process_first_page(pdf: bytes) -> float:
@@ -30,8 +32,8 @@ def in_process_first_page(pdf: bytes) -> float:
         src = Path(tmp) / "doc.pdf"
         src.write_bytes(pdf)
         t0 = time.perf_counter()
-        doc = render.open_document(str(src), "pdf", None, 10**9)
-        render.render_page(doc, 0, render.RenderSpec("png"), str(Path(tmp) / "p.png"))
+        doc = open_document(str(src), "pdf", None, 10**9)
+        render_page(doc, 0, RenderSpec("png"), str(Path(tmp) / "p.png"))
         elapsed = time.perf_counter() - t0
         doc.close()
     return elapsed

@@ -8,13 +8,17 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
+from core.errors import DocumentError
 from core.settings import Settings, SettingsError
 from core.sniff import sniff_extension
 from schemas.pages import PageSyntaxError, format_pages, parse_pages
 from tests.docgen import corrupt_pdf, encrypted_pdf, image_bytes, text_pdf
 from workers.plan import make_plan
 from workers.pool import BATCH, INTERACTIVE, PrioritySlots
-from workers.render import page as render
+from workers.render.assemble import PdfPart, build_pdf, concat_tiffs
+from workers.render.document import open_document
+from workers.render.page import render_page
+from workers.render.spec import RenderSpec
 
 
 @pytest.mark.parametrize(
@@ -86,25 +90,25 @@ def write(tmp_path: Path, name: str, data: bytes) -> str:
 
 
 def test_render_pdf_page_at_dpi_and_within_a_box(tmp_path):
-    doc = render.open_document(write(tmp_path, "a.pdf", text_pdf(2)), "pdf", None, 10**8)
+    doc = open_document(write(tmp_path, "a.pdf", text_pdf(2)), "pdf", None, 10**8)
     out = str(tmp_path / "p.png")
-    rendered = render.render_page(doc, 1, render.RenderSpec("png", dpi=72), out)
+    rendered = render_page(doc, 1, RenderSpec("png", dpi=72), out)
     assert (rendered.width, rendered.height) == (612, 792)
-    rendered = render.render_page(doc, 0, render.RenderSpec("png", max_width=100), out)
+    rendered = render_page(doc, 0, RenderSpec("png", max_width=100), out)
     assert rendered.width == 100
-    rendered = render.render_page(doc, 0, render.RenderSpec("png", max_height=150), out)
+    rendered = render_page(doc, 0, RenderSpec("png", max_height=150), out)
     assert rendered.height == 150
-    rendered = render.render_page(doc, 0, render.RenderSpec("png", max_width=300, max_height=300), out)
+    rendered = render_page(doc, 0, RenderSpec("png", max_width=300, max_height=300), out)
     assert rendered.width <= 300 and rendered.height == 300
-    with pytest.raises(render.DocumentError) as exc:
-        render.render_page(doc, 2, render.RenderSpec("png"), out)
+    with pytest.raises(DocumentError) as exc:
+        render_page(doc, 2, RenderSpec("png"), out)
     assert exc.value.code == "NoSuchPage"
 
 
 def test_render_caps_pixels_of_huge_pages(tmp_path):
     huge = text_pdf(1, width_pt=14400, height_pt=14400, lines=1)  # 200 x 200 inches
-    doc = render.open_document(write(tmp_path, "h.pdf", huge), "pdf", None, 10**8)
-    rendered = render.render_page(doc, 0, render.RenderSpec("jpeg", max_pixels=4_000_000), str(tmp_path / "h.jpg"))
+    doc = open_document(write(tmp_path, "h.pdf", huge), "pdf", None, 10**8)
+    rendered = render_page(doc, 0, RenderSpec("jpeg", max_pixels=4_000_000), str(tmp_path / "h.jpg"))
     assert rendered.width * rendered.height <= 4_000_000 * 1.01
 
 
@@ -118,9 +122,9 @@ def test_render_errors_are_document_errors(tmp_path):
     ]
     for name, data, ext, password, code in cases:
         doc = None
-        with pytest.raises(render.DocumentError) as exc:
-            doc = render.open_document(write(tmp_path, name, data), ext, password, 10**8)
-            render.render_page(doc, 0, render.RenderSpec("png"), str(tmp_path / "o.png"))
+        with pytest.raises(DocumentError) as exc:
+            doc = open_document(write(tmp_path, name, data), ext, password, 10**8)
+            render_page(doc, 0, RenderSpec("png"), str(tmp_path / "o.png"))
         assert exc.value.code == code, name
         if doc is not None:
             doc.close()
@@ -129,8 +133,8 @@ def test_render_errors_are_document_errors(tmp_path):
 def test_decompression_bomb_is_refused_before_decoding(tmp_path):
     bomb = io.BytesIO()
     Image.new("1", (20000, 20000)).save(bomb, "PNG")  # 400 MP, a few KB on disk
-    with pytest.raises(render.DocumentError) as exc:
-        render.open_document(write(tmp_path, "bomb.png", bomb.getvalue()), "png", None, 100_000_000)
+    with pytest.raises(DocumentError) as exc:
+        open_document(write(tmp_path, "bomb.png", bomb.getvalue()), "png", None, 100_000_000)
     assert exc.value.code == "ImageTooLarge"
 
 
@@ -141,7 +145,7 @@ def test_concat_tiffs_keeps_every_page(tmp_path):
         Image.new("RGB", (50 + i, 40), colour).save(path, "TIFF", compression="tiff_lzw")
         paths.append(str(path))
     out = str(tmp_path / "all.tif")
-    render.concat_tiffs(paths, out)
+    concat_tiffs(paths, out)
     with Image.open(out) as tiff:
         assert tiff.n_frames == 3
         for i, colour in enumerate([(255, 0, 0), (0, 128, 0), (0, 0, 255)]):
@@ -153,7 +157,7 @@ def test_concat_tiffs_keeps_every_page(tmp_path):
 def test_build_pdf_imports_selected_pages(tmp_path):
     src = write(tmp_path, "s.pdf", text_pdf(5))
     out = str(tmp_path / "o.pdf")
-    render.build_pdf([render.PdfPart(src, None, (4, 0))], out)
+    build_pdf([PdfPart(src, None, (4, 0))], out)
     pdf = pdfium.PdfDocument(out)
     assert [pdf[i].get_textpage().get_text_range().split("\n")[0].strip() for i in range(2)] == ["Page 5", "Page 1"]
 

@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 import structlog
 
 from core.errors import RenderCrashed, RenderTimeout
-from workers.render import page as render
+from workers.render.document import Document, inspect, open_document, page_text
+from workers.render.page import render_page
+from workers.render.spec import Rendered, RenderSpec
 
 log = structlog.get_logger("pagemill.pool")
 T = TypeVar("T")
@@ -29,7 +31,7 @@ T = TypeVar("T")
 
 # --- in the child processes ----------------------------------------------------------------
 _max_image_pixels = 200_000_000
-_open_docs: "OrderedDict[tuple[str, str, str | None], render.Document]" = OrderedDict()
+_open_docs: "OrderedDict[tuple[str, str, str | None], Document]" = OrderedDict()
 _OPEN_DOCS_MAX = 4
 
 
@@ -56,12 +58,12 @@ def _exit_with_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
-def _document(path: str, extension: str, password: str | None) -> render.Document:
+def _document(path: str, extension: str, password: str | None) -> Document:
     """Documents stay open between calls in this child, so a chunk opens its source once."""
     key = (path, extension, password)
     doc = _open_docs.get(key)
     if doc is None:
-        doc = render.open_document(path, extension, password, _max_image_pixels)
+        doc = open_document(path, extension, password, _max_image_pixels)
         _open_docs[key] = doc
         while len(_open_docs) > _OPEN_DOCS_MAX:
             _open_docs.popitem(last=False)[1].close()
@@ -83,18 +85,18 @@ def count_pages(path: str, extension: str, password: str | None) -> int:
 
 
 def render_unit(
-    path: str, extension: str, password: str | None, index: int, spec: render.RenderSpec, out_path: str
-) -> render.Rendered:
-    return render.render_page(_document(path, extension, password), index, spec, out_path)
+    path: str, extension: str, password: str | None, index: int, spec: RenderSpec, out_path: str
+) -> Rendered:
+    return render_page(_document(path, extension, password), index, spec, out_path)
 
 
 def inspect_document(path: str, extension: str, password: str | None, dpi: int) -> dict[str, object]:
-    return render.inspect(_document(path, extension, password), dpi)
+    return inspect(_document(path, extension, password), dpi)
 
 
 def text_of_pages(path: str, extension: str, password: str | None, pages: list[int]) -> list[str]:
     doc = _document(path, extension, password)
-    return [render.page_text(doc, index) for index in pages]
+    return [page_text(doc, index) for index in pages]
 
 
 # --- in the worker ---------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from workers.images import resolve_marks
 from workers.jobs import Ctx
 from workers.jobs.lifecycle import discard, fail, process_job, running
 from workers.plan import make_plan, one_file_per_page, result_sources
-from workers.render.page import PdfPart, Rendered, RenderSpec, build_pdf, concat_tiffs
+from workers.render.assemble import PdfPart, build_pdf, concat_tiffs
+from workers.render.spec import Rendered, RenderSpec
 
 log = structlog.get_logger("pagemill.jobs")
 

@@ -38,7 +38,7 @@ from workers import pool as pool_fns
 from workers.fetch import copy_file, extension_hint, fetch_url, resolve_file
 from workers.images import resolve_marks
 from workers.jobs import Ctx
-from workers.render.page import RenderSpec
+from workers.render.spec import RenderSpec
 
 log = structlog.get_logger("pagemill.viewing")
 

@@ -1,0 +1,89 @@
+"""Assembling outputs from pages: multi-page TIFFs concatenated, PDFs built by importing pages."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pypdfium2 as pdfium
+from PIL import TiffImagePlugin
+
+from core.errors import DocumentError
+from workers.render import stamp
+from workers.render.encode import hash_file
+from workers.render.page import watermarked
+from workers.render.spec import POINTS_PER_INCH, Rendered
+
+
+def _rasterised(pdf: pdfium.PdfDocument, raw: Sequence[dict[str, Any]], dpi: int) -> pdfium.PdfDocument:
+    """A new PDF whose pages are images of `pdf`'s pages with the watermarks drawn in."""
+    flat = pdfium.PdfDocument.new()
+    for i in range(len(pdf)):
+        page = pdf[i]
+        width, height = page.get_size()
+        image = page.render(scale=dpi / POINTS_PER_INCH).to_pil().convert("RGB")
+        page.close()
+        image = watermarked(image, raw, image.width / width)
+        target = flat.new_page(width, height)
+        picture = pdfium.PdfImage.new(flat)
+        picture.set_bitmap(pdfium.PdfBitmap.from_pil(image))
+        picture.set_matrix(pdfium.PdfMatrix().scale(width, height))
+        target.insert_obj(picture)
+        target.gen_content()
+        target.close()
+    return flat
+
+
+def concat_tiffs(paths: Sequence[str], out_path: str) -> Rendered:
+    """Join single-page TIFF files into one multi-page TIFF without re-encoding any page."""
+    with open(out_path, "w+b") as fh, TiffImagePlugin.AppendingTiffWriter(fh, new=True) as writer:
+        for path in paths:
+            with open(path, "rb") as page:
+                writer.write(page.read())
+            writer.newFrame()
+    size, sha = hash_file(out_path)
+    return Rendered(0, 0, size, sha)
+
+
+@dataclass(frozen=True)
+class PdfPart:
+    """Pages for a PDF output: page indexes of a PDF source, or a one-page PDF made from an image."""
+
+    path: str
+    password: str | None = None
+    pages: tuple[int, ...] = (0,)
+
+
+def build_pdf(
+    parts: Sequence[PdfPart], out_path: str, watermarks: Sequence[dict[str, Any]] = (), dpi: int = 150
+) -> Rendered:
+    """Assemble a PDF by importing pages (vector content is kept as is), then watermark it:
+    text watermarks as vector text; with image watermarks every page is rasterised at `dpi`."""
+    out = pdfium.PdfDocument.new()
+    try:
+        for part in parts:
+            try:
+                src = pdfium.PdfDocument(part.path, password=part.password)
+            except pdfium.PdfiumError as exc:
+                raise DocumentError("CorruptFile", str(exc)) from None
+            try:
+                out.import_pages(src, pages=list(part.pages))
+            except pdfium.PdfiumError as exc:
+                raise DocumentError("CorruptFile", str(exc)) from None
+            finally:
+                src.close()
+        if watermarks:
+            marks = stamp.parse_marks([{k: v for k, v in m.items() if k != "_path"} for m in watermarks])
+            if stamp.needs_raster_pdf(marks):
+                flat = _rasterised(out, watermarks, dpi)
+                out.close()
+                out = flat
+            else:
+                for i in range(len(out)):
+                    page = out[i]
+                    stamp.stamp_pdf_page(out, page, marks)
+                    page.close()
+        out.save(out_path)
+    finally:
+        out.close()
+    size, sha = hash_file(out_path)
+    return Rendered(0, 0, size, sha)

@@ -1,0 +1,167 @@
+"""Opening a source document by its format's opener (PDFium or Pillow): page count, sizes, pixels, text.
+
+A new kind of source that PDFium and Pillow cannot open (office documents, scans to OCR) does not
+get an opener here: a *source stage* job turns it into a PDF work file first (cached by content
+hash), and everything downstream opens that PDF.
+"""
+
+import warnings
+from typing import Protocol
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from PIL import Image, UnidentifiedImageError
+
+from core.errors import DocumentError
+from schemas import formats
+from workers.render.spec import POINTS_PER_INCH, RenderSpec, fit_scale
+
+RASTER_DPI = 96
+
+
+class Document(Protocol):
+    """An open source document."""
+
+    page_count: int
+
+    def render(self, index: int, spec: RenderSpec) -> Image.Image: ...
+    def page_sizes(self) -> list[tuple[float, float]]: ...
+    def width_pt(self, index: int) -> float: ...
+    def text(self, index: int) -> str: ...
+    def close(self) -> None: ...
+
+
+class PdfSource:
+    """A PDF opened with PDFium."""
+
+    def __init__(self, path: str, password: str | None) -> None:
+        try:
+            self.pdf = pdfium.PdfDocument(path, password=password)
+        except pdfium.PdfiumError as exc:
+            if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+                raise DocumentError("InvalidPassword", "password missing or wrong") from None
+            if exc.err_code == pdfium_c.FPDF_ERR_SECURITY:
+                raise DocumentError("UnsupportedSecurityHandler") from None
+            raise DocumentError("CorruptFile", str(exc)) from None
+        self.page_count = len(self.pdf)
+        if self.page_count == 0:
+            raise DocumentError("CorruptFile", "the document has no pages")
+
+    def render(self, index: int, spec: RenderSpec) -> Image.Image:
+        page = self.pdf[index]
+        try:
+            width, height = page.get_size()
+            if width <= 0 or height <= 0:
+                raise DocumentError("CorruptFile", f"page {index + 1} has no area")
+            scale = fit_scale(width, height, spec, spec.scale * spec.dpi / POINTS_PER_INCH)
+            # PDFium sizes the bitmap with ceil(size * scale): shave float noise so 792pt at 150dpi is 1650px.
+            bitmap = page.render(scale=scale * (1 - 1e-7), may_draw_forms=True)
+            return bitmap.to_pil()
+        except pdfium.PdfiumError as exc:
+            raise DocumentError("CorruptFile", str(exc)) from None
+        finally:
+            page.close()
+
+    def width_pt(self, index: int) -> float:
+        return float(self.pdf.get_page_size(index)[0])
+
+    def page_sizes(self) -> list[tuple[float, float]]:
+        """Page sizes in points, without loading the pages."""
+        return [tuple(self.pdf.get_page_size(i)) for i in range(self.page_count)]  # type: ignore[misc]
+
+    def text(self, index: int) -> str:
+        page = self.pdf[index]
+        try:
+            textpage = page.get_textpage()
+            try:
+                return textpage.get_text_range()
+            finally:
+                textpage.close()
+        except pdfium.PdfiumError as exc:
+            raise DocumentError("CorruptFile", str(exc)) from None
+        finally:
+            page.close()
+
+    def close(self) -> None:
+        self.pdf.close()
+
+
+class RasterSource:
+    """A raster image; multi-frame TIFFs are multi-page documents."""
+
+    def __init__(self, path: str, max_pixels: int) -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                self.image = Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DocumentError("ImageTooLarge") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise DocumentError("CorruptFile", str(exc)) from None
+        width, height = self.image.size
+        if width * height > max_pixels or width <= 0 or height <= 0:
+            self.image.close()
+            raise DocumentError("ImageTooLarge", f"{width}x{height}")
+        self.page_count = getattr(self.image, "n_frames", 1) if self.image.format == "TIFF" else 1
+
+    def frame(self, index: int) -> Image.Image:
+        try:
+            self.image.seek(index)
+            frame = self.image.copy()
+            frame.load()
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise DocumentError("CorruptFile", str(exc)) from None
+        if frame.mode not in ("RGB", "L", "1"):
+            frame = frame.convert("RGBA").convert("RGB") if "A" in frame.getbands() else frame.convert("RGB")
+        return frame
+
+    def render(self, index: int, spec: RenderSpec) -> Image.Image:
+        frame = self.frame(index)
+        scale = fit_scale(frame.width, frame.height, spec, spec.scale)
+        if abs(scale - 1.0) > 1e-9:
+            size = (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
+            frame = frame.resize(size, Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
+        return frame
+
+    def width_pt(self, index: int) -> float:
+        self.image.seek(index)
+        return self.image.width * 72 / RASTER_DPI  # an image pixel is taken as 1/96 inch
+
+    def page_sizes(self) -> list[tuple[float, float]]:
+        """Frame sizes in pixels."""
+        sizes = []
+        for i in range(self.page_count):
+            self.image.seek(i)
+            sizes.append((float(self.image.width), float(self.image.height)))
+        return sizes
+
+    def text(self, index: int) -> str:
+        return ""  # no OCR: raster pages have no text
+
+    def close(self) -> None:
+        self.image.close()
+
+
+def open_document(path: str, extension: str, password: str | None, max_image_pixels: int) -> Document:
+    """Open a source by its work file extension."""
+    known = formats.by_extension(extension)
+    if known is not None and known.opener == "pdfium":
+        return PdfSource(path, password)
+    if known is not None and known.opener == "pillow":
+        return RasterSource(path, max_image_pixels)
+    raise DocumentError("UnsupportedSourceFileFormat", extension.lower())
+
+
+def inspect(doc: Document, dpi: int) -> dict[str, object]:
+    """Page count and each page's natural pixel size at `dpi` (PDF) or as stored (images)."""
+    raster = isinstance(doc, RasterSource)
+    factor = 1.0 if raster else dpi / POINTS_PER_INCH
+    sizes = [[max(1, round(w * factor)), max(1, round(h * factor))] for w, h in doc.page_sizes()]
+    return {"pageCount": doc.page_count, "sizes": sizes, "raster": raster, "resolution": RASTER_DPI if raster else dpi}
+
+
+def page_text(doc: Document, index: int) -> str:
+    """The text of page `index` (0-based)."""
+    if not 0 <= index < doc.page_count:
+        raise DocumentError("NoSuchPage", str(index + 1))
+    return doc.text(index)
