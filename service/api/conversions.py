@@ -22,8 +22,7 @@ from service.auth import TENANT
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, InvalidInput, NotFound
 from service.params import lifetime_param, path_id
-from service.validation import read_model
-from service.watermarks import check_watermarks
+from service.validation import check_watermarks, read_model
 
 log = structlog.get_logger("pagemill.converters")
 

@@ -19,8 +19,7 @@ from service.api.workfiles import receive_workfile, serve_workfile
 from service.auth import TENANT
 from service.errors import ApiError, InvalidInput, NotFound
 from service.params import extension_param, filename_param
-from service.validation import read_model
-from service.watermarks import check_watermarks
+from service.validation import check_watermarks, read_model
 
 log = structlog.get_logger("pagemill.viewing")
 
