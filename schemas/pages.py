@@ -2,7 +2,7 @@
 
 import re
 
-_PART = re.compile(r"^(\d+)(?:\s*-\s*(\d*))?$")
+_PART = re.compile(r"^(\d{1,9})(?:\s*-\s*(\d{0,9}))?$")  # page numbers up to 999,999,999
 
 
 class PageSyntaxError(ValueError):

@@ -6,6 +6,8 @@ from schemas import formats
 from schemas.pages import format_pages, parse_pages
 from schemas.records import OutputGroup, Plan, Unit
 
+MAX_MISSING_RESULTS = 1000  # per span; past that a span of missing pages is one NoSuchPage result
+
 
 def one_file_per_page(dest: dict[str, Any]) -> bool:
     """png/jpeg always give one result per page; pdf/tiff only with forceOneFilePerPage (the registry's defaults)."""
@@ -19,11 +21,30 @@ def _opener(extension: str) -> str | None:
     return known.opener if known else None
 
 
-def _error_source(src: dict[str, Any], pages: list[int]) -> dict[str, str]:
-    item = {"fileId": src["fileId"], "pages": format_pages(pages)}
+def _error_source(src: dict[str, Any], spans: list[tuple[int, int]]) -> dict[str, str]:
+    merged: list[list[int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    pages = ",".join(str(a) if a == b else f"{a}-{b}" for a, b in merged)
+    item = {"fileId": src["fileId"], "pages": pages}
     if src.get("password") is not None:
         item["password"] = src["password"]
     return item
+
+
+def _missing_results(src: dict[str, Any], span: tuple[int, int]) -> list[OutputGroup]:
+    """NoSuchPage results for one span of missing pages: one per page as PrizmDoc gives them, or one
+    for the whole span when it is longer than anyone could mean (so "1-999999999" costs nothing)."""
+    first, last = span
+    if last - first < MAX_MISSING_RESULTS:
+        return [
+            OutputGroup(error_code="NoSuchPage", error_sources=[_error_source(src, [(n, n)])])
+            for n in range(first, last + 1)
+        ]
+    return [OutputGroup(error_code="NoSuchPage", error_sources=[_error_source(src, [span])])]
 
 
 def make_plan(inp: dict[str, Any], page_counts: list[int], extensions: list[str], chunk_pages: int) -> Plan:
@@ -32,25 +53,25 @@ def make_plan(inp: dict[str, Any], page_counts: list[int], extensions: list[str]
     per_page = one_file_per_page(dest)
     units: list[Unit] = []
     groups: list[OutputGroup] = []
-    missing_by_source: list[tuple[dict[str, Any], list[int]]] = []
+    missing_by_source: list[tuple[dict[str, Any], list[tuple[int, int]]]] = []
     for s, (src, count) in enumerate(zip(inp["sources"], page_counts, strict=True)):
-        missing: list[int] = []
+        missing: list[tuple[int, int]] = []  # spans of 1-based pages past the end, never materialised
         for first, last in parse_pages(src.get("pages", "")):
             end = count if last is None else last
-            for n in range(first, max(end, first) + 1):
-                if n > count:
-                    missing.append(n)
-                    if per_page:
-                        groups.append(OutputGroup(error_code="NoSuchPage", error_sources=[_error_source(src, [n])]))
-                    continue
+            for n in range(first, min(end, count) + 1):
                 units.append(Unit(s=s, p=n - 1))
                 if per_page:
                     groups.append(OutputGroup(units=[len(units) - 1]))
+            if end > count:
+                span = (max(first, count + 1), end)
+                missing.append(span)
+                if per_page:
+                    groups += _missing_results(src, span)
         if missing:
             missing_by_source.append((src, missing))
     if not per_page:
         if missing_by_source:
-            sources = [_error_source(src, missing) for src, missing in missing_by_source]
+            sources = [_error_source(src, spans) for src, spans in missing_by_source]
             groups = [OutputGroup(error_code="NoSuchPage", error_sources=sources)]
             units = []
         else:

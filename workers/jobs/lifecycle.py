@@ -34,11 +34,11 @@ def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
             except Exception as exc:
                 found = infrastructure(exc)
                 if found is None:
+                    # arq does not run a job again after a plain exception: end the process now, or it
+                    # would stay "processing" until it expires.
                     log.exception("job_failed")
-                    if ctx.get("job_try", 1) >= ctx["max_tries"]:
-                        await fail(ctx, process_id, "InternalError")
-                        return None
-                    raise
+                    await fail(ctx, process_id, "InternalError")
+                    return None
                 if found.retry:
                     await retry_or_fail(ctx, process_id, exc, found.process_code)
                 else:

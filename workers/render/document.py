@@ -102,13 +102,22 @@ class RasterSource:
         if width * height > max_pixels or width <= 0 or height <= 0:
             self.image.close()
             raise DocumentError("ImageTooLarge", f"{width}x{height}")
+        self.max_pixels = max_pixels
         self.page_count = getattr(self.image, "n_frames", 1) if self.image.format == "TIFF" else 1
 
     def frame(self, index: int) -> Image.Image:
+        """One frame, decoded; every frame's size is checked before it is decoded, not just the first's."""
         try:
-            self.image.seek(index)
-            frame = self.image.copy()
-            frame.load()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                self.image.seek(index)
+                width, height = self.image.size
+                if width * height > self.max_pixels or width <= 0 or height <= 0:
+                    raise DocumentError("ImageTooLarge", f"frame {index}: {width}x{height}")
+                frame = self.image.copy()
+                frame.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DocumentError("ImageTooLarge", f"frame {index}") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise DocumentError("CorruptFile", str(exc)) from None
         if frame.mode not in ("RGB", "L", "1"):

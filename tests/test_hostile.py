@@ -1,0 +1,76 @@
+"""Hostile inputs end in precise errors with bounded work: huge page ranges, oversized numbers, bombs."""
+
+import io
+import time
+
+import pytest
+from PIL import Image
+
+from core.errors import DocumentError
+from core.settings import Settings
+from service.app import create_app
+from tests.conftest import running_worker
+from tests.docgen import text_pdf
+from tests.helpers import convert, poll, upload
+from workers.render.document import open_document
+from workers.render.page import render_page
+from workers.render.spec import RenderSpec
+
+
+async def test_a_huge_page_range_is_resolved_against_the_real_page_count(client, worker):
+    # Given a 4-page PDF and a range of almost a billion pages, as one result and as one file per page
+    wf = await upload(client, text_pdf(4), "pdf")
+    for dest in ({"format": "tiff"}, {"format": "pdf", "pdfOptions": {"forceOneFilePerPage": True}}):
+        started = time.monotonic()
+        body = {"input": {"sources": [{"fileId": wf["fileId"], "pages": "2-999999999"}], "dest": dest}}
+        final = await poll(client, (await convert(client, body))["processId"], interval_s=0.1, timeout_s=30)
+        # Then it ends at once, naming the missing span once instead of materialising it
+        assert time.monotonic() - started < 15
+        results = final["output"]["results"]
+        missing = [r for r in results if r.get("errorCode") == "NoSuchPage"]
+        assert [s["pages"] for r in missing for s in r["sources"]] == ["5-999999999"], results
+        if dest["format"] == "pdf":
+            assert [r["pageCount"] for r in results if "fileId" in r] == [1, 1, 1]
+
+
+async def test_page_numbers_longer_than_nine_digits_are_a_syntax_error(client):
+    wf = await upload(client, text_pdf(1), "pdf")
+    for pages in ("1-" + "9" * 10, "9" * 5000, "1-" + "9" * 5000):
+        body = {"input": {"sources": [{"fileId": wf["fileId"], "pages": pages}], "dest": {"format": "tiff"}}}
+        resp = await client.post("/v2/contentConverters", json=body)
+        assert resp.status == 480, pages[:20]
+        error = await resp.json()
+        # a number too long for a page is bad syntax; a value too long for the field is invalid input there
+        assert error["errorCode"] == ("InvalidPageSyntax" if len(pages) < 1000 else "InvalidInput")
+        assert error["errorDetails"]["at"] == "input.sources[0].pages"
+
+
+def two_frame_tiff(second: tuple[int, int]) -> bytes:
+    """A TIFF whose first frame is tiny and whose second is `second` pixels (the limit is per frame)."""
+    first = Image.new("RGB", (1, 1), "white")
+    buf = io.BytesIO()
+    first.save(buf, "TIFF", save_all=True, append_images=[Image.new("L", second, 255)], compression="tiff_deflate")
+    return buf.getvalue()
+
+
+def test_every_tiff_frame_is_held_to_the_pixel_limit(tmp_path):
+    path = tmp_path / "bomb.tif"
+    path.write_bytes(two_frame_tiff((1000, 1000)))
+    doc = open_document(str(path), "tif", None, max_image_pixels=100_000)  # the first frame is fine
+    render_page(doc, 0, RenderSpec("png"), str(tmp_path / "0.png"))
+    with pytest.raises(DocumentError) as caught:
+        render_page(doc, 1, RenderSpec("png"), str(tmp_path / "1.png"))
+    doc.close()
+    assert caught.value.code == "ImageTooLarge"
+    assert not (tmp_path / "1.png").exists()
+
+
+async def test_a_tiff_with_an_oversized_frame_ends_promptly(aiohttp_client, env):
+    settings = Settings.from_env({**env, "PAGEMILL_MAX_IMAGE_PIXELS": "100000"})
+    client = await aiohttp_client(create_app(settings))
+    async with running_worker(settings):
+        wf = await upload(client, two_frame_tiff((1000, 1000)), "tif")
+        body = {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}}
+        final = await poll(client, (await convert(client, body))["processId"], interval_s=0.1, timeout_s=30)
+    assert final["state"] == "complete"
+    assert [r.get("errorCode") for r in final["output"]["results"]] == [None, "ImageTooLarge"]
