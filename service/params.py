@@ -5,6 +5,9 @@ import re
 from aiohttp import web
 
 from core.ids import is_valid_id
+from schemas.records import WorkFile
+from service import keys
+from service.auth import TENANT
 from service.errors import InvalidInput
 
 _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,16}$")
@@ -22,6 +25,14 @@ def path_id(request: web.Request, name: str) -> str:
     if not is_valid_id(value):
         raise InvalidInput(name, in_="path", expected={"pattern": "^[A-Za-z0-9_-]{16,64}$"})
     return value
+
+
+async def tenant_workfile(request: web.Request, file_id: str | None) -> WorkFile | None:
+    """The one way the front door resolves a work file id a request names (in its path or its body):
+    the caller's tenant's work file, or None, exactly as for an id that does not exist."""
+    if not file_id or not is_valid_id(file_id):
+        return None
+    return await request.app[keys.STORE].get_workfile(file_id, request[TENANT])
 
 
 def extension_of(filename: str | None) -> str:

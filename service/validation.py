@@ -8,10 +8,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from core.ids import is_valid_id
-from core.records import Store
 from schemas.watermarks import Watermark, missing_property
 from service.errors import ApiError, InvalidInput, PayloadTooLarge
+from service.params import tenant_workfile
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -104,9 +103,7 @@ async def read_model(request: web.Request, model: type[M], limit: int, *, option
     return parse_model(body, model)
 
 
-async def check_watermarks(
-    store: Store, marks: list[Watermark], at: str, tenant: str, extra: dict | None = None
-) -> None:
+async def check_watermarks(request: web.Request, marks: list[Watermark], at: str, extra: dict | None = None) -> None:
     """Required properties per type; image `src` must be a PNG work file or an http(s) URL."""
     for i, mark in enumerate(marks):
         prefix = f"{at}[{i}]"
@@ -118,6 +115,6 @@ async def check_watermarks(
         url = urlsplit(mark.src)
         if url.scheme in ("http", "https") and url.hostname:
             continue
-        wf = await store.get_workfile(mark.src, tenant) if is_valid_id(mark.src) else None
+        wf = await tenant_workfile(request, mark.src)
         if wf is None or wf.extension != "png":
             raise InvalidInput(f"{prefix}.src", message="a PNG work file id or an http(s) URL of a PNG")

@@ -16,7 +16,7 @@ from core.settings import Settings
 from service.api.files import SIGNING_KEY, sign
 from service.app import create_app
 from tests.conftest import ROOT
-from tests.docgen import text_pdf
+from tests.docgen import image_bytes, text_pdf
 from tests.helpers import poll
 
 ACME = {"Acs-Api-Key": "acme-key-123"}
@@ -289,3 +289,87 @@ async def test_batch_cli_converts_a_folder_with_deterministic_names(aiohttp_serv
     # running it again is safe and gives the same names (OUT/.pagemill-batch/ holds the done markers)
     assert await asyncio.to_thread(main, argv) == 1
     assert sorted(p.name for p in out.iterdir() if p.is_file()) == names
+
+
+async def test_ids_named_inside_a_tenants_own_requests_resolve_only_to_its_own_resources(api, worker):
+    # Given acme's work file (a PDF), a PNG for watermarks, a viewing session and an upload session
+    fid = (await (await api.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(1), headers=ACME)).json())[
+        "fileId"
+    ]
+    png = (await (await api.post("/PCCIS/V1/WorkFile", data=image_bytes("PNG"), headers=ACME)).json())["fileId"]
+    acme_sid = (await (await api.post("/PCCIS/V1/ViewingSession", json={}, headers=ACME)).json())["viewingSessionId"]
+    acme_upload = (await (await api.post("/PCCIS/V1/WorkFile/UploadSession", json={}, headers=ACME)).json())["session"][
+        "id"
+    ]
+    unknown = "AAAAAAAAAAAAAAAAAAAAAA"
+
+    async def answer(method: str, path: str, **kwargs) -> tuple[int, str]:
+        resp = await api.request(method, path, headers={**GLOBEX, **kwargs.pop("headers", {})}, **kwargs)
+        # the ids differ between the two requests; everything else must be the same
+        text = (await resp.text()).replace(fid, "ID").replace(png, "ID").replace(unknown, "ID")
+        return resp.status, text.replace(acme_sid, "SID").replace(acme_upload, "UP")
+
+    async def new_globex_session() -> str:
+        return (await (await api.post("/PCCIS/V1/ViewingSession", json={}, headers=GLOBEX)).json())["viewingSessionId"]
+
+    # When globex names acme's ids inside its own requests, each answers exactly as for an unknown id
+    pairs = []
+    for kind in ("SourceRef", "conversion source", "watermark in a session", "watermark in a conversion"):
+        got = []
+        for file_id in (fid if "watermark" not in kind else png, unknown):
+            if kind == "SourceRef":
+                sid = await new_globex_session()
+                got.append(
+                    await answer(
+                        "PUT",
+                        f"/PCCIS/V1/ViewingSession/u{sid}/SourceRef",
+                        json={"refType": "workFile", "fileId": file_id},
+                    )
+                )
+            elif kind == "conversion source":
+                body = {"input": {"sources": [{"fileId": file_id}], "dest": {"format": "png"}}}
+                got.append(await answer("POST", "/v2/contentConverters", json=body))
+            elif kind == "watermark in a session":
+                marks = [{"type": "image", "src": file_id}]
+                got.append(await answer("POST", "/PCCIS/V1/ViewingSession", json={"watermarks": marks}))
+            else:
+                dest = {"format": "png", "watermarks": [{"type": "image", "src": file_id}]}
+                own = (
+                    await (
+                        await api.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(1), headers=GLOBEX)
+                    ).json()
+                )["fileId"]
+                body = {"input": {"sources": [{"fileId": own}], "dest": dest}}
+                got.append(await answer("POST", "/v2/contentConverters", json=body))
+        pairs.append((kind, *got))
+    # and so do acme's session and upload session in globex's SourceFile and part PUTs
+    for kind, path_of in (
+        ("SourceFile", lambda sid: f"/PCCIS/V1/ViewingSession/u{sid}/SourceFile?FileExtension=pdf"),
+        ("part", lambda up: f"/PCCIS/V1/WorkFile/UploadSession/{up}"),
+    ):
+        owned = acme_sid if kind == "SourceFile" else acme_upload
+        headers = {"Content-Range": "bytes 0-0/1"} if kind == "part" else {}
+        got = [await answer("PUT", path_of(i), data=b"%", headers=headers) for i in (owned, unknown)]
+        pairs.append((kind, *got))
+    for kind, acmes, unknowns in pairs:
+        assert acmes == unknowns, kind
+        assert acmes[0] >= 400, (kind, acmes)
+    # while acme's own requests still resolve them
+    sid = (await (await api.post("/PCCIS/V1/ViewingSession", json={}, headers=ACME)).json())["viewingSessionId"]
+    resp = await api.put(
+        f"/PCCIS/V1/ViewingSession/u{sid}/SourceRef", json={"refType": "workFile", "fileId": fid}, headers=ACME
+    )
+    assert resp.status == 200
+
+
+def test_the_front_door_resolves_work_file_ids_in_one_place():
+    """Only service/params.py:tenant_workfile looks work files up (uploads.py reads its own record's)."""
+    import ast
+
+    callers = set()
+    for path in (ROOT / "service").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            if call and node.func.attr == "get_workfile":
+                callers.add(path.relative_to(ROOT).as_posix())
+    assert callers <= {"service/params.py", "service/uploads.py"}, callers

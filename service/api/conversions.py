@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
-from core.ids import is_valid_id
 from core.processes import CONTENT_CONVERSION, NewProcess, output_files, process_json_text, start_process
 from schemas import formats, jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
@@ -21,7 +20,7 @@ from service.archive import zip_chunks
 from service.auth import TENANT
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, InvalidInput, NotFound
-from service.params import lifetime_param, path_id
+from service.params import lifetime_param, path_id, tenant_workfile
 from service.validation import check_watermarks, read_model
 
 log = structlog.get_logger("pagemill.converters")
@@ -95,7 +94,7 @@ async def post_converter(request: web.Request) -> web.Response:
     check_dimensions(dest, settings.max_dimension_px, echo)
     if req.webhook is not None:
         check_webhook(req.webhook.url, settings.webhook_secret, echo)
-    await check_watermarks(store, dest.watermarks or [], "input.dest.watermarks", request[TENANT], echo)
+    await check_watermarks(request, dest.watermarks or [], "input.dest.watermarks", echo)
 
     affinity = None
     for i, src in enumerate(req.input.sources):
@@ -105,7 +104,7 @@ async def post_converter(request: web.Request) -> web.Response:
                 parse_pages(src.pages)
             except PageSyntaxError:
                 raise ApiError("InvalidPageSyntax", at=f"{at}.pages", extra=echo) from None
-        wf = await store.get_workfile(src.fileId, request[TENANT]) if is_valid_id(src.fileId) else None
+        wf = await tenant_workfile(request, src.fileId)
         if wf is None:
             raise ApiError("WorkFileDoesNotExist", at=f"{at}.fileId", extra=echo)
         known = formats.by_extension(wf.extension)

@@ -9,7 +9,7 @@ import structlog
 from aiohttp import web
 
 from core import triggers
-from core.ids import is_valid_id, new_affinity_token
+from core.ids import new_affinity_token
 from core.records import iso_ms, now_ms
 from core.sessions import source_lifetime_s
 from core.storage.base import workfile_key
@@ -18,7 +18,7 @@ from service import keys
 from service.api.workfiles import receive_workfile, serve_workfile
 from service.auth import TENANT
 from service.errors import ApiError, InvalidInput, NotFound
-from service.params import extension_param, filename_param
+from service.params import extension_param, filename_param, tenant_workfile
 from service.validation import check_watermarks, read_model
 
 log = structlog.get_logger("pagemill.viewing")
@@ -91,7 +91,7 @@ async def post_session(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     props = await read_model(request, ViewingSessionProperties, settings.max_json_bytes)
     _check_properties(props, settings.session_max_s, settings.file_source_root is not None)
-    await check_watermarks(request.app[keys.STORE], props.watermarks, "watermarks", request[TENANT])
+    await check_watermarks(request, props.watermarks, "watermarks")
     stored = props.model_dump(mode="json")
     stored["watermarks"] = [mark.model_dump(mode="json", exclude_unset=True) for mark in props.watermarks]
     render = props.render.model_dump(mode="json", exclude_none=True) if props.render else {}
@@ -155,7 +155,7 @@ async def put_source_file(request: web.Request) -> web.Response:
 async def get_source_file(request: web.Request) -> web.StreamResponse:
     session = await load_session(request, _path_session_id(request))
     filename = filename_param(request, "ContentDispositionFilename")
-    wf = await request.app[keys.STORE].get_workfile(session["fileId"], request[TENANT]) if "fileId" in session else None
+    wf = await tenant_workfile(request, session.get("fileId"))
     if wf is None:
         raise ApiError("DocumentNotProvidedYet", at="fileId")
     return await serve_workfile(request, wf, f"{filename or f'file-{wf.file_id}'}.{wf.extension}")
@@ -165,7 +165,7 @@ async def put_source_ref(request: web.Request) -> web.Response:
     settings, views = request.app[keys.SETTINGS], request.app[keys.VIEWS]
     session = await load_session(request, _path_session_id(request))
     ref = await read_model(request, SourceRef, settings.max_json_bytes)
-    wf = await request.app[keys.STORE].get_workfile(ref.fileId, request[TENANT]) if is_valid_id(ref.fileId) else None
+    wf = await tenant_workfile(request, ref.fileId)
     if wf is None:
         raise ApiError("NotFound", at="fileId")
     if "fileId" in session:

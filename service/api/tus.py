@@ -19,7 +19,7 @@ from service import keys
 from service.api.workfiles import workfile_json
 from service.auth import TENANT
 from service.errors import ApiError
-from service.params import is_number
+from service.params import is_number, tenant_workfile
 from service.uploads import TooLarge, UploadBusy
 
 log = structlog.get_logger("pagemill.tus")
@@ -210,7 +210,7 @@ async def status(request: web.Request) -> web.Response:
     record = await _upload(request)
     body: dict[str, Any] = {"uploadId": record["id"], "offset": record["offset"], "length": record["length"]}
     if record.get("fileId"):
-        wf = await request.app[keys.STORE].get_workfile(record["fileId"], request[TENANT])
+        wf = await tenant_workfile(request, record["fileId"])
         if wf is not None:
             body.update(workfile_json(wf))
     return web.json_response(body, headers=_headers())

@@ -7,7 +7,7 @@ import structlog
 from aiohttp import web
 
 from core.ids import new_affinity_token, new_id
-from core.records import Store, iso_ms, make_workfile, now_ms
+from core.records import iso_ms, make_workfile, now_ms
 from core.sniff import SNIFF_BYTES, choose_extension, sniff_extension
 from core.storage.base import MeteredUpload, workfile_key
 from schemas.records import WorkFile
@@ -15,7 +15,7 @@ from service import keys
 from service.auth import TENANT
 from service.body import MalformedMultipart, file_body
 from service.errors import InvalidInput, NotFound, PayloadTooLarge, ServerError
-from service.params import extension_of, extension_param, filename_param, lifetime_param, path_id
+from service.params import extension_of, extension_param, filename_param, lifetime_param, path_id, tenant_workfile
 
 log = structlog.get_logger("pagemill.workfiles")
 
@@ -31,8 +31,8 @@ def _affinity(offered: str) -> str:
     return offered if _AFFINITY.match(offered) else new_affinity_token()
 
 
-async def get_workfile_or_404(store: Store, file_id: str, tenant: str) -> WorkFile:
-    wf = await store.get_workfile(file_id, tenant)
+async def get_workfile_or_404(request: web.Request, file_id: str) -> WorkFile:
+    wf = await tenant_workfile(request, file_id)
     if wf is None:
         raise NotFound("WorkFileDoesNotExist")
     return wf
@@ -105,7 +105,7 @@ async def get_workfile(request: web.Request) -> web.StreamResponse:
     """Serve the bytes (Range, conditional requests and sendfile come with FileResponse)."""
     file_id = path_id(request, "fileId")
     filename = filename_param(request, "ContentDispositionFilename")
-    wf = await get_workfile_or_404(request.app[keys.STORE], file_id, request[TENANT])
+    wf = await get_workfile_or_404(request, file_id)
     return await serve_workfile(request, wf, filename or f"file-{file_id}.{wf.extension}")
 
 
@@ -128,7 +128,7 @@ async def serve_workfile(request: web.Request, wf: WorkFile, name: str) -> web.S
 
 
 async def get_workfile_info(request: web.Request) -> web.Response:
-    wf = await get_workfile_or_404(request.app[keys.STORE], path_id(request, "fileId"), request[TENANT])
+    wf = await get_workfile_or_404(request, path_id(request, "fileId"))
     return web.json_response(
         {
             **workfile_json(wf),
@@ -144,7 +144,7 @@ async def get_workfile_info(request: web.Request) -> web.Response:
 async def delete_workfile(request: web.Request) -> web.Response:
     """Forget the work file, then delete its bytes."""
     file_id = path_id(request, "fileId")
-    await get_workfile_or_404(request.app[keys.STORE], file_id, request[TENANT])
+    await get_workfile_or_404(request, file_id)
     if not await request.app[keys.STORE].delete_workfile(file_id):
         raise NotFound("WorkFileDoesNotExist")
     await request.app[keys.STORAGE].delete(workfile_key(file_id))
