@@ -169,14 +169,20 @@ async def test_file_service_versions_and_signed_links(client):
     assert (await client.get(path.replace("version=1", "version=2"))).status == 403
     assert (await client.get(path[:-1] + ("0" if path[-1] != "0" else "1"))).status == 403
     expired = int(time.time()) - 1
-    signature = sign(client.app[SIGNING_KEY], "", "rewards", "test.png", 1, expired)
+    signature = sign(client.app[SIGNING_KEY], "", "rewards", "test.png", 1, f["file_handle"], expired)
     resp = await client.get(f"/files/signed/rewards/test.png?version=1&tenant=&expires={expired}&signature={signature}")
     assert resp.status == 403 and (await resp.json())["errorCode"] == "LinkExpired"
+    # a signature that is not even ASCII is refused, not a server error
+    assert (await client.get(path.rsplit("signature=", 1)[0] + "signature=%C3%A9t%C3%A9")).status == 403
     # delete one version, then all
     assert (await client.delete(base + "?version=1")).status == 200
     assert (await client.get(base + "?version=1")).status == 404
     assert (await client.delete(base)).status == 200
     assert (await client.get(base)).status == 404
+    # and a link to a deleted file stays dead when a new file takes the same name and version number
+    assert (await client.post(base, data=b"\x89PNG\r\n\x1a\nsomeone-else")).status == 200
+    resp = await client.get(path)
+    assert resp.status == 403 and (await resp.json())["errorCode"] in ("LinkExpired", "InvalidSignature")
 
 
 async def test_file_service_rejects_bad_names(client):

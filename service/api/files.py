@@ -58,8 +58,10 @@ def _stamp(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def sign(secret: bytes, tenant: str, namespace: str, filename: str, version: int, expires: int) -> str:
-    message = f"{tenant}\n{namespace}\n{filename}\n{version}\n{expires}".encode()
+def sign(secret: bytes, tenant: str, namespace: str, filename: str, version: int, handle: str, expires: int) -> str:
+    """The link's signature; it covers the stored file's identity (its handle), not just its name and version,
+    so a link dies with its file even if a new file later takes the same name and version number."""
+    message = f"{tenant}\n{namespace}\n{filename}\n{version}\n{handle}\n{expires}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
@@ -79,10 +81,10 @@ def _file_json(namespace: str, filename: str, version: dict[str, Any], latest: i
     }
 
 
-def _secure_path(request: web.Request, namespace: str, filename: str, version: int) -> str:
+def _secure_path(request: web.Request, namespace: str, filename: str, version: int, handle: str) -> str:
     tenant = request[TENANT]
     expires = int(time.time()) + SIGNED_URL_TTL_S
-    signature = sign(request.app[SIGNING_KEY], tenant, namespace, filename, version, expires)
+    signature = sign(request.app[SIGNING_KEY], tenant, namespace, filename, version, handle, expires)
     query = urlencode({"version": version, "tenant": tenant, "expires": expires, "signature": signature})
     path = f"/files/signed/{quote(namespace, safe='')}/{quote(filename, safe='')}?{query}"
     return str(request.url.with_path("/").with_query(None)).rstrip("/") + path
@@ -135,7 +137,7 @@ async def upload(request: web.Request) -> web.Response:
             "status": "true",
             "message": "Successfully uploaded file",
             "file": _file_json(namespace, filename, version, version_no),
-            "secureFilePath": _secure_path(request, namespace, filename, version_no),
+            "secureFilePath": _secure_path(request, namespace, filename, version_no, handle),
         }
     )
 
@@ -197,10 +199,13 @@ async def signed_download(request: web.Request) -> web.StreamResponse:
         tenant, signature = q["tenant"], q["signature"]
     except (KeyError, ValueError):
         raise _fail(403, "InvalidSignature", "the link is incomplete") from None
-    expected = sign(request.app[SIGNING_KEY], tenant, namespace, filename, version, expires)
-    if not hmac.compare_digest(expected, signature):
+    _, versions = await _versions(request, _key(tenant, namespace, filename))
+    handle = versions[version]["file_handle"] if version in versions else ""
+    expected = sign(request.app[SIGNING_KEY], tenant, namespace, filename, version, handle, expires)
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass")):
+        if version not in versions:  # (or the file was deleted: its link is dead either way)
+            raise _fail(403, "LinkExpired", "the file this link pointed to no longer exists")
         raise _fail(403, "InvalidSignature", "the link was altered")
     if expires < time.time():
         raise _fail(403, "LinkExpired", "the link has expired")
-    latest, versions = await _versions(request, _key(tenant, namespace, filename))
-    return await _serve(request, filename, _pick(versions, latest, str(version)))
+    return await _serve(request, filename, versions[version])
