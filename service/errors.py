@@ -4,6 +4,7 @@ PCCIS conventions: 480 + {errorCode, errorDetails:{in, at, expected}} for client
 580 + {errorCode} for server-side failures. Tracebacks are logged, never sent.
 """
 
+import re
 from typing import Any
 
 import structlog
@@ -13,6 +14,14 @@ from core.errors import CLIENT_ERRORS, CodedError, infrastructure
 from schemas.errors import message_for
 
 log = structlog.get_logger("pagemill.http")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def header_safe(text: str) -> str:
+    """Text for a header or reason phrase: ASCII, no control characters (client text can hold CR/LF or NUL)."""
+    return _CONTROL.sub(" ", text.encode("ascii", "replace").decode())
 
 
 class ApiError(Exception):
@@ -44,8 +53,8 @@ class ApiError(Exception):
         if status is not None:
             self.status = status
         if headers is not None:
-            self.headers = headers
-        self.reason = reason
+            self.headers = {name: header_safe(value) for name, value in headers.items()}
+        self.reason = header_safe(reason) if reason is not None else None
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {**self.extra, "errorCode": self.error_code}

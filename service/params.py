@@ -15,8 +15,9 @@ _BAD_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\\"]")
 
 
 def is_number(raw: str | None) -> bool:
-    """ASCII digits only: str.isdigit() also accepts "¹" or "٣", which int() then refuses or reads."""
-    return bool(raw) and raw.isascii() and raw.isdigit()  # type: ignore[union-attr]
+    """1 to 18 ASCII digits: str.isdigit() also accepts "¹" or "٣", which int() then refuses or reads, and
+    int() refuses more than 4,300 digits; 18 digits still fit every integer pagemill stores."""
+    return bool(raw) and len(raw) <= 18 and raw.isascii() and raw.isdigit()  # type: ignore[arg-type]
 
 
 def path_id(request: web.Request, name: str) -> str:

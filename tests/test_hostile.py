@@ -74,3 +74,30 @@ async def test_a_tiff_with_an_oversized_frame_ends_promptly(aiohttp_client, env)
         final = await poll(client, (await convert(client, body))["processId"], interval_s=0.1, timeout_s=30)
     assert final["state"] == "complete"
     assert [r.get("errorCode") for r in final["output"]["results"]] == [None, "ImageTooLarge"]
+
+
+async def test_numbers_of_any_length_in_queries_and_headers_are_client_errors(client):
+    digits = "9" * 5000
+    for method, path, headers in (
+        ("GET", f"/api/QueuedJobs?page={digits}", {}),
+        ("GET", f"/api/QueuedJobs?pageSize={digits}", {}),
+        ("GET", f"/api/QueuedJobs/{digits}", {}),
+        ("POST", "/tus/files", {"Tus-Resumable": "1.0.0", "Upload-Length": digits}),
+    ):
+        resp = await client.request(method, path, headers=headers)
+        assert resp.status < 500, (path, headers, resp.status)
+
+
+async def test_a_stop_message_with_line_breaks_cannot_break_later_responses(client):
+    sid = (await (await client.post("/PCCIS/V1/ViewingSession", json={})).json())["viewingSessionId"]
+    stop = {"endUserMessage": "gone\r\nSet-Cookie: evil=1\x00\u00e9", "httpStatus": 504}
+    resp = await client.post(f"/PCCIS/V1/ViewingSession/u{sid}/Notification/SessionStopped", json=stop)
+    assert resp.status in (200, 204)
+    for _ in range(2):
+        resp = await client.get(f"/PCCIS/V1/ViewingSession/u{sid}")
+        assert resp.status == 504
+        assert "Set-Cookie" not in resp.headers
+        assert (
+            "\r" not in resp.headers["Accusoft-Status-Message"] and "\n" not in resp.headers["Accusoft-Status-Message"]
+        )
+        assert (await resp.json())["message"] == stop["endUserMessage"]  # the body keeps the text as sent

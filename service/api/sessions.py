@@ -35,7 +35,7 @@ def stopped_error(stopped: dict[str, Any]) -> ApiError:
         "SessionStopped",
         message=message,
         status=stopped["httpStatus"],
-        reason=message.encode("ascii", "replace").decode(),
+        reason=message,
         headers={"Accusoft-Status-Number": str(stopped["accusoftErrorNumber"]), "Accusoft-Status-Message": message},
     )
 
