@@ -154,3 +154,39 @@ async def test_disk_full_during_output_ends_the_process_in_error(aiohttp_client,
         assert list((settings.storage_dir / "tmp").iterdir()) == []
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_the_same_worker_process_takes_new_work_after_redis_restarts(aiohttp_client, tmp_path):
+    from core.redisproc import RedisServer
+
+    # Given a worker process on its own Redis (with its append-only file, as in production)
+    server = RedisServer(tmp_path / "redis", persist=True)
+    server.start()
+    env = make_env(tmp_path / "data", server.url, PAGEMILL_LOG_LEVEL="WARNING")
+    client = await aiohttp_client(create_app(Settings.from_env(env)))
+    worker = worker_subprocess(env, new_session=True)
+    try:
+        body = {
+            "input": {
+                "sources": [{"fileId": (await upload(client, text_pdf(1), "pdf"))["fileId"]}],
+                "dest": {"format": "png"},
+            }
+        }
+        assert (await poll(client, (await convert(client, body))["processId"], interval_s=0.1))["state"] == "complete"
+        # When Redis is killed for a few seconds and comes back on the same port
+        server.kill()
+        await asyncio.sleep(3)
+        assert worker.poll() is None, "the worker exited while Redis was away"
+        server.start()
+        # Then that same worker process converts the next document
+        await asyncio.sleep(0.5)
+        wf = await upload(client, text_pdf(2), "pdf")
+        body = {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}}
+        final = await poll(client, (await convert(client, body))["processId"], interval_s=0.2, timeout_s=30)
+        assert final["state"] == "complete" and len(final["output"]["results"]) == 2
+        assert worker.poll() is None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+        server.stop()

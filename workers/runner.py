@@ -19,6 +19,8 @@ import structlog
 from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Function, Worker, func
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.metrics import publish_storage_stats_every
 from core.queue import connect_redis
@@ -128,7 +130,20 @@ class WorkerGroup:
         """Start resources, then run both workers until they stop (burst) or are closed."""
         if not self._started:
             await self.start()
-        await asyncio.gather(*(w.async_run() for w in self.workers))
+        await asyncio.gather(*(self._keep_running(w) for w in self.workers))
+
+    async def _keep_running(self, worker: Worker) -> None:
+        """Run one arq worker; when Redis goes away, wait and take up the same loop again once it is back
+        (jobs in flight keep running; the ones that need Redis retry by themselves)."""
+        delay_s = 0.5
+        while True:
+            try:
+                await worker.async_run()
+                return
+            except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
+                log.warning("redis_unreachable", queue=worker.queue_name, error=str(exc), retry_in_s=delay_s)
+                await asyncio.sleep(delay_s)
+                delay_s = min(5.0, delay_s * 2)
 
     async def close(self, grace_s: float = 10.0) -> None:
         """Stop taking jobs, let in-flight ones finish for up to `grace_s`, cancel the rest
