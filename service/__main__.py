@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 
 import structlog
 from aiohttp import web
@@ -45,29 +47,51 @@ def run_web(settings: Settings) -> None:
 
 
 class Children:
-    """The worker processes of `serve`: if one dies on its own, the whole service stops and says so."""
+    """The worker processes of `serve`, supervised: one that dies on its own is started again; if one
+    keeps dying (RESTARTS_ALLOWED times within RESTART_WINDOW_S) the service gives up and says why."""
 
-    def __init__(self, count: int, env: dict[str, str]) -> None:
-        self.procs = [subprocess.Popen([sys.executable, "-m", "workers"], env=env) for _ in range(count)]
+    RESTARTS_ALLOWED = 3
+    RESTART_WINDOW_S = 60.0
+
+    def __init__(
+        self, count: int, env: dict[str, str], give_up: Callable[[], None], command: list[str] | None = None
+    ) -> None:
+        self.env, self.give_up = env, give_up
+        self.command = command or [sys.executable, "-m", "workers"]
+        self.lock = threading.Lock()
         self.stopping = False
         self.died: str | None = None
-        for proc in self.procs:
-            threading.Thread(target=self._watch, args=(proc,), daemon=True).start()
+        self.deaths: list[float] = []
+        self.procs = [self._start() for _ in range(count)]
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(self.command, env=self.env)
+        threading.Thread(target=self._watch, args=(proc,), daemon=True).start()
+        return proc
 
     def _watch(self, proc: subprocess.Popen[bytes]) -> None:
         code = proc.wait()
-        # 0 or a signal's code: stopped with the service (Ctrl-C reaches the whole process group).
-        if not self.stopping and code not in (0, -signal.SIGINT, -signal.SIGTERM):
-            # The worker's own error is on stderr above this line; stop the front door too.
-            self.died = f"a worker process exited with code {code} (its error is printed above)"
-            log.error("worker_exited", pid=proc.pid, exit_code=code)
-            os.kill(os.getpid(), signal.SIGTERM)
+        with self.lock:
+            # 0, SIGINT or SIGTERM: stopped on purpose (Ctrl-C reaches the whole process group first).
+            if self.stopping or code in (0, -signal.SIGINT, -signal.SIGTERM):
+                return
+            now = time.monotonic()
+            self.deaths = [t for t in self.deaths if now - t < self.RESTART_WINDOW_S] + [now]
+            log.error("worker_exited", pid=proc.pid, exit_code=code, restarts=len(self.deaths))
+            if len(self.deaths) > self.RESTARTS_ALLOWED:
+                # The worker's own error is on stderr above this line; stop the front door too.
+                self.died = f"a worker process exited with code {code} {len(self.deaths)} times within a minute"
+                self.give_up()
+                return
+            self.procs[self.procs.index(proc)] = self._start()
 
     def stop(self) -> None:
-        self.stopping = True
-        for proc in self.procs:
+        with self.lock:
+            self.stopping = True
+            procs = list(self.procs)
+        for proc in procs:
             proc.terminate()
-        for proc in self.procs:
+        for proc in procs:
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -87,7 +111,7 @@ def serve(settings: Settings, workers: int) -> None:
         env["REDIS_URL"] = redis.url
         settings = dataclasses.replace(settings, redis_url=redis.url)
         log.info("embedded_redis_started", url=redis.url, data_dir=str(redis.data_dir))
-    children = Children(workers, env)
+    children = Children(workers, env, give_up=lambda: os.kill(os.getpid(), signal.SIGTERM))
     try:
         run_web(settings)
     finally:

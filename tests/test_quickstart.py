@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,12 +154,29 @@ def test_serve_takes_host_port_and_workers(tmp_path, started):
     # Then it listens there and runs two worker processes
     workers = [p for p in descendants(proc.pid) if cmdline(p)[1:3] == ["-m", "workers"]]
     assert len(workers) == 2, [cmdline(p) for p in descendants(proc.pid)]
-    # And when a worker dies on its own, the service stops and says why
+    # And a worker that dies on its own is started again, and the service goes on converting
     os.kill(workers[0], signal.SIGKILL)
-    proc.wait(60)
-    assert proc.returncode != 0
-    assert "a worker process exited with code -9" in log.read_text()
-    assert not any(running(p) for p in workers)
+    deadline = time.monotonic() + 30
+    while True:
+        now = [p for p in descendants(proc.pid) if cmdline(p)[1:3] == ["-m", "workers"] and running(p)]
+        if len(now) == 2 and workers[0] not in now:
+            break
+        assert time.monotonic() < deadline, [cmdline(p) for p in descendants(proc.pid)]
+        time.sleep(0.2)
+    assert convert_one_pdf(f"http://127.0.0.1:{port}").startswith(b"\x89PNG")
+    assert proc.poll() is None
+
+
+def test_serve_gives_up_on_a_worker_that_keeps_dying_and_says_why():
+    from service.__main__ import Children
+
+    gave_up = threading.Event()
+    children = Children(1, dict(os.environ), gave_up.set, command=[sys.executable, "-c", "raise SystemExit(3)"])
+    try:
+        assert gave_up.wait(30)
+    finally:
+        children.stop()
+    assert children.died == "a worker process exited with code 3 4 times within a minute"
 
 
 @pytest.mark.parametrize("options", [["--port", "http"], ["--port", "70000"], ["--workers", "0"]])
