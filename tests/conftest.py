@@ -68,9 +68,9 @@ async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[WorkerGroup]:
+async def running_worker(settings: Settings, **options: Any) -> AsyncIterator[WorkerGroup]:
     """The real arq workers of both queues (with their process pool) running in this event loop."""
-    group = WorkerGroup(settings)
+    group = WorkerGroup(settings, **options)
     await group.start()
     task = asyncio.create_task(group.run())
     try:

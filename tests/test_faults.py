@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from core.settings import Settings
+from service import keys
 from service.app import create_app
 from tests.conftest import make_env, running_worker, worker_subprocess
 from tests.docgen import text_pdf
@@ -190,3 +191,63 @@ async def test_the_same_worker_process_takes_new_work_after_redis_restarts(aioht
             os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(30)
         server.stop()
+
+
+async def test_a_sigkilled_workers_conversion_finishes_within_30_s_with_default_settings(
+    aiohttp_client, tmp_path, redis_url
+):
+    # Given default settings (60 s job timeout) and a 117-page conversion under way
+    env = make_env(tmp_path / "data", redis_url, PAGEMILL_LOG_LEVEL="WARNING", PAGEMILL_CHUNK_PAGES="8")
+    client = await aiohttp_client(create_app(Settings.from_env(env)))
+    wf = await upload(client, text_pdf(117), "pdf")
+    first = worker_subprocess(env, new_session=True)
+    try:
+        started = await convert(client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}})
+        pid = started["processId"]
+        deadline = time.monotonic() + 60
+        while (body := await (await client.get(f"/v2/contentConverters/{pid}")).json())["percentComplete"] < 10:
+            assert body["state"] == "processing" and time.monotonic() < deadline, body
+            await asyncio.sleep(0.05)
+        # When its worker is SIGKILLed (with its render pool) and another one is started
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        killed = time.monotonic()
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    second = worker_subprocess(env, new_session=True)
+    try:
+        final = await poll(client, pid, interval_s=0.25, timeout_s=60)
+        recovered_s = time.monotonic() - killed
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(30)
+    # Then the conversion completes, whole, within 30 s of the kill (arq alone would wait 70 s)
+    assert final["state"] == "complete" and len(final["output"]["results"]) == 117, final
+    assert recovered_s < 30, recovered_s
+
+
+async def test_a_running_job_keeps_its_claim_past_the_lease(aiohttp_client, tmp_path, redis_url):
+    # Given a worker whose claims last 1.5 s, and a chunk job that takes longer (8 pages at 300 dpi)
+    env = make_env(tmp_path / "data", redis_url, PAGEMILL_RENDER_DPI="300", PAGEMILL_RENDER_PROCESSES="1",
+                   PAGEMILL_CHUNK_PAGES="8")  # fmt: skip
+    settings = Settings.from_env(env)
+    client = await aiohttp_client(create_app(settings))
+    async with running_worker(settings, lease_s=1.5):
+        wf = await upload(client, text_pdf(8), "pdf")
+        started = await convert(client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}})
+        claim = f"arq:in-progress:proc:{started['processId']}:chunk:0"
+        redis = client.app[keys.REDIS]
+        deadline = time.monotonic() + 20
+        while not await redis.exists(claim):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        # When the job runs longer than the lease, its claim is renewed (so no other worker takes it)
+        held_since = time.monotonic()
+        while (await (await client.get(f"/v2/contentConverters/{started['processId']}")).json())[
+            "state"
+        ] == "processing":
+            if await redis.exists(claim):
+                held_s = time.monotonic() - held_since
+            await asyncio.sleep(0.1)
+    assert held_s > 3.0, held_s

@@ -12,12 +12,14 @@ arq itself sets ctx["redis"] (each worker its own pool, so not used here) and pe
 """
 
 import asyncio
+import contextlib
 import signal
 from typing import Any
 
 import structlog
 from arq import cron
 from arq.connections import RedisSettings
+from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Worker, func
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -34,6 +36,10 @@ from workers.pool import RenderPool
 log = structlog.get_logger("pagemill.worker")
 
 MAX_TRIES = 5
+# A running job's claim (arq's in-progress key) lasts LEASE_S and is renewed every LEASE_S / 3 while the
+# job runs, so a SIGKILLed worker's jobs are taken up by another within LEASE_S (arq's own claim lasts
+# the job timeout + 10 s), while a healthy job that runs long is never run twice at once.
+LEASE_S = 15.0
 HEALTH_CHECK_INTERVAL_S = 5
 STATS_INTERVAL_S = 5.0
 
@@ -117,9 +123,12 @@ def worker_options(settings: Settings, queue: str, ctx: dict[str, Any]) -> dict[
 class WorkerGroup:
     """Both queues' arq workers in one event loop, over one set of resources (ctx)."""
 
-    def __init__(self, settings: Settings, **overrides: Any) -> None:
+    def __init__(self, settings: Settings, *, lease_s: float = LEASE_S, **overrides: Any) -> None:
         self.ctx: dict[str, Any] = {"settings": settings}
+        self.lease_s = lease_s
         self.workers = [Worker(**{**worker_options(settings, q, self.ctx), **overrides}) for q in jobs.QUEUES]
+        for worker in self.workers:
+            worker.in_progress_timeout_s = min(lease_s, worker.in_progress_timeout_s)
         self._started = False
 
     async def start(self) -> None:
@@ -130,7 +139,27 @@ class WorkerGroup:
         """Start resources, then run both workers until they stop (burst) or are closed."""
         if not self._started:
             await self.start()
-        await asyncio.gather(*(self._keep_running(w) for w in self.workers))
+        renewer = asyncio.create_task(self._renew_leases())
+        try:
+            await asyncio.gather(*(self._keep_running(w) for w in self.workers))
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _renew_leases(self) -> None:
+        """Extend the claim on every job this process is running, for as long as it runs."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            for worker in self.workers:
+                running = [job_id for job_id, task in worker.tasks.items() if not task.done()]
+                if not running or worker._pool is None:
+                    continue
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    async with worker.pool.pipeline(transaction=False) as pipe:
+                        for job_id in running:
+                            # pexpire never creates a key: a job finished meanwhile keeps no claim
+                            pipe.pexpire(in_progress_key_prefix + job_id, int(worker.in_progress_timeout_s * 1000))
+                        await pipe.execute()
 
     async def _keep_running(self, worker: Worker) -> None:
         """Run one arq worker; when Redis goes away, wait and take up the same loop again once it is back
