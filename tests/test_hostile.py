@@ -8,6 +8,7 @@ from PIL import Image
 
 from core.errors import DocumentError
 from core.settings import Settings
+from service import keys
 from service.app import create_app
 from tests.conftest import running_worker
 from tests.docgen import text_pdf
@@ -101,3 +102,19 @@ async def test_a_stop_message_with_line_breaks_cannot_break_later_responses(clie
             "\r" not in resp.headers["Accusoft-Status-Message"] and "\n" not in resp.headers["Accusoft-Status-Message"]
         )
         assert (await resp.json())["message"] == stop["endUserMessage"]  # the body keeps the text as sent
+
+
+async def test_viewing_sessions_hold_documents_to_the_page_limit(aiohttp_client, env):
+    settings = Settings.from_env({**env, "PAGEMILL_MAX_PAGES": "3"})
+    client = await aiohttp_client(create_app(settings))
+    async with running_worker(settings):
+        sid = (await (await client.post("/PCCIS/V1/ViewingSession", json={})).json())["viewingSessionId"]
+        resp = await client.put(f"/PCCIS/V1/ViewingSession/u{sid}/SourceFile?FileExtension=pdf", data=text_pdf(5))
+        assert resp.status == 200
+        resp = await client.get("/PCCIS/V1/Page/q/0", params={"DocumentID": f"u{sid}"})
+        assert resp.status == 580
+        assert (await resp.json())["errorCode"] == "TooManyPages"
+        assert resp.headers["Accusoft-Status-Number"] == "5016"
+        # and nothing of it was queued for rendering
+        queued = [m async for m, _ in client.app[keys.REDIS].zscan_iter("pagemill:batch", match="view:*")]
+        assert queued == []

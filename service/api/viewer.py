@@ -36,6 +36,7 @@ VIEWER_ERRORS: dict[str, tuple[int, int, str]] = {
     "PageRenderTimeout": (580, 5008, "The page took too long to render"),
     "PageRenderFailed": (580, 5009, "The page could not be rendered"),
     "CouldNotOpenDocument": (580, 5010, "The document could not be opened"),
+    "TooManyPages": (580, 5016, "The document has more pages than this server views"),
     "WatermarkImageNotFound": (580, 5011, "The watermark image does not exist"),
     "WatermarkImageNotPng": (580, 5012, "The watermark image is not a PNG"),
     "WatermarkImageTooLarge": (580, 5013, "The watermark image is too large"),

@@ -113,6 +113,9 @@ async def _ensure_doc(ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Pat
         info = await _on_source(ctx, session, wf, path, priority, pool_fns.inspect_document, settings.render_dpi)
     except (DocumentError, RenderTimeout, RenderCrashed) as exc:
         info = {"error": render_failure(exc, "open")}
+    if info.get("pageCount", 0) > settings.max_pages:
+        # The same page limit as conversions: nothing of a document over it is ever queued.
+        info = {"error": "TooManyPages"}
     ttl = ERROR_TTL_S if "error" in info else settings.page_cache_lifetime_s
     await views.put_doc(session["docId"], info, ttl)
     log.info("document_inspected", pages=info.get("pageCount"), error=info.get("error"))
