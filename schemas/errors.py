@@ -15,6 +15,8 @@ MESSAGES: dict[str, str] = {
     "IdempotentRequestInProgress": "The first request with this Idempotency-Key is still being processed.",
     "UnsupportedMediaType": "The request's Content-Type is not one this route accepts.",
     "LengthRequired": "This request needs a Content-Length header.",
+    "RequestTimeout": "The body stopped arriving; send the request again.",
+    "IncompleteBody": "The connection closed before the whole body arrived.",
     # work files and conversions
     "WorkFileDoesNotExist": "No work file has this id (it may have expired or belong to another tenant).",
     "ProcessDoesNotExist": "No process has this id (it may have expired).",

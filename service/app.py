@@ -1,5 +1,6 @@
 """The application factory: everything injected, every resource opened and closed in one place."""
 
+import asyncio
 import logging
 import re
 import secrets
@@ -55,6 +56,10 @@ def front_door(keys: ApiKeys, log_requests: bool, cors_origins: tuple[str, ...] 
             if response is None:
                 authenticate(request, keys)
                 response = await handler(request)
+        except asyncio.CancelledError:
+            # aiohttp cancels a handler whose client hung up (or the server is shutting down): say so, quietly.
+            log.info("client_disconnected", method=request.method, path=request.path)
+            raise
         except Exception as exc:
             response = error_response(exc)
         if not response.prepared:  # handlers that stream set it themselves

@@ -1,11 +1,24 @@
 """Upload bodies as people send them: the raw bytes, or the file part of a multipart/form-data form."""
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
 from aiohttp import BodyPartReader, web
 
+from service import keys
+from service.errors import ApiError
+
 CHUNK_BYTES = 256 * 1024
+
+
+class BodyTimeout(ApiError):
+    """408: the body stopped arriving (a resumable upload keeps what arrived before it, like a break-off)."""
+
+    status = 408
+
+    def __init__(self, idle_s: float) -> None:
+        super().__init__("RequestTimeout", message=f"no bytes of the body arrived for {idle_s:g} s")
 
 
 class MalformedMultipart(ValueError):
@@ -26,14 +39,30 @@ async def _empty() -> AsyncIterator[bytes]:
     yield b""  # pragma: no cover - makes this an async generator
 
 
-async def _raw(request: web.Request) -> AsyncIterator[bytes]:
-    async for chunk in request.content.iter_chunked(CHUNK_BYTES):
+async def chunks(request: web.Request, size: int = CHUNK_BYTES) -> AsyncIterator[bytes]:
+    """The raw body as it arrives: every route that reads a body reads it here. A client that sends
+    nothing for PAGEMILL_BODY_IDLE_TIMEOUT_S is cut off (408), so slow senders cannot hold the
+    front door's connections and files open indefinitely."""
+    idle_s = request.app[keys.SETTINGS].body_idle_timeout_s
+    while True:
+        chunk = await _within(idle_s, request.content.read(size))
+        if not chunk:
+            return
         yield chunk
 
 
-async def _part(part: BodyPartReader) -> AsyncIterator[bytes]:
+async def _within(idle_s: float, read: Awaitable[bytes]) -> bytes:
     try:
-        while chunk := await part.read_chunk(CHUNK_BYTES):
+        async with asyncio.timeout(idle_s):
+            return await read
+    except TimeoutError:
+        raise ApiError("RequestTimeout", status=408, message=f"no bytes of the body arrived for {idle_s:g} s") from None
+
+
+async def _part(request: web.Request, part: BodyPartReader) -> AsyncIterator[bytes]:
+    idle_s = request.app[keys.SETTINGS].body_idle_timeout_s
+    try:
+        while chunk := await _within(idle_s, part.read_chunk(CHUNK_BYTES)):
             yield chunk
     except ValueError as exc:
         raise MalformedMultipart(str(exc)) from None
@@ -44,12 +73,12 @@ async def file_body(request: web.Request) -> FileBody:
     (else the one named `file`). Nothing is buffered: the bytes are read as the caller iterates.
     Raises MalformedMultipart, now or while iterating, for a form that cannot be parsed."""
     if not request.content_type.startswith("multipart/"):
-        return FileBody(_raw(request))
+        return FileBody(chunks(request))
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             if isinstance(part, BodyPartReader) and (part.filename or part.name == "file"):
-                return FileBody(_part(part), part.filename)
+                return FileBody(_part(request, part), part.filename)
             if isinstance(part, BodyPartReader):
                 await part.release()  # a plain field before the file: skip its bytes
     except ValueError as exc:  # aiohttp's word for a missing boundary or a malformed part

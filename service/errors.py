@@ -4,11 +4,12 @@ PCCIS conventions: 480 + {errorCode, errorDetails:{in, at, expected}} for client
 580 + {errorCode} for server-side failures. Tracebacks are logged, never sent.
 """
 
+import asyncio
 import re
 from typing import Any
 
 import structlog
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 
 from core.errors import CLIENT_ERRORS, CodedError, infrastructure
 from schemas.errors import message_for
@@ -136,6 +137,10 @@ def error_response(exc: Exception) -> web.StreamResponse:
         )
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return json_error(exc.status, {"errorCode": code}, headers)
+    except (ClientPayloadError, asyncio.IncompleteReadError, ConnectionResetError) as exc:
+        # The client went away mid-body: nothing to answer, nothing to alarm anyone about.
+        log.info("client_disconnected", error=str(exc) or type(exc).__name__)
+        return json_error(400, {"errorCode": "IncompleteBody"})
     except Exception as exc:
         found = infrastructure(exc)
         if found is None:

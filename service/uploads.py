@@ -26,8 +26,8 @@ from core.records import Store, make_workfile, now_ms
 from core.sniff import SNIFF_BYTES, choose_extension, sniff_extension
 from core.storage.base import Meter, Part, Storage, workfile_key
 from schemas.records import WorkFile
+from service.body import BodyTimeout, chunks
 
-CHUNK_BYTES = 256 * 1024
 LOCK_MS = 30_000
 REFRESH_EVERY_BYTES = 16 * 1024 * 1024
 
@@ -139,7 +139,7 @@ class Uploads:
         complete = True
         try:
             try:
-                async for chunk in body.content.iter_chunked(CHUNK_BYTES):
+                async for chunk in chunks(body):
                     if offset + received + len(chunk) > limit:
                         raise TooLarge(limit)
                     part.write(chunk)
@@ -150,8 +150,8 @@ class Uploads:
                     if since_refresh >= REFRESH_EVERY_BYTES:
                         await lock.refresh()
                         since_refresh = 0
-            except (aiohttp.ClientPayloadError, ConnectionError, asyncio.IncompleteReadError):
-                complete = False
+            except (aiohttp.ClientPayloadError, ConnectionError, asyncio.IncompleteReadError, BodyTimeout):
+                complete = False  # broke off or stalled: the client resumes from the offset
         except BaseException:
             await part.discard()
             raise

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from schemas.watermarks import Watermark, missing_property
+from service.body import chunks
 from service.errors import ApiError, InvalidInput, PayloadTooLarge
 from service.params import tenant_workfile
 
@@ -21,14 +22,14 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     """Read a small body fully, refusing (413) anything over `limit` bytes without reading it all."""
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(limit)
-    chunks: list[bytes] = []
+    received: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
+    async for chunk in chunks(request, 64 * 1024):
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        received.append(chunk)
+    return b"".join(received)
 
 
 def json_path(loc: tuple[int | str, ...]) -> str:

@@ -1,5 +1,6 @@
 """Hostile inputs end in precise errors with bounded work: huge page ranges, oversized numbers, bombs."""
 
+import asyncio
 import io
 import time
 
@@ -118,3 +119,33 @@ async def test_viewing_sessions_hold_documents_to_the_page_limit(aiohttp_client,
         # and nothing of it was queued for rendering
         queued = [m async for m, _ in client.app[keys.REDIS].zscan_iter("pagemill:batch", match="view:*")]
         assert queued == []
+
+
+async def test_a_body_that_stops_arriving_is_cut_off_and_leaves_nothing(aiohttp_server, env, capsys):
+    # Given a front door that waits at most 1 s for the next bytes of a body
+    settings = Settings.from_env({**env, "PAGEMILL_BODY_IDLE_TIMEOUT_S": "1"})
+    server = await aiohttp_server(create_app(settings))
+    for path in ("/PCCIS/V1/WorkFile?FileExtension=pdf", "/v2/contentConverters"):
+        # When a client sends a few bytes of a longer body, then nothing
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n%PDF-1.4 ".encode())
+        await writer.drain()
+        started = time.monotonic()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        waited_s = time.monotonic() - started
+        writer.close()
+        # Then it gets 408 after about the idle time
+        assert head.startswith(b"HTTP/1.1 408"), head
+        assert 0.9 < waited_s < 5, waited_s
+    # and nothing of the upload was kept
+    assert not list((settings.storage_dir / "objects").rglob("*"))
+    assert not list((settings.storage_dir / "tmp").glob("*"))
+    # And a client that hangs up mid-body is an info line, not an error with a traceback
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"POST /PCCIS/V1/WorkFile HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc")
+    await writer.drain()
+    writer.close()
+    await asyncio.sleep(2)
+    out = capsys.readouterr().out
+    assert "client_disconnected" in out
+    assert "unhandled_exception" not in out and "Traceback" not in out

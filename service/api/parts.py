@@ -20,6 +20,7 @@ from core.sniff import extension_for
 from service import keys
 from service.api.workfiles import workfile_json
 from service.auth import TENANT
+from service.body import chunks
 from service.errors import ApiError, NotFound
 from service.params import lifetime_param
 from service.uploads import TooLarge, UploadBusy
@@ -140,7 +141,7 @@ async def put_part(request: web.Request) -> web.Response:
             resend = (start, end) == (record.get("last_start"), record.get("last_end"))
             if resend:
                 digest = hashlib.sha256()
-                async for chunk in request.content.iter_chunked(256 * 1024):
+                async for chunk in chunks(request):
                     digest.update(chunk)
                 if digest.hexdigest() != record.get("last_sha256"):
                     raise _error(409, "PartConflict", "a different part was already stored for this range")
