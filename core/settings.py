@@ -96,6 +96,7 @@ class Settings:
     max_upload_bytes: int = 2 * 1024**3
     max_json_bytes: int = 1024**2
     body_idle_timeout_s: float = 30.0
+    info_shows_host: bool = False
     render_dpi: int = 150
     max_dimension_px: int = 20_000
     max_render_pixels: int = 60_000_000
@@ -189,6 +190,7 @@ class Settings:
         read("PAGEMILL_MAX_UPLOAD_BYTES", "max_upload_bytes", int, positive)
         read("PAGEMILL_MAX_JSON_BYTES", "max_json_bytes", int, positive)
         read("PAGEMILL_BODY_IDLE_TIMEOUT_S", "body_idle_timeout_s", float, positive)
+        read("PAGEMILL_INFO_SHOWS_HOST", "info_shows_host", _boolean, lambda v: True)
         read("PAGEMILL_RENDER_DPI", "render_dpi", int, lambda v: 10 <= v <= 1200, "10-1200")
         read("PAGEMILL_MAX_DIMENSION_PX", "max_dimension_px", int, positive)
         read("PAGEMILL_MAX_RENDER_PIXELS", "max_render_pixels", int, positive)

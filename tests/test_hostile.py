@@ -149,3 +149,14 @@ async def test_a_body_that_stops_arriving_is_cut_off_and_leaves_nothing(aiohttp_
     out = capsys.readouterr().out
     assert "client_disconnected" in out
     assert "unhandled_exception" not in out and "Traceback" not in out
+
+
+async def test_the_keyless_info_route_does_not_name_the_host_unless_asked(aiohttp_client, env):
+    import platform
+    import socket
+
+    for flag, shown in (("false", False), ("true", True)):
+        client = await aiohttp_client(create_app(Settings.from_env({**env, "PAGEMILL_INFO_SHOWS_HOST": flag})))
+        text = await (await client.get("/PCCIS/V1/Service/Current/Info")).text()
+        assert (socket.gethostname() in text) is shown
+        assert (platform.release() in text) is shown

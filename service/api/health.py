@@ -1,5 +1,6 @@
 """Service health and information routes (PCCIS /Service/Current/*)."""
 
+import hashlib
 import platform
 import socket
 import sys
@@ -58,7 +59,14 @@ async def get_ready(request: web.Request) -> web.Response:
     return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
 
+def _instance_id(show_host: bool) -> str:
+    """The host name, or (by default, since this route needs no key) an opaque id derived from it."""
+    host = socket.gethostname()
+    return host if show_host else hashlib.sha256(host.encode()).hexdigest()[:16]
+
+
 async def get_info(request: web.Request) -> web.Response:
+    settings = request.app[keys.SETTINGS]
     healthy = await _healthy(request.app)
     worker = "unknown"
     if healthy:
@@ -74,9 +82,9 @@ async def get_info(request: web.Request) -> web.Response:
                     "serviceInstallerVersion": _version(),
                     "pccisVersion": _version(),
                     "runtimeVersion": f"Python {sys.version.split()[0]}",
-                    "operatingSystem": platform.platform(),
+                    "operatingSystem": platform.platform() if settings.info_shows_host else platform.system(),
                     "startTime": iso_ms(request.app[keys.STARTED_MS]),
-                    "instanceId": socket.gethostname(),
+                    "instanceId": _instance_id(settings.info_shows_host),
                     "childServices": [{"name": "pagemill worker", "serviceStatus": worker}],
                 }
             ],
