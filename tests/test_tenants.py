@@ -368,6 +368,22 @@ async def test_ids_named_inside_a_tenants_own_requests_resolve_only_to_its_own_r
     assert resp.status == 200
 
 
+async def test_signed_links_work_without_a_key_and_cover_tenant_and_expiry(api):
+    # Given a file stored by acme on a server that needs keys
+    stored = await (await api.post("/api_gateway/file-service/docs/a.pdf", data=b"%PDF-1.4 a", headers=ACME)).json()
+    link = stored["secureFilePath"]
+    path = link[link.index("/files/signed/") :]
+    # Then its link works with no credentials at all
+    resp = await api.get(path)
+    assert resp.status == 200 and await resp.read() == b"%PDF-1.4 a"
+    # and not once its tenant or expiry is changed (both are signed)
+    query = dict(part.split("=", 1) for part in path.split("?", 1)[1].split("&"))
+    for name, value in (("tenant", "globex"), ("expires", str(int(query["expires"]) + 3600))):
+        altered = path.replace(f"{name}={query[name]}", f"{name}={value}")
+        assert altered != path
+        assert (await api.get(altered)).status == 403, name
+
+
 def test_the_front_door_resolves_work_file_ids_in_one_place():
     """Only service/params.py:tenant_workfile looks work files up (uploads.py reads its own record's)."""
     import ast
