@@ -12,7 +12,7 @@ from service.errors import ApiError
 CHUNK_BYTES = 256 * 1024
 
 
-class BodyTimeout(ApiError):
+class BodyTimeout(ApiError, TimeoutError):
     """408: the body stopped arriving (a resumable upload keeps what arrived before it, like a break-off)."""
 
     status = 408

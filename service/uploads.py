@@ -26,7 +26,6 @@ from core.records import Store, make_workfile, now_ms
 from core.sniff import SNIFF_BYTES, choose_extension, sniff_extension
 from core.storage.base import Meter, Part, Storage, workfile_key
 from schemas.records import WorkFile
-from service.body import BodyTimeout, chunks
 
 LOCK_MS = 30_000
 REFRESH_EVERY_BYTES = 16 * 1024 * 1024
@@ -126,9 +125,16 @@ class Uploads:
                 await asyncio.shield(self._release(keys=[key], args=[token]))
 
     async def write(
-        self, record: dict[str, Any], body: web.Request, lock: "Lock", *, limit: int, digest: Any = None
+        self,
+        record: dict[str, Any],
+        body: web.Request,
+        stream: AsyncIterator[bytes],
+        lock: "Lock",
+        *,
+        limit: int,
+        digest: Any = None,
     ) -> Segment:
-        """Receive the request body as a segment starting at the record's offset.
+        """Receive the request body (`stream`: its chunks, read by service/body.py) at the record's offset.
 
         A body that breaks off yields what arrived (`complete` False); the caller keeps the
         segment with `append` or drops it with `discard`.
@@ -139,7 +145,7 @@ class Uploads:
         complete = True
         try:
             try:
-                async for chunk in chunks(body):
+                async for chunk in stream:
                     if offset + received + len(chunk) > limit:
                         raise TooLarge(limit)
                     part.write(chunk)
@@ -150,7 +156,7 @@ class Uploads:
                     if since_refresh >= REFRESH_EVERY_BYTES:
                         await lock.refresh()
                         since_refresh = 0
-            except (aiohttp.ClientPayloadError, ConnectionError, asyncio.IncompleteReadError, BodyTimeout):
+            except (aiohttp.ClientPayloadError, ConnectionError, asyncio.IncompleteReadError, TimeoutError):
                 complete = False  # broke off or stalled: the client resumes from the offset
         except BaseException:
             await part.discard()

@@ -151,7 +151,9 @@ async def put_part(request: web.Request) -> web.Response:
                 raise _error(409, code, f"the next part must start at byte {offset}", offset=offset)
             digest = hashlib.sha256()
             try:
-                segment = await uploads.write(record, request, lock, limit=settings.max_upload_bytes, digest=digest)
+                segment = await uploads.write(
+                    record, request, chunks(request), lock, limit=settings.max_upload_bytes, digest=digest
+                )
             except TooLarge as exc:
                 raise ApiError(
                     "RequestBodyTooLarge", status=413, message=f"uploads are limited to {exc.limit} bytes"

@@ -18,6 +18,7 @@ from core.sniff import extension_for
 from service import keys
 from service.api.workfiles import workfile_json
 from service.auth import TENANT
+from service.body import chunks
 from service.errors import ApiError
 from service.params import is_number, tenant_workfile
 from service.uploads import TooLarge, UploadBusy
@@ -117,7 +118,9 @@ async def _write(request: web.Request, record: dict[str, Any], claimed_offset: s
             if str(record["offset"]) != claimed_offset:
                 raise _fail(409, "OffsetMismatch", f"the upload is at offset {record['offset']}")
             try:
-                segment = await uploads.write(record, request, lock, limit=record["length"], digest=digest)
+                segment = await uploads.write(
+                    record, request, chunks(request), lock, limit=record["length"], digest=digest
+                )
             except TooLarge:
                 raise _fail(413, "UploadLengthExceeded", "the body goes past Upload-Length") from None
             if digest is not None and (not segment.complete or digest.digest() != expected):
