@@ -287,3 +287,16 @@ def test_webhook_signature_matches_the_reference_library():
     body = json.dumps({"state": "complete"}).encode()
     headers = signed_headers(SECRET, "msg_abc", body)
     assert Webhook(SECRET).verify(body, headers) == {"state": "complete"}
+
+
+async def test_an_idempotency_key_covers_the_webhook_too(aiohttp_client, tmp_path, redis_url):
+    client = await aiohttp_client(create_app(hook_settings(tmp_path, redis_url)))
+    wf = await upload(client, text_pdf(1), "pdf")
+    key = {"Idempotency-Key": "batch-7"}
+    first = conversion(wf["fileId"], webhook={"url": "https://a.example/hook"})
+    assert (await client.post("/v2/contentConverters", json=first, headers=key)).status == 200
+    again = await client.post("/v2/contentConverters", json=first, headers=key)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other = conversion(wf["fileId"], webhook={"url": "https://b.example/hook"})
+    resp = await client.post("/v2/contentConverters", json=other, headers=key)
+    assert resp.status == 480 and (await resp.json())["errorCode"] == "IdempotencyKeyReused"

@@ -137,13 +137,14 @@ async def post_converter(request: web.Request) -> web.Response:
         affinity or "",
         req.webhook.url if req.webhook else None,
         idempotency_key,
-        hashlib.sha256(json.dumps(echo, sort_keys=True).encode()).hexdigest(),
+        # the whole request, so the same key with another body (webhook included) is refused
+        hashlib.sha256(json.dumps([echo, req.webhook and req.webhook.url], sort_keys=True).encode()).hexdigest(),
     )
     record, replayed = await start_process(store, request.app[keys.REDIS], new)
     if replayed:
         return process_response(record, headers={"Idempotent-Replayed": "true"})
     log.info("process_created", process_id=record["processId"], format=dest.format, sources=len(req.input.sources))
-    return web.Response(body=process_json_text(record), content_type="application/json")
+    return process_response(record)
 
 
 def check_webhook(url: str, secret: str | None, echo: dict[str, Any]) -> None:
