@@ -422,3 +422,27 @@ async def test_tus_lock_is_shared_by_front_doors(aiohttp_client, settings):
     resp = await second.patch(location, data=b"abcd", headers=offset_headers(0))
     assert resp.status == 204
     assert (await head_of(first, location)).headers["Upload-Offset"] == "4"
+
+
+async def test_a_session_cannot_be_deleted_under_a_part_being_written(client):
+    # Given a part that is being written (its body arrives slowly)
+    upload_id = (await (await client.post(NATIVE, json={})).json())["session"]["id"]
+    go_on = asyncio.Event()
+
+    async def slow_body():
+        yield b"a" * 10
+        await go_on.wait()
+        yield b"b" * 10
+
+    headers = {"Content-Range": "bytes 0-19/20", "Content-Length": "20"}
+    put = asyncio.create_task(client.put(f"{NATIVE}/{upload_id}", data=slow_body(), headers=headers))
+    await asyncio.sleep(0.3)
+    # When the session is deleted meanwhile, that is a conflict, and the part completes
+    resp = await client.delete(f"{NATIVE}/{upload_id}")
+    assert resp.status == 409 and (await resp.json())["errorCode"] == "UploadBusy"
+    go_on.set()
+    assert (await put).status == 200
+    # Then a delete afterwards removes it for good
+    assert (await client.delete(f"{NATIVE}/{upload_id}")).status == 200
+    resp = await client.put(f"{NATIVE}/{upload_id}", data=b"x", headers={"Content-Range": "bytes 20-20/21"})
+    assert resp.status == 404

@@ -222,6 +222,12 @@ async def save_session(request: web.Request) -> web.Response:
 
 async def delete_session(request: web.Request) -> web.Response:
     record = await _session(request)
-    await request.app[keys.UPLOADS].delete(record["id"])
+    uploads = request.app[keys.UPLOADS]
+    try:
+        # under the upload's lock: a part being written must not bring the session back after the delete
+        async with uploads.locked(record["id"]):
+            await uploads.delete(record["id"])
+    except UploadBusy:
+        raise ApiError("UploadBusy", status=409, message="a part of this upload is being written") from None
     log.info("upload_session_cancelled", upload_id=record["id"])
     return web.json_response({})
