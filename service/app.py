@@ -30,6 +30,7 @@ from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.cors import preflight, response_signal
 from service.errors import error_response
 from service.openapi import openapi_document
+from service.params import check_encoding
 from service.pollcache import PollCache
 from service.routes import OPERATIONS, ROUTES
 from service.uploads import Uploads
@@ -54,6 +55,7 @@ def front_door(keys: ApiKeys, log_requests: bool, cors_origins: tuple[str, ...] 
         try:
             response = preflight(cors_origins, request) if cors_origins else None
             if response is None:
+                check_encoding(request)
                 authenticate(request, keys)
                 response = await handler(request)
         except asyncio.CancelledError:

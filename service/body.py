@@ -3,13 +3,16 @@
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from service import keys
 from service.errors import ApiError
 
 CHUNK_BYTES = 256 * 1024
+T = TypeVar("T")
 
 
 class BodyTimeout(ApiError, TimeoutError):
@@ -51,7 +54,7 @@ async def chunks(request: web.Request, size: int = CHUNK_BYTES) -> AsyncIterator
         yield chunk
 
 
-async def _within(idle_s: float, read: Awaitable[bytes]) -> bytes:
+async def _within(idle_s: float, read: Awaitable[T]) -> T:
     try:
         async with asyncio.timeout(idle_s):
             return await read
@@ -64,7 +67,7 @@ async def _part(request: web.Request, part: BodyPartReader) -> AsyncIterator[byt
     try:
         while chunk := await _within(idle_s, part.read_chunk(CHUNK_BYTES)):
             yield chunk
-    except ValueError as exc:
+    except (ValueError, HttpProcessingError) as exc:
         raise MalformedMultipart(str(exc)) from None
 
 
@@ -74,13 +77,15 @@ async def file_body(request: web.Request) -> FileBody:
     Raises MalformedMultipart, now or while iterating, for a form that cannot be parsed."""
     if not request.content_type.startswith("multipart/"):
         return FileBody(chunks(request))
+    idle_s = request.app[keys.SETTINGS].body_idle_timeout_s
     try:
         reader = await request.multipart()
-        while (part := await reader.next()) is not None:
+        # every wait for the client's bytes is bounded, the preamble and skipped fields included
+        while (part := await _within(idle_s, reader.next())) is not None:
             if isinstance(part, BodyPartReader) and (part.filename or part.name == "file"):
                 return FileBody(_part(request, part), part.filename)
             if isinstance(part, BodyPartReader):
-                await part.release()  # a plain field before the file: skip its bytes
-    except ValueError as exc:  # aiohttp's word for a missing boundary or a malformed part
+                await _within(idle_s, part.release())  # a plain field before the file: skip its bytes
+    except (ValueError, HttpProcessingError) as exc:  # a missing boundary, a malformed part or header
         raise MalformedMultipart(str(exc)) from None
     return FileBody(_empty(), found=False)

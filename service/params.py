@@ -20,6 +20,18 @@ def is_number(raw: str | None) -> bool:
     return bool(raw) and len(raw) <= 18 and raw.isascii() and raw.isdigit()  # type: ignore[arg-type]
 
 
+def check_encoding(request: web.Request) -> None:
+    """Header and query values must be text: bytes that are not UTF-8 reach handlers as lone surrogates,
+    which fail wherever the text is encoded again (hashing a key, say). One check for every route."""
+    for where, values in (("header", request.headers), ("query", request.query)):
+        for name, value in values.items():
+            if not value.isascii():
+                try:
+                    value.encode()
+                except UnicodeEncodeError:
+                    raise InvalidInput(name, in_=where, message=f"the {where} value is not valid UTF-8") from None
+
+
 def path_id(request: web.Request, name: str) -> str:
     """A resource id from the path; anything that is not id-shaped (a traversal, say) is 480."""
     value = request.match_info[name]

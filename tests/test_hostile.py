@@ -160,3 +160,51 @@ async def test_the_keyless_info_route_does_not_name_the_host_unless_asked(aiohtt
         text = await (await client.get("/PCCIS/V1/Service/Current/Info")).text()
         assert (socket.gethostname() in text) is shown
         assert (platform.release() in text) is shown
+
+
+async def test_text_that_is_not_utf8_is_a_client_error_everywhere(aiohttp_server, env):
+    # Raw bytes on the wire (aiohttp's test client would encode them), on a server that needs keys
+    settings = Settings.from_env({**env, "PAGEMILL_API_KEYS": "acme:acme-key-123"})
+    server = await aiohttp_server(create_app(settings))
+
+    async def raw(request: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(request)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        writer.close()
+        return head
+
+    key = b"Acs-Api-Key: acme-key-123\r\n"
+    for request in (
+        b"GET /v2/contentConverters/x HTTP/1.1\r\nHost: x\r\nAcs-Api-Key: acme-key-\xe9\r\n\r\n",
+        b"GET /v2/contentConverters/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xe9\xff\r\n\r\n",
+        b"POST /v2/contentConverters HTTP/1.1\r\nHost: x\r\n"
+        + key
+        + b"Idempotency-Key: caf\xe9\r\nContent-Length: 2\r\n\r\n{}",
+        b"POST /tus/files HTTP/1.1\r\nHost: x\r\n"
+        + key
+        + b"Tus-Resumable: 1.0.0\r\nUpload-Length: 3\r\nUpload-Metadata: filename \xc3\xa9\r\n\r\n",
+        b"GET /PCCIS/V1/Page/q/0?DocumentID=e%C3%A9 HTTP/1.1\r\nHost: x\r\n" + key + b"\r\n",
+        b"GET /PCCIS/V1/Page/q/0?DocumentID=e%FF HTTP/1.1\r\nHost: x\r\n" + key + b"\r\n",
+    ):
+        status = int((await raw(request)).split(b" ", 2)[1])
+        assert 400 <= status < 500, (request[:80], status)
+
+
+async def test_broken_and_stalled_multipart_forms(aiohttp_server, env):
+    settings = Settings.from_env({**env, "PAGEMILL_BODY_IDLE_TIMEOUT_S": "1"})
+    server = await aiohttp_server(create_app(settings))
+    head = b"POST /PCCIS/V1/WorkFile HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
+    for body, complete in (
+        (b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a\rb.pdf"\r\n\r\n%PDF\r\n--XyZ--\r\n', True),
+        (b"--XyZ\r\n", False),  # stops in the preamble
+        (b'--XyZ\r\nContent-Disposition: form-data; name="junk"\r\n\r\nAAAA', False),  # stops in a skipped field
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        length = len(body) if complete else 1000
+        writer.write(head + f"Content-Length: {length}\r\n\r\n".encode() + body)
+        await writer.drain()
+        status = int((await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).split(b" ", 2)[1])
+        writer.close()
+        assert status == (480 if complete else 408), body

@@ -79,3 +79,21 @@ async def test_a_redirect_to_loopback_written_in_utf8_is_refused(origin):
 async def test_private_addresses_are_reachable_when_allowed(origin):
     assert await fetch(str(origin.make_url("/redirect")), allow_private=True) == b"internal secret"
     assert await fetch(f"http://{FULLWIDTH}:{origin.port}/secret", allow_private=True) == b"internal secret"
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["::7f00:1", "64:ff9b::7f00:1", "64:ff9b::a00:1", "2002:7f00:1::1", "::ffff:0:7f00:1", "::a00:1", "fec0::1",
+     "::ffff:127.0.0.1", "2001::7f00:1", "fe80::1%eth0"],
+)  # fmt: skip
+def test_ipv6_forms_that_carry_an_internal_address_are_refused(address):
+    from workers.outbound import address_allowed
+
+    assert not address_allowed(address, allow_private=False)
+
+
+def test_public_addresses_in_any_form_are_allowed():
+    from workers.outbound import address_allowed
+
+    for address in ("8.8.8.8", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808"):
+        assert address_allowed(address, allow_private=False), address

@@ -17,14 +17,40 @@ class AddressNotAllowed(OSError):
     """The address a request was about to connect to is not allowed."""
 
 
+# IPv6 ranges that carry an IPv4 address (translation and tunnels): judged by that IPv4 address.
+_EMBEDDING = tuple(
+    ipaddress.ip_network(n)
+    for n in ("::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16")
+)
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, but routed as private where still in use
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if any(ip in net for net in _EMBEDDING):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def address_allowed(address: str, allow_private: bool) -> bool:
-    """Public unicast addresses only, unless private ones are allowed (never the unspecified address)."""
+    """Public unicast addresses only, unless private ones are allowed (never the unspecified address).
+
+    An IPv6 address that carries an IPv4 one (mapped, compatible, NAT64, 6to4, Teredo) must be
+    allowed as that IPv4 address too: ::ffff:127.0.0.1, 64:ff9b::7f00:1 and 2002:7f00:1:: are loopback."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone id is not part of the address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
+        candidates.append(inner)
     if allow_private:
-        return not ip.is_unspecified
-    return ip.is_global and not ip.is_multicast
+        return not any(c.is_unspecified for c in candidates)
+    if isinstance(ip, ipaddress.IPv6Address) and ip in _SITE_LOCAL:
+        return False
+    return all(c.is_global and not c.is_multicast for c in candidates)
 
 
 def _socket_factory(allow_private: bool) -> Any:

@@ -3,7 +3,6 @@ checksum (sha1, sha256) and termination. A finished upload becomes a work file; 
 returned in the `Pagemill-File-Id` header (and by GET on the upload)."""
 
 import base64
-import binascii
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -57,7 +56,7 @@ def parse_metadata(raw: str) -> dict[str, str]:
             raise _fail(400, "InvalidUploadMetadata", f"bad metadata key {key!r}")
         try:
             found[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8") if value.strip() else ""
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (non-ASCII included), or not UTF-8
             raise _fail(400, "InvalidUploadMetadata", f"metadata {key!r} is not base64 of UTF-8") from None
     return found
 
@@ -109,7 +108,7 @@ async def _write(request: web.Request, record: dict[str, Any], claimed_offset: s
             raise _fail(400, "UnsupportedChecksumAlgorithm", f"use one of {', '.join(CHECKSUMS)}")
         try:
             expected = base64.b64decode(value, validate=True)
-        except binascii.Error:
+        except ValueError:
             raise _fail(400, "InvalidChecksum", "the checksum is not base64") from None
         digest = CHECKSUMS[algorithm]()
     try:

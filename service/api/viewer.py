@@ -6,7 +6,6 @@ Accusoft-Status-Number/-Message headers; an unknown or expired session is 403.
 """
 
 import base64
-import binascii
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -67,7 +66,7 @@ def session_id_of(request: web.Request) -> str:
         try:
             encoded = raw[1:].replace("-", "+").replace("_", "/")
             value = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (non-ASCII included), or not UTF-8
             value = ""
     else:
         value = ""
