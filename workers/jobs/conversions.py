@@ -219,16 +219,15 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
     for offset, (u, existing) in enumerate(zip(units, done, strict=True)):
         if existing is not None:
             continue
-        if await store.process_state(process_id) != "processing":
-            return "cancelled"  # (or failed elsewhere): stop at this page
         if time.monotonic() > deadline:
             await _enqueue_chunk(ctx, process_id, chunk, start + offset)
             return "continued"
         result = await _render_unit(ctx, process_id, record, plan, u)
         count = await store.record_unit(process_id, u, result, record["expires_ms"])
         await record_outcome(ctx["queue"], pages=0 if result.error_code else 1, error_code=result.error_code)
+        # The one state check per page (`running` checked before the first): a process cancelled (or
+        # failed elsewhere) stops here, and this page goes too, since the clean-up job may have run already.
         if await store.process_state(process_id) != "processing":
-            # Ended while this page rendered: the clean-up job may already have run, so delete it here.
             await discard(ctx, [result.file_id] if result.file_id else [])
             return "cancelled"
     if count >= len(plan.render):
