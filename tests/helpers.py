@@ -90,3 +90,19 @@ def wire(body: dict[str, Any]) -> dict[str, Any]:
     message = rest.pop("message", None)
     assert isinstance(message, str) and len(message) > 10, body
     return rest
+
+
+async def wait_for_ok(http: Any, url: str, timeout_s: float, why: Any = lambda: "") -> None:
+    """Poll `url` with an aiohttp session until it answers 200 (a server starting in a subprocess)."""
+    import aiohttp
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            async with http.get(url) as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            pass
+        assert time.monotonic() < deadline, why()
+        await asyncio.sleep(0.1)

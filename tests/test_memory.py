@@ -4,7 +4,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from core.redisproc import free_port
 from tests.conftest import ROOT, make_env
+from tests.helpers import wait_for_ok
 
 pytestmark = pytest.mark.fault  # a whole front door as a subprocess
 
@@ -44,16 +44,7 @@ async def test_uploads_stream_with_flat_memory(tmp_path, redis_url):
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    async with http.get(f"{base}/PCCIS/V1/Service/Current/Health") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.1)
+            await wait_for_ok(http, f"{base}/PCCIS/V1/Service/Current/Health", 30)
             # warm up the allocator and caches with a small upload, then take the baseline
             async with http.post(f"{base}/PCCIS/V1/WorkFile", data=b"x" * MB) as resp:
                 assert resp.status == 200

@@ -16,7 +16,7 @@ import pytest
 from core.redisproc import free_port
 from tests.conftest import ROOT, make_env
 from tests.docgen import text_pdf
-from tests.helpers import cmdline, descendants, running
+from tests.helpers import cmdline, descendants, running, wait_for_ok
 
 pytestmark = pytest.mark.fault
 
@@ -51,15 +51,8 @@ async def test_honcho_scales_workers_and_stops_them_all(tmp_path, redis_url):
             # a new connection per request, so the kernel can hand requests to either front door
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
                 deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        async with http.get(f"{base}/PCCIS/V1/Service/Current/Ready") as resp:
-                            if resp.status == 200:
-                                break
-                    except aiohttp.ClientConnectionError:
-                        pass
-                    assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-                    await asyncio.sleep(0.2)
+                ready = f"{base}/PCCIS/V1/Service/Current/Ready"
+                await wait_for_ok(http, ready, 60, lambda: log_path.read_text()[-3000:])
                 workers = [p for p in descendants(honcho.pid) if cmdline(p)[1:3] == ["-m", "workers"]]
                 webs = [p for p in descendants(honcho.pid) if cmdline(p)[1:4] == ["-m", "service", "web"]]
                 assert (len(webs), len(workers)) == (2, 3), [cmdline(p) for p in descendants(honcho.pid)]
