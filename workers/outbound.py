@@ -17,11 +17,9 @@ class AddressNotAllowed(OSError):
     """The address a request was about to connect to is not allowed."""
 
 
-# IPv6 ranges that carry an IPv4 address (translation and tunnels): judged by that IPv4 address.
-_EMBEDDING = tuple(
-    ipaddress.ip_network(n)
-    for n in ("::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16")
-)
+# IPv6 ranges that carry an IPv4 address in their last 32 bits, besides the ones `ipaddress` unwraps
+# itself (mapped ::ffff:0:0/96, 6to4, Teredo): compatible, SIIT and NAT64. Judged by that IPv4 address.
+_EMBEDDING = tuple(ipaddress.ip_network(n) for n in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48"))
 _SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, but routed as private where still in use
 
 
