@@ -6,6 +6,7 @@ EXPIRY_INDEX = PREFIX + "expiry"  # sorted set: which stored bytes to delete whe
 METRICS = PREFIX + "metrics"  # hash: the workers' counters
 SIGNING_KEY = PREFIX + "signing-key"  # the generated secret of signed file links
 QUEUED_JOB_SEQUENCE = PREFIX + "qj:seq"
+READABLE = PREFIX + "readable"  # sorted set: source extensions workers can read (JSON lists), by expiry ms
 PROCESS_PREFIX = PREFIX + "proc:"
 READY_CHANNEL_PREFIX = PREFIX + "ready:"
 
@@ -78,3 +79,13 @@ def session(session_id: str) -> str:
 def ready_channel(key: str) -> str:
     """Pub/sub channel announcing that `key` was written."""
     return READY_CHANNEL_PREFIX + key
+
+
+def stage_lock(pdf_id: str) -> str:
+    """Held by the worker turning an office source into the PDF work file `pdf_id`."""
+    return f"{PREFIX}stage:lock:{pdf_id}"
+
+
+def stage_error(pdf_id: str) -> str:
+    """Why an office source could not become the PDF `pdf_id` (kept briefly, so it is not retried at once)."""
+    return f"{PREFIX}stage:error:{pdf_id}"

@@ -39,7 +39,7 @@ def find_redis_server() -> str:
     )
 
 
-def _own_group() -> None:
+def own_group() -> None:
     """In the child: leave the terminal's process group, so Ctrl-C does not stop Redis under the workers
     still finishing their jobs (whoever started it stops it), yet get SIGTERM if that parent dies."""
     os.setsid()
@@ -91,7 +91,7 @@ class RedisServer:
         console_path = self.data_dir / "redis-console.log"
         with open(console_path, "wb") as console:
             self.proc = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, preexec_fn=_own_group
+                args, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, preexec_fn=own_group
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -107,6 +107,13 @@ class Settings:
     render_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     page_timeout_s: float = 30.0
     job_timeout_s: int = 60
+    office_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    office_timeout_s: float = 40.0
+    office_max_docs: int = 200
+    office_prestart: bool = True
+    office_max_inflated_bytes: int = 1024**3
+    soffice: str = ""
+    uno_python: str = ""
     worker_max_jobs: int = 8
     poll_delay_s: float = 0.02
     session_lifetime_s: int = 20 * 60
@@ -201,6 +208,13 @@ class Settings:
         read("PAGEMILL_RENDER_PROCESSES", "render_processes", int, positive)
         read("PAGEMILL_PAGE_TIMEOUT_S", "page_timeout_s", float, positive)
         read("PAGEMILL_JOB_TIMEOUT_S", "job_timeout_s", int, lambda v: v >= 5, "5 or more")
+        read("PAGEMILL_OFFICE_PROCESSES", "office_processes", int, lambda v: v >= 0, "0 or more")
+        read("PAGEMILL_OFFICE_TIMEOUT_S", "office_timeout_s", float, positive)
+        read("PAGEMILL_OFFICE_MAX_DOCS", "office_max_docs", int, positive)
+        read("PAGEMILL_OFFICE_PRESTART", "office_prestart", _boolean, lambda v: True)
+        read("PAGEMILL_OFFICE_MAX_INFLATED_BYTES", "office_max_inflated_bytes", int, positive)
+        read("PAGEMILL_SOFFICE", "soffice", str)
+        read("PAGEMILL_UNO_PYTHON", "uno_python", str)
         read("PAGEMILL_WORKER_MAX_JOBS", "worker_max_jobs", int, positive)
         read("PAGEMILL_POLL_DELAY_S", "poll_delay_s", float, positive)
 
@@ -259,6 +273,8 @@ class Settings:
         settings = cls(**values)
         if settings.page_timeout_s >= settings.job_timeout_s:
             problems.append("PAGEMILL_PAGE_TIMEOUT_S must be smaller than PAGEMILL_JOB_TIMEOUT_S")
+        if settings.office_timeout_s + 5 > settings.job_timeout_s:
+            problems.append("PAGEMILL_OFFICE_TIMEOUT_S must be at least 5 s below PAGEMILL_JOB_TIMEOUT_S")
         if settings.storage_backend == "s3" and not settings.s3_bucket:
             problems.append("PAGEMILL_S3_BUCKET is required when PAGEMILL_STORAGE=s3")
         if bool(settings.s3_access_key_id) != bool(settings.s3_secret_access_key):

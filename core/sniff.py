@@ -4,7 +4,7 @@ import mimetypes
 
 from schemas import formats
 
-SNIFF_BYTES = 4096
+SNIFF_BYTES = 65536  # OOXML and OLE2 packages name their parts within the first few KiB
 
 
 def sniff_extension(head: bytes) -> str | None:
@@ -22,10 +22,12 @@ def content_type_for(extension: str) -> str:
 
 
 def choose_extension(sniffed: str | None, given: str) -> str:
-    """The detected type wins; the client's spelling is kept when it names the same type."""
+    """The detected type wins; the client's spelling is kept when it names it, or a format it may contain."""
     if sniffed is None:
         return given or "bin"
-    same = formats.by_extension(given) is formats.by_extension(sniffed)
+    named, found = formats.by_extension(given), formats.by_extension(sniffed)
+    # A bare container (a zip, an OLE2 file) the client names as a format it may hold: the name wins.
+    same = named is found or (named is not None and found is not None and formats.same_container(found, named))
     return given if given and same else sniffed
 
 

@@ -48,6 +48,9 @@ def make_env(data_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:
         "PAGEMILL_CHUNK_PAGES": "4",
         "PAGEMILL_POLL_DELAY_S": "0.02",
         "PAGEMILL_LOG_FORMAT": "console",
+        # LibreOffice starts on the first office document, one per worker, not with every test's worker.
+        "PAGEMILL_OFFICE_PROCESSES": "1",
+        "PAGEMILL_OFFICE_PRESTART": "false",
         **extra,
     }
 

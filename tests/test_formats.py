@@ -4,6 +4,7 @@ import typing
 
 import pytest
 
+from core import sniff as core_sniff
 from core.sniff import choose_extension, content_type_for, sniff_extension
 from schemas import formats
 from schemas.converters import DestFormat
@@ -53,7 +54,31 @@ def test_a_clients_spelling_is_kept_when_it_names_the_detected_format():
 
 
 def test_sources_are_the_formats_with_an_opener():
-    assert formats.source_extensions() == sorted(
+    assert formats.source_extensions(office=False) == sorted(
         s for f in formats.FORMATS if f.kind in ("pdf", "raster") for s in f.spellings
     )
-    assert "txt" not in formats.source_extensions()
+    with_office = formats.source_extensions()
+    for spelling in ("docx", "doc", "xlsx", "xls", "pptx", "ppsx", "odt", "fodt", "rtf", "txt", "csv", "html", "md"):
+        assert spelling in with_office
+    assert "zip" not in with_office and "json" not in with_office
+
+
+def test_office_packages_are_told_apart_by_their_content():
+    from tests import officegen
+
+    head = core_sniff.SNIFF_BYTES
+    assert sniff_extension(officegen.docx(2)[:head]) == "docx"
+    assert sniff_extension(officegen.xlsx([["a"]])[:head]) == "xlsx"
+    assert sniff_extension(officegen.odt(["x"])[:head]) == "odt"
+    assert sniff_extension(officegen.odp(["x"])[:head]) == "odp"
+    assert sniff_extension(officegen.fodt(["x"])[:head]) == "fodt"
+    assert sniff_extension(b"{\\rtf1\\ansi hello}") == "rtf"
+    assert sniff_extension(b"  <!DOCTYPE html><html></html>") == "html"
+    assert sniff_extension(b"PK\x03\x04" + bytes(100)) == "zip"  # a zip holding nothing office-like
+    assert sniff_extension(formats.OLE2 + bytes(100)) == "ole"
+    # A bare container keeps the client's name when that format may arrive in it (encrypted OOXML is OLE2)
+    assert choose_extension("ole", "docx") == "docx"
+    assert choose_extension("zip", "xlsx") == "xlsx"
+    assert choose_extension("zip", "txt") == "zip"
+    assert choose_extension("docx", "zip") == "docx"
+    assert choose_extension(None, "txt") == "txt"  # plain text proves nothing: the name decides

@@ -6,14 +6,18 @@ ctx keys set up in `startup` (and closed in `shutdown`), shared by both queues' 
     store     Store           typed Redis state (on `queue`)
     storage   Storage         byte storage
     pool      RenderPool      the rendering process pool (interactive calls go first)
+    office    Office          LibreOffice converters (the office source stage and docx output)
     max_tries int             arq's retry limit, for jobs deciding whether to give up
     stats     Task            publishes the storage's operation counts to /metrics every few seconds
+    readable  Task            publishes the source formats this worker reads (LibreOffice or not)
 arq itself sets ctx["redis"] (each worker its own pool, so not used here) and per-job job_id/job_try.
 """
 
 import asyncio
 import contextlib
 import signal
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -24,13 +28,15 @@ from arq.worker import Function, Worker, func
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core import capabilities
 from core.metrics import publish_storage_stats_every
 from core.queue import connect_redis
 from core.records import Store
 from core.settings import Settings
 from core.storage import open_storage
-from schemas import jobs
+from schemas import formats, jobs
 from workers.jobs import conversions, pages, sweep, webhooks
+from workers.office import Office, find_engine
 from workers.pool import RenderPool
 
 log = structlog.get_logger("pagemill.worker")
@@ -52,16 +58,43 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["storage"] = open_storage(settings)
     ctx["pool"] = RenderPool(settings.render_processes, settings.max_image_pixels)
     await ctx["pool"].warm_up()
+    engine = (
+        await asyncio.to_thread(find_engine, settings.soffice, settings.uno_python)
+        if settings.office_processes
+        else None
+    )
+    if engine is None and settings.office_processes:
+        log.warning(
+            "office_unavailable",
+            hint="apt-get install libreoffice-writer-nogui libreoffice-calc-nogui "
+            "libreoffice-impress-nogui python3-uno (./dev does this when root)",
+        )
+    office_dir = settings.data_dir / "office"
+    office_dir.mkdir(parents=True, exist_ok=True)
+    ctx["office"] = Office(
+        engine,
+        settings.office_processes,
+        Path(tempfile.mkdtemp(prefix="worker-", dir=office_dir)),
+        settings.office_timeout_s,
+        settings.office_max_docs,
+    )
+    if settings.office_prestart:
+        ctx["office_warm"] = asyncio.create_task(ctx["office"].warm_up())
     ctx["max_tries"] = MAX_TRIES
     ctx["stats"] = asyncio.create_task(
         publish_storage_stats_every(ctx["queue"], ctx["storage"].stats, STATS_INTERVAL_S)
     )
+    readable = formats.source_extensions(office=ctx["office"].available)
+    ctx["readable"] = asyncio.create_task(capabilities.publish_every(ctx["queue"], readable))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    if "stats" in ctx:
-        ctx["stats"].cancel()
-        await asyncio.gather(ctx["stats"], return_exceptions=True)
+    for task in ("stats", "readable", "office_warm"):
+        if task in ctx:
+            ctx[task].cancel()
+            await asyncio.gather(ctx[task], return_exceptions=True)
+    if "office" in ctx:
+        await ctx["office"].close()
     if "pool" in ctx:
         ctx["pool"].close()
     if "storage" in ctx:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from core.errors import StorageError
+from core.sniff import SNIFF_BYTES
 
 if TYPE_CHECKING:
     pass
@@ -93,7 +94,7 @@ def check_prefix(prefix: str) -> str:
 class Meter:
     """Counts bytes, hashes them and keeps the first few for type detection."""
 
-    def __init__(self, head_bytes: int = 4096) -> None:
+    def __init__(self, head_bytes: int = SNIFF_BYTES) -> None:
         self.size = 0
         self.head = b""
         self._head_bytes = head_bytes
@@ -121,7 +122,7 @@ class Meter:
 class MeteredUpload(Meter):
     """Wraps an Upload, metering what is written through it."""
 
-    def __init__(self, inner: Upload, head_bytes: int = 4096) -> None:
+    def __init__(self, inner: Upload, head_bytes: int = SNIFF_BYTES) -> None:
         super().__init__(head_bytes)
         self.inner = inner
 

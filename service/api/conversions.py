@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
+from core import capabilities
 from core.processes import CONTENT_CONVERSION, NewProcess, output_files, process_json_text, start_process
-from schemas import formats, jobs
+from schemas import jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
 from schemas.pages import PageSyntaxError, parse_pages
 from service import keys
@@ -97,6 +98,7 @@ async def post_converter(request: web.Request) -> web.Response:
     await check_watermarks(request, dest.watermarks or [], "input.dest.watermarks", echo)
 
     affinity = None
+    readable = await capabilities.readable(request.app[keys.REDIS])
     for i, src in enumerate(req.input.sources):
         at = f"input.sources[{i}]"
         if dest.format in PAGED_FORMATS:
@@ -107,14 +109,8 @@ async def post_converter(request: web.Request) -> web.Response:
         wf = await tenant_workfile(request, src.fileId)
         if wf is None:
             raise ApiError("WorkFileDoesNotExist", at=f"{at}.fileId", extra=echo)
-        known = formats.by_extension(wf.extension)
-        if known is None or known.opener is None:
-            raise ApiError(
-                "UnsupportedSourceFileFormat",
-                at=f"{at}.fileId",
-                expected={"enum": formats.source_extensions()},
-                extra=echo,
-            )
+        if wf.extension.lower() not in readable:  # what the live workers read (LibreOffice or not)
+            raise ApiError("UnsupportedSourceFileFormat", at=f"{at}.fileId", expected={"enum": readable}, extra=echo)
         if wf.size == 0:
             raise ApiError("SourceFileIsEmpty", at=f"{at}.fileId", extra=echo)
         affinity = affinity or wf.affinity_token

@@ -27,6 +27,7 @@ from workers.jobs.lifecycle import discard, fail, process_job, running
 from workers.plan import make_plan, one_file_per_page, result_sources
 from workers.render.assemble import PdfPart, build_pdf, concat_tiffs
 from workers.render.spec import Rendered, RenderSpec
+from workers.stage import open_source
 
 log = structlog.get_logger("pagemill.jobs")
 
@@ -119,18 +120,17 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
         extensions: list[str] = []
         for src in inp["sources"]:
             try:
-                wf = await _source_file(ctx, src["fileId"])
-                path = await ctx["storage"].local_path(workfile_key(wf.file_id))
+                source = await open_source(ctx, await _source_file(ctx, src["fileId"]), src.get("password"))
                 counts.append(
                     await ctx["pool"].run(
                         pool_fns.count_pages,
-                        str(path),
-                        wf.extension,
-                        src.get("password"),
+                        source.path,
+                        source.extension,
+                        source.password,
                         timeout_s=settings.page_timeout_s,
                     )
                 )
-                extensions.append(wf.extension)
+                extensions.append(source.extension)
             except (DocumentError, RenderTimeout, RenderCrashed) as exc:
                 code = render_failure(exc, "open")
                 log.info("source_rejected", file_id=src["fileId"], error_code=code)
@@ -161,7 +161,7 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
     src = inp["sources"][unit.s]
     dest = inp["dest"]
     try:
-        wf = await _source_file(ctx, src["fileId"])
+        source = await open_source(ctx, await _source_file(ctx, src["fileId"]), src.get("password"))
         if dest["format"] == "pdf":
             # Raster pages of a pdf output become one-page PDFs that the finish job imports and watermarks.
             spec = render_spec(dest, settings, "pdf")
@@ -169,16 +169,15 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
             spec = render_spec(dest, settings, None, await resolve_marks(ctx, dest.get("watermarks") or []))
     except DocumentError as exc:
         return UnitResult(error_code=exc.code)
-    path = await ctx["storage"].local_path(workfile_key(wf.file_id))
     extension = formats.by_output(spec.format).extension
     tmp = ctx["storage"].scratch_path("." + extension)
     for attempt in range(1, CRASH_ATTEMPTS + 1):
         try:
             rendered: Rendered = await ctx["pool"].run(
                 pool_fns.render_unit,
-                str(path),
-                wf.extension,
-                src.get("password"),
+                source.path,
+                source.extension,
+                source.password,
                 unit.p,
                 spec,
                 str(tmp),
@@ -264,12 +263,15 @@ async def _assemble(
                 parts.append(PdfPart(str(await storage.local_path(workfile_key(results[u].file_id or "")))))
                 continue
             src = inp["sources"][unit.s]
-            path = str(await storage.local_path(workfile_key(src["fileId"])))
+            try:
+                source = await open_source(ctx, await _source_file(ctx, src["fileId"]), src.get("password"))
+            except DocumentError as exc:
+                return None, exc.code
             last = parts[-1] if parts else None
-            if last and last.path == path and last.password == src.get("password"):
-                parts[-1] = PdfPart(path, last.password, (*last.pages, unit.p))
+            if last and last.path == source.path and last.password == source.password:
+                parts[-1] = PdfPart(source.path, last.password, (*last.pages, unit.p))
             else:
-                parts.append(PdfPart(path, src.get("password"), (unit.p,)))
+                parts.append(PdfPart(source.path, source.password, (unit.p,)))
         fn, arg = build_pdf, parts
     try:
         extra: tuple[Any, ...] = ()

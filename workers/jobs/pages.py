@@ -7,7 +7,6 @@ waiting for it. Jobs are idempotent: each page is skipped when its record alread
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -39,6 +38,7 @@ from workers.fetch import copy_file, extension_hint, fetch_url, resolve_file
 from workers.images import resolve_marks
 from workers.jobs import Ctx
 from workers.render.spec import RenderSpec
+from workers.stage import open_source
 
 log = structlog.get_logger("pagemill.viewing")
 
@@ -75,34 +75,34 @@ def _views(ctx: Ctx) -> SessionStore:
     return views
 
 
-async def _load(ctx: Ctx, session_id: str) -> tuple[dict[str, Any], WorkFile, Path] | None:
-    """The session, its source work file and that file's local path; None when any is gone."""
+async def _load(ctx: Ctx, session_id: str) -> tuple[dict[str, Any], WorkFile] | None:
+    """The session and its source work file; None when either is gone."""
     session = await _views(ctx).get(session_id)
     if session is None or "fileId" not in session:
         return None
     wf = await ctx["store"].get_workfile(session["fileId"])
     if wf is None:
         return None
-    return session, wf, await ctx["storage"].local_path(workfile_key(wf.file_id))
+    return session, wf
 
 
-async def _on_source(
-    ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Path, priority: int, fn: Any, *args: Any
-) -> Any:
-    """Run `fn(path, extension, password, *args)` in the render pool, bounded by the page timeout."""
+async def _on_source(ctx: Ctx, session: dict[str, Any], wf: WorkFile, priority: int, fn: Any, *args: Any) -> Any:
+    """Run `fn(path, extension, password, *args)` in the render pool on the source (an office source's
+    PDF, converted by the first job that needs it), bounded by the page timeout."""
     settings: Settings = ctx["settings"]
+    source = await open_source(ctx, wf, session["props"].get("password"))
     return await ctx["pool"].run(
         fn,
-        str(path),
-        wf.extension,
-        session["props"].get("password"),
+        source.path,
+        source.extension,
+        source.password,
         *args,
         timeout_s=settings.page_timeout_s,
         priority=priority,
     )
 
 
-async def _ensure_doc(ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Path, priority: int) -> dict[str, Any]:
+async def _ensure_doc(ctx: Ctx, session: dict[str, Any], wf: WorkFile, priority: int) -> dict[str, Any]:
     """The document's page count and sizes (or its error), computed once per document."""
     settings: Settings = ctx["settings"]
     views = _views(ctx)
@@ -110,7 +110,7 @@ async def _ensure_doc(ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Pat
     if info is not None:
         return info
     try:
-        info = await _on_source(ctx, session, wf, path, priority, pool_fns.inspect_document, settings.render_dpi)
+        info = await _on_source(ctx, session, wf, priority, pool_fns.inspect_document, settings.render_dpi)
     except (DocumentError, RenderTimeout, RenderCrashed) as exc:
         info = {"error": render_failure(exc, "open")}
     if info.get("pageCount", 0) > settings.max_pages:
@@ -129,7 +129,7 @@ def _page_ttl(settings: Settings, session: dict[str, Any], ns: str) -> int:
 
 
 async def _render_page(
-    ctx: Ctx, session: dict[str, Any], wf: WorkFile, path: Path, variant: Variant, ns: str, page: int, priority: int
+    ctx: Ctx, session: dict[str, Any], wf: WorkFile, variant: Variant, ns: str, page: int, priority: int
 ) -> tuple[dict[str, Any], str | None]:
     """Render one page to storage; returns its record and storage key (None on error)."""
     settings: Settings = ctx["settings"]
@@ -151,7 +151,7 @@ async def _render_page(
     ext = formats.by_output(variant.content_type).extension
     tmp = ctx["storage"].scratch_path("." + ext)
     try:
-        rendered = await _on_source(ctx, session, wf, path, priority, pool_fns.render_unit, page, spec, str(tmp))
+        rendered = await _on_source(ctx, session, wf, priority, pool_fns.render_unit, page, spec, str(tmp))
     except (DocumentError, RenderTimeout, RenderCrashed) as exc:
         tmp.unlink(missing_ok=True)
         return {"error": render_failure(exc, "page")}, None
@@ -181,11 +181,11 @@ async def view_render(
     loaded = await _load(ctx, session_id)
     if loaded is None:
         return "gone"
-    session, wf, path = loaded
+    session, wf = loaded
     views = _views(ctx)
     variant = Variant.from_payload(variant_payload)
     ns = namespace(session)
-    info = await _ensure_doc(ctx, session, wf, path, priority)
+    info = await _ensure_doc(ctx, session, wf, priority)
     ttl = _page_ttl(settings, session, ns)
     deadline = time.monotonic() + settings.job_timeout_s - settings.page_timeout_s - 2
     for i, page in enumerate(pages):
@@ -213,7 +213,7 @@ async def view_render(
             record = {"error": "NoSuchPage"}
         else:
             started = time.perf_counter()
-            record, storage_key = await _render_page(ctx, session, wf, path, variant, ns, page, priority)
+            record, storage_key = await _render_page(ctx, session, wf, variant, ns, page, priority)
             log.info("page_rendered", page=page, ms=round((time.perf_counter() - started) * 1000, 1), **record)
         await views.put_record(key, record, ttl if storage_key else min(ttl, ERROR_TTL_S), storage_key)
         await record_outcome(ctx["queue"], pages=1 if storage_key else 0, error_code=record.get("error"))
@@ -229,8 +229,8 @@ async def view_rest(ctx: Ctx, session_id: str, variant_payload: dict[str, Any], 
     loaded = await _load(ctx, session_id)
     if loaded is None:
         return "gone"
-    session, wf, path = loaded
-    info = await _ensure_doc(ctx, session, wf, path, BATCH)
+    session, wf = loaded
+    info = await _ensure_doc(ctx, session, wf, BATCH)
     if "error" in info:
         return "error"
     ns, digest = namespace(session), Variant.from_payload(variant_payload).digest()
@@ -266,10 +266,10 @@ async def view_text(ctx: Ctx, session_id: str, pages: list[int]) -> str:
     loaded = await _load(ctx, session_id)
     if loaded is None:
         return "gone"
-    session, wf, path = loaded
+    session, wf = loaded
     views = _views(ctx)
     doc_id = session["docId"]
-    info = await _ensure_doc(ctx, session, wf, path, INTERACTIVE)
+    info = await _ensure_doc(ctx, session, wf, INTERACTIVE)
     existing = await views.get_many([keyspace.text(doc_id, p) for p in pages])
     missing = [p for p, r in zip(pages, existing, strict=True) if r is None]
     if not missing:
@@ -279,7 +279,7 @@ async def view_text(ctx: Ctx, session_id: str, pages: list[int]) -> str:
             await views.put_record(keyspace.text(doc_id, page), {"error": info["error"]}, ERROR_TTL_S)
         return "error"
     wanted = [p for p in missing if p < info["pageCount"]]
-    texts = await _on_source(ctx, session, wf, path, INTERACTIVE, pool_fns.text_of_pages, wanted)
+    texts = await _on_source(ctx, session, wf, INTERACTIVE, pool_fns.text_of_pages, wanted)
     for page, text in zip(wanted, texts, strict=True):
         width, height = info["sizes"][page]
         record = {"number": page, "text": text, "width": width, "height": height}
