@@ -34,6 +34,8 @@ MESSAGES: dict[str, str] = {
     "ImageTooLarge": "An image in the document is larger than this server accepts (a possible decompression bomb).",
     "TooManyPages": "The document has more pages than this server converts in one process.",
     "CouldNotOpenDocument": "The document could not be opened in time (it may be hostile or damaged).",
+    "ConversionTimeout": "LibreOffice took too long to convert the document and was stopped.",
+    "DocumentTooLarge": "The document's package expands to more than this server reads (a possible zip bomb).",
     "NoSuchPage": "The document has no such page.",
     "PageRenderTimeout": "A page took too long to render and was given up.",
     "PageRenderFailed": "A page crashed the renderer repeatedly and was given up.",

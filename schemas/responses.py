@@ -270,6 +270,9 @@ class ServiceInstance(Closed):
 
 class ServiceInfo(Closed):
     serviceStatus: Literal["running", "unhealthy"]
+    inputFormats: list[str] = Field(
+        description="Source file extensions the running workers read (pagemill's addition)."
+    )
     licenseStatus: str
     instances: list[ServiceInstance]
 

@@ -3,6 +3,7 @@ what is inside (page breaks, linked images, macros) without an office suite to a
 
 import io
 import zipfile
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -41,8 +42,11 @@ def _image_run(rel_id: str) -> str:
     )
 
 
-def docx(pages: list[str] | int, *, linked_images: tuple[str, ...] = (), lines_per_page: int = 1) -> bytes:
-    """A Word document: one page per entry (explicit page breaks), plus pictures linked by URL."""
+def docx(
+    pages: list[str] | int, *, linked_images: tuple[str, ...] = (), lines_per_page: int = 1, app_pages: int = 0
+) -> bytes:
+    """A Word document: one page per entry (explicit page breaks), plus pictures linked by URL; with
+    `app_pages`, the page count Word records in docProps/app.xml."""
     texts = [f"Page {i + 1} of the office test document" for i in range(pages)] if isinstance(pages, int) else pages
     body = []
     for i, text in enumerate(texts):
@@ -81,6 +85,17 @@ def docx(pages: list[str] | int, *, linked_images: tuple[str, ...] = (), lines_p
                 + "</Relationships>"
             ),
             "word/document.xml": document,
+            **(
+                {
+                    "docProps/app.xml": (
+                        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Properties xmlns='
+                        '"http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+                        f"<Pages>{app_pages}</Pages></Properties>"
+                    )
+                }
+                if app_pages
+                else {}
+            ),
         }
     )
 
@@ -209,3 +224,18 @@ def zip_bomb(inner_bytes: int) -> bytes:
                 out.write(chunk)
             out.write(b"</w:t></w:r></w:p></w:body></w:document>")
     return buf.getvalue()
+
+
+def encrypted(package: bytes, password: str, tmp: Path) -> bytes:
+    """An OOXML package encrypted with `password` (ECMA-376 agile encryption, an OLE2 container)."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain, locked = tmp / "plain.docx", tmp / "locked.docx"
+    plain.write_bytes(package)
+    # msoffcrypto writes packages under one 4096-byte segment that no reader (itself included) decrypts:
+    # pad with an unreferenced stored part.
+    with zipfile.ZipFile(plain, "a") as padded:
+        padded.writestr("customXml/padding.xml", "<padding>" + "0" * 5000 + "</padding>")
+    with plain.open("rb") as src, locked.open("wb") as out:  # msoffcrypto needs real files
+        OOXMLFile(src).encrypt(password, out)
+    return locked.read_bytes()

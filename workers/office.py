@@ -141,6 +141,7 @@ class Office:
         self._converters = (
             [Converter(engine, root / f"profile-{i}", max_docs) for i in range(processes)] if engine else []
         )
+        self.converted = 0  # documents LibreOffice converted (successfully or not)
         self._idle: asyncio.Queue[Converter] = asyncio.Queue()
         for converter in self._converters:
             self._idle.put_nowait(converter)
@@ -163,6 +164,7 @@ class Office:
             for attempt in (1, 2):  # a crash may be the previous document's doing: one fresh try
                 try:
                     answer = await converter.convert(request, self.timeout_s)
+                    self.converted += 1
                     break
                 except EngineCrashed as exc:
                     log.warning("office_crashed", attempt=attempt, detail=str(exc))

@@ -9,8 +9,9 @@ from importlib.metadata import PackageNotFoundError, version
 import structlog
 from aiohttp import web
 
+from core import capabilities
 from core.records import iso_ms
-from schemas import jobs
+from schemas import formats, jobs
 from service import keys
 
 log = structlog.get_logger("pagemill.health")
@@ -72,9 +73,12 @@ async def get_info(request: web.Request) -> web.Response:
     if healthy:
         worker = "running" if await request.app[keys.REDIS].exists(WORKER_HEALTH_KEY) else "not running"
     status = "running" if healthy else "unhealthy"
+    readable = await capabilities.readable(request.app[keys.REDIS]) if healthy else formats.source_extensions()
     return web.json_response(
         {
             "serviceStatus": status,
+            # pagemill's addition: the source formats the running workers read (office ones need LibreOffice)
+            "inputFormats": readable,
             "licenseStatus": "licensed as 'pagemill (MIT)'",
             "instances": [
                 {

@@ -5,8 +5,10 @@ bounded by PAGEMILL_PAGE_WAIT_S, until a worker announces it. Errors carry
 Accusoft-Status-Number/-Message headers; an unknown or expired session is 403.
 """
 
+import asyncio
 import base64
 import re
+import zipfile
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -14,6 +16,7 @@ from aiohttp import web
 
 from core import keyspace, triggers
 from core.storage.base import workfile_key
+from schemas import formats
 from schemas.viewing import Variant
 from service import keys
 from service.api.sessions import SESSION_ID, stopped_error
@@ -36,6 +39,8 @@ VIEWER_ERRORS: dict[str, tuple[int, int, str]] = {
     "PageRenderFailed": (580, 5009, "The page could not be rendered"),
     "CouldNotOpenDocument": (580, 5010, "The document could not be opened"),
     "TooManyPages": (580, 5016, "The document has more pages than this server views"),
+    "ConversionTimeout": (580, 5017, "The document took too long to convert"),
+    "DocumentTooLarge": (580, 5018, "The document expands to more than this server reads"),
     "WatermarkImageNotFound": (580, 5011, "The watermark image does not exist"),
     "WatermarkImageNotPng": (580, 5012, "The watermark image is not a PNG"),
     "WatermarkImageTooLarge": (580, 5013, "The watermark image is too large"),
@@ -247,8 +252,36 @@ def estimate_page_count(head: bytes, tail: bytes) -> int | None:
     return best
 
 
+_OFFICE_COUNTS = (
+    ("docProps/app.xml", re.compile(rb"<(?:\w+:)?(?:Pages|Slides)>(\d+)<")),  # OOXML: Word, PowerPoint
+    ("meta.xml", re.compile(rb'meta:page-count="(\d+)"')),  # ODF
+)
+_MAX_PROPERTIES_BYTES = 1 << 20
+
+
+def office_page_estimate(path: str) -> int | None:
+    """The page or slide count an office package records about itself (as its author's app saw it)."""
+    try:
+        with zipfile.ZipFile(path) as package:
+            names = set(package.namelist())
+            for name, pattern in _OFFICE_COUNTS:
+                if name in names and package.getinfo(name).file_size <= _MAX_PROPERTIES_BYTES:
+                    found = pattern.search(package.read(name))
+                    if found and int(found.group(1)) > 0:
+                        return int(found.group(1))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError, ValueError):
+        return None
+    return None
+
+
 async def _estimate(request: web.Request, session: dict[str, Any]) -> int | None:
-    if session.get("sourceExtension") != "pdf":
+    known = formats.by_extension(session.get("sourceExtension") or "")
+    if known is not None and known.opener == "office":
+        if "zip" not in known.containers:
+            return None  # no cheap count: the real one comes with the PDF LibreOffice makes
+        path = await request.app[keys.STORAGE].local_path(workfile_key(session["fileId"]))
+        return await asyncio.to_thread(office_page_estimate, str(path))
+    if known is None or known.kind != "pdf":
         return 1 if session.get("sourceExtension") not in ("tif", "tiff") else None
     path = await request.app[keys.STORAGE].local_path(workfile_key(session["fileId"]))
     window = 256 * 1024
