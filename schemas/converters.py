@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.watermarks import Watermark
 
-DestFormat = Literal["pdf", "tiff", "png", "jpeg"]
+DestFormat = Literal["pdf", "tiff", "png", "jpeg", "docx"]
 MULTI_SOURCE_FORMATS = ("pdf", "tiff")  # only these combine several sources into one output
 PAGED_FORMATS = ("pdf", "tiff")  # only these honour sources[].pages
 
@@ -55,11 +55,26 @@ class Dest(BaseModel):
     watermarks: list[Watermark] | None = Field(default=None, max_length=32)  # a pagemill extension
 
 
+class Feature(BaseModel):
+    """A PrizmDoc feature switch."""
+
+    model_config = _STRICT
+    enabled: bool
+
+
+class Features(BaseModel):
+    """`input._features`: what PrizmDoc clients send with a docx output (pagemill converts either way)."""
+
+    model_config = _STRICT
+    pdfToDocx: Feature | None = None
+
+
 class ConvertInput(BaseModel):
     """The `input` object of a content conversion."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
     sources: list[Source] = Field(min_length=1, max_length=100)
+    features: Features | None = Field(default=None, alias="_features")
     dest: Dest
 
 

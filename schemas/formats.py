@@ -80,7 +80,7 @@ FORMATS: tuple[Format, ...] = (
            output="tiff"),
     # Office documents: zip (OOXML, ODF) and OLE2 packages are told apart by the parts they hold.
     Format("docx", _OOXML + "wordprocessingml.document", "office", aliases=("docm", "dotx", "dotm"),
-           magic=(ZIP,), markers=(b"word/",), containers=("zip", "ole"), opener="office"),
+           magic=(ZIP,), markers=(b"word/",), containers=("zip", "ole"), opener="office", output="docx"),
     Format("xlsx", _OOXML + "spreadsheetml.sheet", "office", aliases=("xlsm", "xltx", "xltm"),
            magic=(ZIP,), markers=(b"xl/",), containers=("zip", "ole"), opener="office"),
     Format("pptx", _OOXML + "presentationml.presentation", "office",

@@ -3,6 +3,7 @@ real worker and a real LibreOffice: conversions, viewing sessions, and hostile d
 
 import asyncio
 import io
+import zipfile
 
 import pypdfium2 as pdfium
 import pytest
@@ -285,3 +286,53 @@ async def test_without_libreoffice_office_formats_are_reported_unavailable(aioht
         # (the first worker's report lasts a little longer; both are live: the union)
         info = await (await client.get("/PCCIS/V1/Service/Current/Info")).json()
         assert {"docx", "xlsx", "pptx", "odt", "txt", "html"} <= set(info["inputFormats"])
+
+
+@pytest.mark.parametrize("kind", ["pdf", "docx", "xlsx"])
+async def test_docx_output_is_a_valid_word_document_with_the_text(client, worker, kind):
+    from tests.docgen import text_pdf
+
+    data, extension, words = {
+        "pdf": (text_pdf(2), "pdf", ["Page 1", "Page 2"]),
+        "docx": (officegen.docx(["Original words", "More words"]), "docx", ["Original words", "More words"]),
+        "xlsx": (officegen.xlsx([["Cell words"]]), "xlsx", ["Cell words"]),
+    }[kind]
+    wf = await upload(client, data, extension)
+    body = {
+        "input": {"sources": [{"fileId": wf["fileId"]}], "_features": {"pdfToDocx": {"enabled": True}},
+                  "dest": {"format": "docx"}}
+    }  # fmt: skip
+    started = await convert(client, body)
+    assert started["input"]["_features"] == {"pdfToDocx": {"enabled": True}}
+    final = await poll(client, started["processId"], interval_s=0.1, timeout_s=90)
+    assert final["state"] == "complete", final
+    [result] = final["output"]["results"]
+    docx, headers = await download(client, result["fileId"])
+    assert headers["Content-Type"] == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    with zipfile.ZipFile(io.BytesIO(docx)) as package:
+        document = package.read("word/document.xml").decode()
+    for word in words:
+        assert word in document.replace("<", " <"), word  # words may be split into runs, not letters
+
+
+async def test_docx_output_rules(client, worker):
+    from tests.docgen import image_bytes, text_pdf
+
+    pdf = await upload(client, text_pdf(1), "pdf")
+    png = await upload(client, image_bytes("PNG"), "png")
+    cases = [
+        ([pdf, pdf], {}, "MultipleSourcesAreNotSupportedForThisDestinationFormat", "input.sources"),
+        ([png], {}, "UnsupportedSourceFileFormat", "input.sources[0].fileId"),
+        ([pdf], {"watermarks": [{"type": "text", "text": "x"}]}, "InvalidInput", "input.dest.watermarks"),
+    ]
+    for sources, extra, code, at in cases:
+        body = {"input": {"sources": [{"fileId": s["fileId"]} for s in sources], "dest": {"format": "docx", **extra}}}
+        resp = await client.post("/v2/contentConverters", json=body)
+        assert resp.status == 480, await resp.text()
+        error = wire(await resp.json())
+        assert (error["errorCode"], error["errorDetails"]["at"]) == (code, at)
+    resp = await client.post(
+        "/v2/contentConverters",
+        json={"input": {"sources": [{"fileId": pdf["fileId"]}], "_features": {"x": 1}, "dest": {"format": "docx"}}},
+    )
+    assert resp.status == 480 and wire(await resp.json())["errorDetails"]["at"].startswith("input._features")

@@ -4,6 +4,7 @@ sessions or conversions is converted once; pages, counts, text, thumbnails, wate
 assembly then all work on that PDF. Other sources are opened as they are."""
 
 import asyncio
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -77,45 +78,50 @@ async def open_source(ctx: Ctx, wf: WorkFile, password: str | None) -> Source:
         await asyncio.sleep(WAIT_STEP_S)
 
 
-async def _convert(ctx: Ctx, wf: WorkFile, fmt: formats.Format, password: str | None, target: str) -> None:
-    """LibreOffice turns the source into the PDF work file `target`."""
+async def office_convert(
+    ctx: Ctx, wf: WorkFile, fmt: formats.Format, password: str | None, out: Path, export: str = "pdf"
+) -> None:
+    """LibreOffice reads the work file (text decoded to UTF-8 first, packages checked for bombs) and writes `out`."""
     settings: Settings = ctx["settings"]
     storage: Storage = ctx["storage"]
-    office: Office = ctx["office"]
-    started = time.perf_counter()
     local = await storage.local_path(workfile_key(wf.file_id))
     # LibreOffice reads the type from the name as well as the content: give it the canonical one.
     src = storage.scratch_path("." + fmt.extension)
-    out = storage.scratch_path(".pdf")
     try:
         if fmt.kind == "text":
             await ctx["pool"].run(intake.to_utf8, str(local), str(src), timeout_s=settings.office_timeout_s)
         else:
             src.symlink_to(local)
-            await ctx["pool"].run(
-                intake.check_package,
-                str(local),
-                settings.office_max_inflated_bytes,
-                timeout_s=settings.office_timeout_s,
-            )
-        await office.convert(Path(src), Path(out), filter_=fmt.office_import, password=password)
+            limit = settings.office_max_inflated_bytes
+            await ctx["pool"].run(intake.check_package, str(local), limit, timeout_s=settings.office_timeout_s)
+        office: Office = ctx["office"]
+        await office.convert(src, out, export=export, filter_=fmt.office_import, password=password)
         if not out.exists() or out.stat().st_size == 0:
-            raise DocumentError("CorruptFile", "LibreOffice produced no PDF")
-        size, sha256 = await asyncio.to_thread(_size_and_digest, out)
-        await storage.commit_file(out, workfile_key(target))
+            raise DocumentError("CorruptFile", f"LibreOffice produced no {export}")
     finally:
         src.unlink(missing_ok=True)
+
+
+async def _convert(ctx: Ctx, wf: WorkFile, fmt: formats.Format, password: str | None, target: str) -> None:
+    """LibreOffice turns the source into the PDF work file `target`."""
+    settings: Settings = ctx["settings"]
+    storage: Storage = ctx["storage"]
+    started = time.perf_counter()
+    out = storage.scratch_path(".pdf")
+    try:
+        await office_convert(ctx, wf, fmt, password, out)
+        size, sha256 = await asyncio.to_thread(size_and_digest, out)
+        await storage.commit_file(out, workfile_key(target))
+    finally:
         out.unlink(missing_ok=True)
     expires_ms = max(wf.expires_ms, now_ms() + settings.workfile_lifetime_s * 1000)
-    await ctx["store"].put_workfile(
-        make_workfile(target, "pdf", size, sha256, expires_ms, wf.affinity_token, wf.tenant)
-    )
+    pdf = make_workfile(target, "pdf", size, sha256, expires_ms, wf.affinity_token, wf.tenant)
+    await ctx["store"].put_workfile(pdf)
     log.info("office_converted", extension=wf.extension, ms=round((time.perf_counter() - started) * 1000), size=size)
 
 
-def _size_and_digest(path: Path) -> tuple[int, str]:
-    import hashlib
-
+def size_and_digest(path: Path) -> tuple[int, str]:
+    """A file's size and sha256, read in chunks."""
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as f:

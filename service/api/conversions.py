@@ -11,7 +11,7 @@ from aiohttp import web
 
 from core import capabilities
 from core.processes import CONTENT_CONVERSION, NewProcess, output_files, process_json_text, start_process
-from schemas import jobs
+from schemas import formats, jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
 from schemas.pages import PageSyntaxError, parse_pages
 from service import keys
@@ -52,7 +52,10 @@ def normalise_input(req: ConvertRequest) -> dict[str, Any]:
         if src.password is not None:
             item["password"] = src.password
         sources.append(item)
-    return {"sources": sources, "dest": normalise_dest(req.input.dest)}
+    echoed: dict[str, Any] = {"sources": sources, "dest": normalise_dest(req.input.dest)}
+    if req.input.features is not None:
+        echoed["_features"] = req.input.features.model_dump(exclude_none=True)
+    return echoed
 
 
 def check_dimensions(dest: Dest, max_px: int, echo: dict[str, Any]) -> None:
@@ -99,6 +102,13 @@ async def post_converter(request: web.Request) -> web.Response:
 
     affinity = None
     readable = await capabilities.readable(request.app[keys.REDIS])
+    if dest.format == "docx":
+        if dest.watermarks:
+            raise ApiError(
+                "InvalidInput", at="input.dest.watermarks", message="docx output has no watermarks", extra=echo
+            )
+        # LibreOffice writes docx from documents and PDFs; an image has no text to give it.
+        readable = [e for e in readable if (known := formats.by_extension(e)) is not None and known.kind != "raster"]
     for i, src in enumerate(req.input.sources):
         at = f"input.sources[{i}]"
         if dest.format in PAGED_FORMATS:

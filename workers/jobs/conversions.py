@@ -5,7 +5,9 @@ deterministic ids, files are written to a temporary name and renamed, and state 
 compare-and-set, so a second run either finds the work done or redoes it identically.
 """
 
+import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -27,7 +29,7 @@ from workers.jobs.lifecycle import discard, fail, process_job, running
 from workers.plan import make_plan, one_file_per_page, result_sources
 from workers.render.assemble import PdfPart, build_pdf, concat_tiffs
 from workers.render.spec import Rendered, RenderSpec
-from workers.stage import open_source
+from workers.stage import office_convert, open_source, size_and_digest
 
 log = structlog.get_logger("pagemill.jobs")
 
@@ -136,6 +138,9 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
                 log.info("source_rejected", file_id=src["fileId"], error_code=code)
                 await fail(ctx, process_id, "CouldNotConvert", [{"errorCode": code, "sources": [src]}])
                 return "failed"
+        if inp["dest"]["format"] == "docx":
+            await _enqueue_finish(ctx, process_id)  # LibreOffice writes it there, in a job of its own
+            return "planned"
         if sum(counts) > settings.max_pages:
             log.info("process_too_large", pages=sum(counts), limit=settings.max_pages)
             sources = [{"fileId": s["fileId"]} for s in inp["sources"]]
@@ -285,6 +290,51 @@ async def _assemble(
     return out_id, None
 
 
+async def _finish_docx(ctx: Ctx, process_id: str, record: dict[str, Any]) -> str:
+    """One docx from one source: LibreOffice exports a text document directly; anything else (a PDF,
+    a spreadsheet, a presentation) goes through its PDF, which LibreOffice reads as a text document."""
+    settings: Settings = ctx["settings"]
+    store: Store = ctx["store"]
+    src = record["input"]["sources"][0]
+    out_id = derive_id(process_id, "out:0")
+    try:
+        wf = await _source_file(ctx, src["fileId"])
+        source = await open_source(ctx, wf, src.get("password"))
+        pages = await ctx["pool"].run(
+            pool_fns.count_pages, source.path, source.extension, source.password, timeout_s=settings.page_timeout_s
+        )
+        if await store.get_workfile(out_id) is None:
+            tmp = ctx["storage"].scratch_path(".docx")
+            try:
+                fmt = formats.by_extension(wf.extension)
+                try:
+                    if fmt is None or fmt.opener != "office":
+                        raise DocumentError("UnsupportedDestinationFormat")
+                    await office_convert(ctx, wf, fmt, src.get("password"), tmp, "docx")
+                except DocumentError as exc:
+                    if exc.code != "UnsupportedDestinationFormat":
+                        raise
+                    await ctx["office"].convert(
+                        Path(source.path), tmp, export="docx", filter_="pdf", password=source.password
+                    )
+                size, sha256 = await asyncio.to_thread(size_and_digest, tmp)
+                await _store_output(
+                    ctx, out_id, tmp, Rendered(0, 0, size, sha256), "docx", record, _output_expiry(ctx, record)
+                )
+            finally:
+                tmp.unlink(missing_ok=True)
+    except (DocumentError, RenderTimeout, RenderCrashed) as exc:
+        code = render_failure(exc, "open")
+        await fail(ctx, process_id, "CouldNotConvert", [{"errorCode": code, "sources": [{"fileId": src["fileId"]}]}])
+        return "failed"
+    result = {"fileId": out_id, "pageCount": pages, "sources": [{"fileId": src["fileId"], "pages": ""}]}
+    if not await end_process(store, ctx["queue"], process_id, "complete", {"output": {"results": [result]}}):
+        await discard(ctx, [out_id])
+        return "cancelled"
+    log.info("process_complete", results=1)
+    return "complete"
+
+
 @process_job
 async def finish_conversion(ctx: Ctx, process_id: str) -> str:
     """Assemble multi-page outputs, publish output.results, mark the process complete."""
@@ -292,6 +342,8 @@ async def finish_conversion(ctx: Ctx, process_id: str) -> str:
     record = await running(ctx, process_id)
     if record is None:
         return "skipped"
+    if record["input"]["dest"]["format"] == "docx":
+        return await _finish_docx(ctx, process_id, record)
     plan = await store.get_plan(process_id)
     assert plan is not None
     inp = record["input"]
