@@ -94,7 +94,7 @@ async def test_unknown_work_file(client):
 
 
 async def test_semantic_errors(client, pdf_id):
-    txt = (await upload(client, b"{\"not\": \"a document\"}", "json"))["fileId"]  # json is data, not a document
+    txt = (await upload(client, b'{"not": "a document"}', "json"))["fileId"]  # json is data, not a document
     # an empty work file can only come from a resumable upload now (an empty POST body is refused)
     resp = await client.post(
         "/tus/files",
