@@ -1,6 +1,10 @@
 """File type detection from the first bytes and media types of extensions, from the format registry."""
 
+import asyncio
 import mimetypes
+import struct
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from schemas import formats
 
@@ -11,6 +15,30 @@ def sniff_extension(head: bytes) -> str | None:
     """The extension the leading bytes prove, or None when they prove nothing."""
     found = formats.sniff(head)
     return found.extension if found else None
+
+
+def ole_directory(path: Path) -> bytes:
+    """The first sector of an OLE2 file's directory (its first stream names), which may lie anywhere in
+    the file (at its end, as LibreOffice and Office write it), so not within the sniffed head."""
+    with path.open("rb") as f:
+        header = f.read(512)
+        if len(header) < 512 or not header.startswith(formats.OLE2):
+            return b""
+        sector_bytes = 1 << min(16, struct.unpack_from("<H", header, 30)[0])
+        first = struct.unpack_from("<I", header, 48)[0]
+        if first >= 0xFFFFFFFA:  # no directory (a special sector number)
+            return b""
+        f.seek((first + 1) * sector_bytes)
+        return f.read(sector_bytes)
+
+
+async def refine(sniffed: str | None, local_path: Callable[[], Awaitable[Path]]) -> str | None:
+    """A bare OLE2 container is told apart (doc, xls, ppt) by the stream names in its directory."""
+    if sniffed != "ole":
+        return sniffed
+    directory = await asyncio.to_thread(ole_directory, await local_path())
+    found = formats.sniff(formats.OLE2 + directory)
+    return found.extension if found else sniffed
 
 
 def content_type_for(extension: str) -> str:

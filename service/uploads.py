@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from core import keyspace
 from core.ids import new_affinity_token, new_id
 from core.records import Store, make_workfile, now_ms
-from core.sniff import SNIFF_BYTES, choose_extension, sniff_extension
+from core.sniff import SNIFF_BYTES, choose_extension, refine, sniff_extension
 from core.storage.base import Meter, Part, Storage, workfile_key
 from schemas.records import WorkFile
 
@@ -192,7 +192,8 @@ class Uploads:
             await self.storage.join_parts(
                 partial_key(record["id"]), record.get("part_starts", []), record["offset"], workfile_key(file_id), meter
             )
-        extension = choose_extension(sniff_extension(meter.head), record.get("extension") or "")
+        sniffed = await refine(sniff_extension(meter.head), lambda: self.storage.local_path(workfile_key(file_id)))
+        extension = choose_extension(sniffed, record.get("extension") or "")
         expires = max(record["expires_ms"], now_ms() + record["workfile_lifetime_s"] * 1000)
         affinity = affinity or new_affinity_token()
         wf = make_workfile(file_id, extension, meter.size, meter.sha256, expires, affinity, record.get("tenant", ""))

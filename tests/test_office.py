@@ -4,6 +4,7 @@ real worker and a real LibreOffice: conversions, viewing sessions, and hostile d
 import asyncio
 import io
 import zipfile
+from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
@@ -336,3 +337,49 @@ async def test_docx_output_rules(client, worker):
         json={"input": {"sources": [{"fileId": pdf["fileId"]}], "_features": {"x": 1}, "dest": {"format": "docx"}}},
     )
     assert resp.status == 480 and wire(await resp.json())["errorDetails"]["at"].startswith("input._features")
+
+
+@pytest.fixture(scope="module")
+def made_by_libreoffice(tmp_path_factory) -> dict[str, bytes]:
+    """Binary and OOXML files as an office suite writes them (LibreOffice's own export, run once)."""
+    import subprocess
+
+    from workers.office import find_engine
+
+    engine = find_engine()
+    assert engine is not None
+    folder = tmp_path_factory.mktemp("lo-made")
+    (folder / "text.odt").write_bytes(officegen.odt(["Written by an office suite"]))
+    (folder / "slides.odp").write_bytes(officegen.odp(["Slide A", "Slide B", "Slide C", "Slide D"]))
+    (folder / "sheet.xlsx").write_bytes(officegen.xlsx([["Quarter", "Sales"], ["Q1", 10], ["Q2", 20]]))
+    wanted = {"doc": "text.odt", "rtf": "text.odt", "pptx": "slides.odp", "ppsx": "slides.odp", "ppt": "slides.odp",
+              "xls": "sheet.xlsx", "ods": "sheet.xlsx"}  # fmt: skip
+    profile = (folder / "profile").as_uri()
+    for ext, name in wanted.items():
+        subprocess.run(
+            [engine.soffice, f"-env:UserInstallation={profile}", "--headless", "--convert-to", ext,
+             "--outdir", str(folder / ext), str(folder / name)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    return {ext: (folder / ext / f"{Path(name).stem}.{ext}").read_bytes() for ext, name in wanted.items()}
+
+
+@pytest.mark.parametrize(
+    ("ext", "pages", "words"),
+    [("doc", 1, "Written by"), ("rtf", 1, "Written by"), ("pptx", 4, "Slide C"), ("ppsx", 4, "Slide C"),
+     ("ppt", 4, "Slide C"), ("xls", 1, "Quarter"), ("ods", 1, "Quarter")],
+)  # fmt: skip
+async def test_files_an_office_suite_wrote_are_sniffed_and_convert(
+    client, worker, made_by_libreoffice, ext, pages, words
+):
+    data = made_by_libreoffice[ext]
+    # Uploaded the way DocumentProcessingHelper does it (FileExtension=txt), except the show format,
+    # which is a presentation by its content: only its name says "show"
+    wf = await upload(client, data, "ppsx" if ext == "ppsx" else "txt")
+    assert wf["fileExtension"] == ext
+    final = await convert_one(client, data, ext)
+    assert final["state"] == "complete", final
+    [result] = final["output"]["results"]
+    assert result["pageCount"] == pages
+    pdf, _ = await download(client, result["fileId"])
+    assert words in "\n".join(pdf_texts(pdf))

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from core.ids import new_affinity_token, new_id
 from core.records import iso_ms, make_workfile, now_ms
-from core.sniff import SNIFF_BYTES, choose_extension, sniff_extension
+from core.sniff import SNIFF_BYTES, choose_extension, refine, sniff_extension
 from core.storage.base import MeteredUpload, workfile_key
 from schemas.records import WorkFile
 from service import keys
@@ -73,6 +73,7 @@ async def receive_workfile(
                 "UnrecognizedFileFormat", message="the file type could not be detected; pass FileExtension"
             )
         await upload.commit(workfile_key(file_id))
+        sniffed = await refine(sniffed, lambda: storage.local_path(workfile_key(file_id)))
     except BaseException as exc:
         await upload.abort()
         if isinstance(exc, MalformedMultipart):

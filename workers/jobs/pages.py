@@ -27,7 +27,7 @@ from core.metrics import record_job, record_outcome
 from core.records import make_workfile, now_ms
 from core.sessions import SessionStore, source_lifetime_s
 from core.settings import Settings
-from core.sniff import choose_extension, sniff_extension
+from core.sniff import choose_extension, refine, sniff_extension
 from core.storage.base import MeteredUpload, workfile_key
 from core.triggers import BATCH, INTERACTIVE, default_variant, namespace, request_page
 from schemas import formats, jobs
@@ -316,6 +316,7 @@ async def view_acquire(ctx: Ctx, session_id: str) -> str:
         if not sniffed and not given:
             raise SourceError("UnrecognizedFileFormat")
         await upload.commit(workfile_key(file_id))
+        sniffed = await refine(sniffed, lambda: ctx["storage"].local_path(workfile_key(file_id)))
     except (SourceError, StorageError, OSError) as exc:
         await upload.abort()
         if isinstance(exc, StorageUnavailable):
