@@ -4,7 +4,7 @@ import base64
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -273,7 +273,9 @@ class Settings:
         settings = cls(**values)
         if settings.page_timeout_s >= settings.job_timeout_s:
             problems.append("PAGEMILL_PAGE_TIMEOUT_S must be smaller than PAGEMILL_JOB_TIMEOUT_S")
-        if settings.office_timeout_s + 5 > settings.job_timeout_s:
+        if "office_timeout_s" not in values:  # the default fits inside a job, whatever its timeout
+            settings = replace(settings, office_timeout_s=max(1.0, min(40.0, settings.job_timeout_s - 5.0)))
+        elif settings.office_timeout_s + 5 > settings.job_timeout_s:
             problems.append("PAGEMILL_OFFICE_TIMEOUT_S must be at least 5 s below PAGEMILL_JOB_TIMEOUT_S")
         if settings.storage_backend == "s3" and not settings.s3_bucket:
             problems.append("PAGEMILL_S3_BUCKET is required when PAGEMILL_STORAGE=s3")
