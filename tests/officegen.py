@@ -16,6 +16,20 @@ _PKG_RELS = (
 )
 
 
+def _content_types(overrides: dict[str, str]) -> str:
+    """[Content_Types].xml naming each part's OOXML content type (given without prefix and +xml)."""
+    parts = "".join(
+        f'<Override PartName="{name}" ContentType="application/vnd.openxmlformats-officedocument.{kind}+xml"/>'
+        for name, kind in overrides.items()
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        f'<Default Extension="xml" ContentType="application/xml"/>{parts}</Types>'
+    )
+
+
 def _zip(parts: dict[str, str | bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -69,14 +83,7 @@ def docx(
     )
     return _zip(
         {
-            "[Content_Types].xml": (
-                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                '<Default Extension="xml" ContentType="application/xml"/>'
-                '<Override PartName="/word/document.xml" ContentType='
-                '"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
-            ),
+            "[Content_Types].xml": _content_types({"/word/document.xml": "wordprocessingml.document.main"}),
             "_rels/.rels": _PKG_RELS.format(target="word/document.xml"),
             "word/_rels/document.xml.rels": (
                 '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
@@ -115,15 +122,8 @@ def xlsx(rows: list[list[str | int]]) -> bytes:
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     return _zip(
         {
-            "[Content_Types].xml": (
-                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                '<Default Extension="xml" ContentType="application/xml"/>'
-                '<Override PartName="/xl/workbook.xml" ContentType='
-                '"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-                '<Override PartName="/xl/worksheets/sheet1.xml" ContentType='
-                '"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
+            "[Content_Types].xml": _content_types(
+                {"/xl/workbook.xml": "spreadsheetml.sheet.main", "/xl/worksheets/sheet1.xml": "spreadsheetml.worksheet"}
             ),
             "_rels/.rels": _PKG_RELS.format(target="xl/workbook.xml"),
             "xl/workbook.xml": (
