@@ -5,11 +5,14 @@ Usage: .venv/bin/python bench/office.py [--url http://127.0.0.1:18681] [--docs 4
 Without --url it starts `python -m service serve` (embedded Redis, the README's default settings:
 one worker whose LibreOffice converters start with it, PAGEMILL_OFFICE_PRESTART) on a free port.
 
-What is warm, on both sides: pagemill has converted one office document end to end before any
-timing (so its LibreOffice converters are up); `soffice` has converted one document with the same
-`-env:UserInstallation` profile before timing (the profile exists). Both first, cold runs are
-printed but not counted. Every timed document is new content (a per-run nonce), so pagemill's
-per-content caches (the office PDF, rendered pages) never answer a timed request.
+What is warm, on both sides: before any timing pagemill has converted a few office documents end
+to end (its LibreOffice converters are up and each is past its first document, which is slower),
+and `soffice` has converted one document with each `-env:UserInstallation` profile it then uses
+(the profile exists). Both first, cold runs are printed but not counted. Every timed document is
+new content (a per-run nonce), so pagemill's per-content caches (the office PDF, rendered pages)
+never answer a timed request, and each measurement starts once the service has no job left.
+CPU time: the service's whole process tree (web, worker, render processes, LibreOffice, Redis),
+when it was started here; the `soffice` (and `mutool`) commands' own.
 """
 
 import argparse
@@ -412,7 +415,8 @@ def pdf_section(url: str, pid: int | None, docs: list[Path], in_flight: int, off
     seq_out, par_out = work / "pdf-seq", work / "pdf-par"
     seq_s, seq_cpu = run_files(lambda _, f: office[0].convert(f, seq_out), docs)
     pages = sum(pdf_pages(p) for p in seq_out.glob("*.pdf"))
-    seq = Figures("soffice --convert-to pdf, per file", len(docs), pages, seq_s, dir_bytes(seq_out, ".pdf"), seq_cpu)
+    seq_bytes = dir_bytes(seq_out, ".pdf")
+    seq = Figures("soffice --convert-to pdf, per file", len(docs), pages, seq_s, seq_bytes, seq_cpu, "one at a time")
     par_s, par_cpu = run_files(lambda k, f: office[k].convert(f, par_out), docs, cores)
     par = Figures(f"soffice per file, {cores} at once", len(docs), pages, par_s, dir_bytes(par_out, ".pdf"), par_cpu)
     par.detail = "one profile each"
