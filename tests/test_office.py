@@ -383,3 +383,23 @@ async def test_files_an_office_suite_wrote_are_sniffed_and_convert(
     assert result["pageCount"] == pages
     pdf, _ = await download(client, result["fileId"])
     assert words in "\n".join(pdf_texts(pdf))
+
+
+async def test_libreoffice_is_replaced_after_max_docs_in_the_background(aiohttp_client, env):
+    from core.settings import Settings
+    from service.app import create_app
+    from tests.conftest import running_worker
+
+    settings = Settings.from_env({**env, "PAGEMILL_OFFICE_MAX_DOCS": "2"})
+    client = await aiohttp_client(create_app(settings))
+    async with running_worker(settings) as group:
+        office = group.ctx["office"]
+        pids = []
+        for n in range(5):
+            final = await convert_one(client, officegen.docx([f"Document number {n}"]), "docx")
+            assert final["state"] == "complete", final
+            [converter] = office._converters
+            pids.append(converter.proc.pid if converter.proc else None)
+        # Every document converted; LibreOffice was replaced after the 2nd and the 4th
+        assert office.converted == 5
+        assert len({pid for pid in pids if pid}) >= 2, pids
