@@ -13,7 +13,9 @@ import pytest
 from aiohttp import FormData
 
 from core.settings import Settings
+from service import keys
 from service.api.files import SIGNING_KEY, sign
+from service.api.files import versions_key as files_key
 from service.app import create_app
 from tests.conftest import ROOT
 from tests.docgen import image_bytes, text_pdf
@@ -382,6 +384,21 @@ async def test_signed_links_work_without_a_key_and_cover_tenant_and_expiry(api):
         altered = path.replace(f"{name}={query[name]}", f"{name}={value}")
         assert altered != path
         assert (await api.get(altered)).status == 403, name
+
+
+async def test_a_signed_link_is_bound_to_its_tenant_even_where_another_tenant_holds_the_same_file(api):
+    # Given acme's link, and a globex record of the same name naming the very same stored file (same handle,
+    # as a deduplicating store would make it): only the tenant in the signed message tells the two apart
+    stored = await (await api.post("/api_gateway/file-service/docs/a.pdf", data=b"%PDF-1.4 a", headers=ACME)).json()
+    redis = api.app[keys.REDIS]
+    acme_key, globex_key = files_key("acme", "docs", "a.pdf"), files_key("globex", "docs", "a.pdf")
+    await redis.hset(globex_key, mapping={"latest": 1, "v:1": await redis.hget(acme_key, "v:1")})
+    link = stored["secureFilePath"]
+    path = link[link.index("/files/signed/") :]
+    assert (await api.get(path)).status == 200
+    # When the link's tenant is changed to globex, Then it is refused
+    resp = await api.get(path.replace("tenant=acme", "tenant=globex"))
+    assert resp.status == 403 and (await resp.json())["errorCode"] == "InvalidSignature"
 
 
 def test_the_front_door_resolves_work_file_ids_in_one_place():

@@ -49,7 +49,7 @@ def _names(request: web.Request) -> tuple[str, str]:
     return namespace, filename
 
 
-def _key(tenant: str, namespace: str, filename: str) -> str:
+def versions_key(tenant: str, namespace: str, filename: str) -> str:
     digest = hashlib.sha256(f"{tenant}\x00{namespace}\x00{filename}".encode()).hexdigest()[:32]
     return keyspace.file_versions(digest)
 
@@ -118,7 +118,7 @@ async def upload(request: web.Request) -> web.Response:
         await upload_.abort()
         raise
     sniffed = sniff_extension(upload_.head)
-    key = _key(request[TENANT], namespace, filename)
+    key = versions_key(request[TENANT], namespace, filename)
     version_no = int(await redis.hincrby(key, "latest", 1))
     version = {
         "version": version_no,
@@ -160,13 +160,13 @@ async def _serve(request: web.Request, filename: str, version: dict[str, Any]) -
 
 async def download(request: web.Request) -> web.StreamResponse:
     namespace, filename = _names(request)
-    latest, versions = await _versions(request, _key(request[TENANT], namespace, filename))
+    latest, versions = await _versions(request, versions_key(request[TENANT], namespace, filename))
     return await _serve(request, filename, _pick(versions, latest, request.query.get("version")))
 
 
 async def list_versions(request: web.Request) -> web.Response:
     namespace, filename = _names(request)
-    latest, versions = await _versions(request, _key(request[TENANT], namespace, filename))
+    latest, versions = await _versions(request, versions_key(request[TENANT], namespace, filename))
     if not versions:
         raise _fail(404, "FileDoesNotExist", "no such file")
     listed = [_file_json(namespace, filename, versions[n], latest) for n in sorted(versions)]
@@ -176,7 +176,7 @@ async def list_versions(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     """Delete one version (?version=N) or every version of the file."""
     namespace, filename = _names(request)
-    key = _key(request[TENANT], namespace, filename)
+    key = versions_key(request[TENANT], namespace, filename)
     latest, versions = await _versions(request, key)
     raw = request.query.get("version")
     doomed = [_pick(versions, latest, raw)] if raw is not None else list(versions.values())
@@ -199,7 +199,7 @@ async def signed_download(request: web.Request) -> web.StreamResponse:
         tenant, signature = q["tenant"], q["signature"]
     except (KeyError, ValueError):
         raise _fail(403, "InvalidSignature", "the link is incomplete") from None
-    _, versions = await _versions(request, _key(tenant, namespace, filename))
+    _, versions = await _versions(request, versions_key(tenant, namespace, filename))
     handle = versions[version]["file_handle"] if version in versions else ""
     expected = sign(request.app[SIGNING_KEY], tenant, namespace, filename, version, handle, expires)
     if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass")):
