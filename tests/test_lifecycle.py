@@ -12,6 +12,7 @@ from core.storage.local import LocalStorage
 from schemas import jobs
 from service import keys
 from service.app import create_app
+from tests.conftest import running_worker
 from tests.docgen import image_bytes, text_pdf
 from tests.helpers import convert, download, poll, upload
 from workers.jobs import conversions, sweep
@@ -19,10 +20,8 @@ from workers.runner import WorkerGroup
 
 
 async def test_health_ok_and_info(client, worker):
-    resp = await client.get("/PCCIS/V1/Service/Current/Health")
-    assert resp.status == 200
+    resp = await wait_for_status(client, "/PCCIS/V1/Service/Current/Health", 200)  # the worker reports on start-up
     assert await resp.text() == "OK"
-    await asyncio.sleep(0.2)  # the worker records its health check on start-up
     info = await (await client.get("/PCCIS/V1/Service/Current/Info")).json()
     assert info["serviceStatus"] == "running"
     [instance] = info["instances"]
@@ -34,9 +33,12 @@ async def test_health_is_500_without_body_when_redis_is_gone(aiohttp_client, tmp
 
     server = RedisServer(tmp_path / "r", persist=False)
     server.start()
-    settings = Settings.from_env({"REDIS_URL": server.url, "PAGEMILL_DATA_DIR": str(tmp_path / "d")})
+    settings = Settings.from_env(
+        {"REDIS_URL": server.url, "PAGEMILL_DATA_DIR": str(tmp_path / "d"), "PAGEMILL_RENDER_PROCESSES": "1"}
+    )
     client = await aiohttp_client(create_app(settings))
-    assert (await client.get("/PCCIS/V1/Service/Current/Health")).status == 200
+    async with running_worker(settings):  # (its report outlives it by a few seconds)
+        await wait_for_status(client, "/PCCIS/V1/Service/Current/Health", 200)
     server.kill()
     resp = await client.get("/PCCIS/V1/Service/Current/Health")
     assert resp.status == 500
@@ -45,6 +47,35 @@ async def test_health_is_500_without_body_when_redis_is_gone(aiohttp_client, tmp
     assert resp.status == 503
     assert resp.headers["Retry-After"]
     assert (await resp.json())["errorCode"] == "ServiceUnavailable"
+
+
+async def wait_for_status(client, path: str, status: int, timeout_s: float = 20.0):
+    """Poll `path` until it answers `status` (the worker's health report comes every 5 s, lasts 6 s)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while (resp := await client.get(path)).status != status:
+        assert loop.time() < deadline, f"{path} still answers {resp.status}"
+        await asyncio.sleep(0.1)
+    return resp
+
+
+async def test_health_reflects_a_missing_worker(client, settings):
+    # Given Redis and storage that answer but no worker: Health is 500 with no body (PrizmDoc's "unhealthy"),
+    # Ready names the missing part and Info says the worker is not running
+    resp = await client.get("/PCCIS/V1/Service/Current/Health")
+    assert resp.status == 500 and await resp.read() == b""
+    ready = await (await client.get("/PCCIS/V1/Service/Current/Ready")).json()
+    assert ready["checks"] == {"redis": True, "storage": True, "worker": False}
+    info = await (await client.get("/PCCIS/V1/Service/Current/Info")).json()
+    assert info["serviceStatus"] == "unhealthy"
+    assert info["instances"][0]["childServices"] == [{"name": "pagemill worker", "serviceStatus": "not running"}]
+    # When a worker runs, Then Health is 200 OK
+    async with running_worker(settings):
+        resp = await wait_for_status(client, "/PCCIS/V1/Service/Current/Health", 200)
+        assert await resp.text() == "OK"
+    # and once it is gone (no report for 6 s), Health says so again
+    resp = await wait_for_status(client, "/PCCIS/V1/Service/Current/Health", 500)
+    assert await resp.read() == b""
 
 
 async def test_expired_work_files_are_gone_metadata_and_bytes(aiohttp_client, env):

@@ -44,7 +44,7 @@ async def test_uploads_stream_with_flat_memory(tmp_path, redis_url):
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
-            await wait_for_ok(http, f"{base}/PCCIS/V1/Service/Current/Health", 30)
+            await wait_for_ok(http, f"{base}/PCCIS/V1/Service/Current/Info", 30)  # no worker: Health would be 500
             # warm up the allocator and caches with a small upload, then take the baseline
             async with http.post(f"{base}/PCCIS/V1/WorkFile", data=b"x" * MB) as resp:
                 assert resp.status == 200

@@ -26,36 +26,36 @@ def _version() -> str:
         return "0+unknown"
 
 
-async def _healthy(app: web.Application) -> bool:
+async def _checks(app: web.Application) -> dict[str, bool]:
+    """What the service needs to do its work: Redis and storage answer, and a worker reported within the last
+    HEALTH_CHECK_INTERVAL_S + 1 s (arq's health-check key expires then)."""
+    checks = {"redis": False, "storage": False, "worker": False}
     try:
-        await app[keys.STORE].ping()
-        await app[keys.STORAGE].check()
+        checks["redis"] = await app[keys.STORE].ping()
+        checks["worker"] = bool(await app[keys.REDIS].exists(WORKER_HEALTH_KEY))
     except Exception as exc:
-        log.warning("health_check_failed", error=str(exc))
-        return False
-    return True
+        log.warning("health_redis_failed", error=str(exc))
+    try:
+        await app[keys.STORAGE].check()
+        checks["storage"] = True
+    except Exception as exc:
+        log.warning("health_storage_failed", error=str(exc))
+    if not all(checks.values()):
+        log.warning("health_check_failed", failing=[name for name, ok in checks.items() if not ok])
+    return checks
 
 
 async def get_health(request: web.Request) -> web.Response:
-    """200 "OK" when Redis and storage answer; 500 with no body otherwise."""
-    if await _healthy(request.app):
+    """PrizmDoc's health probe: 200 "OK" when the service can do its work (Redis, storage and a worker);
+    500 with no body otherwise (Ready says which part is missing)."""
+    if all((await _checks(request.app)).values()):
         return web.Response(text="OK", content_type="text/plain")
     return web.Response(status=500)
 
 
 async def get_ready(request: web.Request) -> web.Response:
-    """Readiness: Redis and storage answer and at least one worker reported in recently."""
-    checks = {"redis": False, "storage": False, "worker": False}
-    try:
-        checks["redis"] = await request.app[keys.STORE].ping()
-        checks["worker"] = bool(await request.app[keys.REDIS].exists(WORKER_HEALTH_KEY))
-    except Exception as exc:
-        log.warning("readiness_redis_failed", error=str(exc))
-    try:
-        await request.app[keys.STORAGE].check()
-        checks["storage"] = True
-    except Exception as exc:
-        log.warning("readiness_storage_failed", error=str(exc))
+    """Readiness: the same checks as Health, as JSON naming each."""
+    checks = await _checks(request.app)
     ready = all(checks.values())
     return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
@@ -68,12 +68,10 @@ def _instance_id(show_host: bool) -> str:
 
 async def get_info(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
-    healthy = await _healthy(request.app)
-    worker = "unknown"
-    if healthy:
-        worker = "running" if await request.app[keys.REDIS].exists(WORKER_HEALTH_KEY) else "not running"
-    status = "running" if healthy else "unhealthy"
-    readable = await capabilities.readable(request.app[keys.REDIS]) if healthy else formats.source_extensions()
+    checks = await _checks(request.app)
+    worker = ("running" if checks["worker"] else "not running") if checks["redis"] else "unknown"
+    status = "running" if all(checks.values()) else "unhealthy"
+    readable = await capabilities.readable(request.app[keys.REDIS]) if checks["redis"] else formats.source_extensions()
     return web.json_response(
         {
             "serviceStatus": status,
