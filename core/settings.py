@@ -72,6 +72,23 @@ def _origins(raw: str) -> tuple[str, ...]:
 _origins.__name__ = "list of origins (scheme://host[:port], or *)"
 
 
+PUBLIC_ROUTE_GROUPS = ("metrics", "docs")  # routes that may be opened to callers without a key
+DEFAULT_PUBLIC_ROUTES = frozenset(PUBLIC_ROUTE_GROUPS)
+
+
+def _public_routes(raw: str) -> frozenset[str]:
+    """`none`, or some of metrics, docs separated by commas."""
+    names = frozenset(n.strip().lower() for n in raw.split(",") if n.strip())
+    if names == {"none"}:
+        return frozenset()
+    if not names or not names <= set(PUBLIC_ROUTE_GROUPS):
+        raise ValueError(raw)
+    return names
+
+
+_public_routes.__name__ = "list of route groups (metrics, docs; or none)"
+
+
 def _directory(raw: str) -> Path:
     # Absolute once, here: child processes (redis-server, workers) may run from other directories.
     return Path(raw).expanduser().absolute()
@@ -128,6 +145,7 @@ class Settings:
     signing_key: str | None = None
     webhook_secret: str | None = None
     cors_origins: tuple[str, ...] = ()
+    public_routes: frozenset[str] = DEFAULT_PUBLIC_ROUTES
     max_queued_jobs: int = 10_000
     max_pages: int = 20_000
     storage_backend: str = "local"
@@ -263,6 +281,7 @@ class Settings:
             "whsec_ + base64 of 24-64 random bytes",
         )
         read("PAGEMILL_CORS_ORIGINS", "cors_origins", _origins, lambda v: True)
+        read("PAGEMILL_PUBLIC_ROUTES", "public_routes", _public_routes, lambda v: True)
         read("PAGEMILL_S3_CACHE_MAX_BYTES", "s3_cache_max_bytes", int, positive)
         try:
             keys_file = environ.get("PAGEMILL_API_KEYS_FILE")

@@ -19,7 +19,7 @@ from core.apikeys import ApiKeys
 from core.queue import connect_redis
 from core.records import Store, now_ms
 from core.sessions import SessionStore
-from core.settings import Settings
+from core.settings import DEFAULT_PUBLIC_ROUTES, Settings
 from core.storage import open_storage
 from core.storage.base import Storage
 from service import keys
@@ -40,7 +40,12 @@ log = structlog.get_logger("pagemill.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
-def front_door(keys: ApiKeys, log_requests: bool, cors_origins: tuple[str, ...] = ()) -> Any:
+def front_door(
+    keys: ApiKeys,
+    log_requests: bool,
+    cors_origins: tuple[str, ...] = (),
+    public: frozenset[str] = DEFAULT_PUBLIC_ROUTES,
+) -> Any:
     """The one middleware: request id bound to every log line, CORS preflights, authentication, errors
     as JSON, and one log line per request when INFO is enabled. (A single layer: the poll route is hot.)"""
 
@@ -56,7 +61,7 @@ def front_door(keys: ApiKeys, log_requests: bool, cors_origins: tuple[str, ...] 
             response = preflight(cors_origins, request) if cors_origins else None
             if response is None:
                 check_encoding(request)
-                authenticate(request, keys)
+                authenticate(request, keys, public)
                 response = await handler(request)
         except asyncio.CancelledError:
             # aiohttp cancels a handler whose client hung up (or the server is shutting down): say so, quietly.
@@ -84,13 +89,15 @@ def front_door(keys: ApiKeys, log_requests: bool, cors_origins: tuple[str, ...] 
 def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: Storage | None = None) -> web.Application:
     """Build the front door. Pass `redis`/`storage` to share existing ones (they are then not closed)."""
     log_requests = logging.getLevelName(settings.log_level) <= logging.INFO
-    app = web.Application(middlewares=[front_door(settings.api_keys, log_requests, settings.cors_origins)])
+    app = web.Application(
+        middlewares=[front_door(settings.api_keys, log_requests, settings.cors_origins, settings.public_routes)]
+    )
     if settings.cors_origins:
         app.on_response_prepare.append(response_signal(settings.cors_origins))
     app[keys.SETTINGS] = settings
     app[REQUESTS] = Counter()
     app[keys.STARTED_MS] = now_ms()
-    app[keys.OPENAPI] = openapi_document(OPERATIONS)
+    app[keys.OPENAPI] = openapi_document(OPERATIONS, settings.public_routes)
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         if redis is not None:

@@ -13,16 +13,20 @@ import structlog
 from aiohttp import web
 
 from core.apikeys import ApiKeys
+from core.settings import DEFAULT_PUBLIC_ROUTES
 from service.errors import ApiError
 
 log = structlog.get_logger("pagemill.auth")
 
 TENANT = web.RequestKey("tenant", str)
 OPEN_TENANT = ""
-# Routes anyone may call: health probes, tus discovery, signed download links (the signature is
-# the credential), and the API's documentation.
-PUBLIC_PREFIXES = ("/PCCIS/V1/Service/Current/", "/metrics", "/files/signed/", "/docs/")
-PUBLIC_PATHS = ("/openapi.json", "/docs")
+# Routes anyone may call: health probes, tus discovery and signed download links (the signature is
+# the credential); and, unless PAGEMILL_PUBLIC_ROUTES leaves them out, these groups:
+PUBLIC_PREFIXES = ("/PCCIS/V1/Service/Current/", "/files/signed/")
+OPTIONAL_PUBLIC: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # name -> (exact paths, path prefixes)
+    "metrics": (("/metrics",), ()),
+    "docs": (("/openapi.json", "/docs"), ("/docs/",)),
+}
 
 
 def credentials(request: web.Request) -> tuple[str | None, str | None]:
@@ -41,9 +45,16 @@ def credentials(request: web.Request) -> tuple[str | None, str | None]:
     return None, None
 
 
-def is_public(method: str, path: str) -> bool:
-    """Whether a request needs no key (also read by the OpenAPI document, with path templates)."""
-    return path.startswith(PUBLIC_PREFIXES) or path in PUBLIC_PATHS or (method == "OPTIONS" and path == "/tus/files")
+def is_public(method: str, path: str, public: frozenset[str] = DEFAULT_PUBLIC_ROUTES) -> bool:
+    """Whether a request needs no key, `public` naming the optional groups that are open (also read by the
+    OpenAPI document, with path templates)."""
+    if path.startswith(PUBLIC_PREFIXES) or (method == "OPTIONS" and path == "/tus/files"):
+        return True
+    for name in public:
+        paths, prefixes = OPTIONAL_PUBLIC[name]
+        if path in paths or path.startswith(prefixes):
+            return True
+    return False
 
 
 def unauthorized(message: str) -> ApiError:
@@ -53,12 +64,12 @@ def unauthorized(message: str) -> ApiError:
     )  # fmt: skip
 
 
-def authenticate(request: web.Request, keys: ApiKeys) -> None:
+def authenticate(request: web.Request, keys: ApiKeys, public: frozenset[str] = DEFAULT_PUBLIC_ROUTES) -> None:
     """Set request[TENANT] from the request's credentials, or raise 401."""
     if not keys.enabled:
         request[TENANT] = OPEN_TENANT
         return
-    if is_public(request.method, request.path):
+    if is_public(request.method, request.path, public):
         request[TENANT] = OPEN_TENANT
         return
     key, claimed = credentials(request)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.settings import DEFAULT_PUBLIC_ROUTES
 from schemas.responses import Error, ServerError
 from service.auth import is_public
 from service.operation import STRING, Body, Content, Operation, Param
@@ -96,8 +97,9 @@ def model_schema(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]
 class _Document:
     """Collects component schemas while operations are turned into path items."""
 
-    def __init__(self) -> None:
+    def __init__(self, public: frozenset[str]) -> None:
         self.schemas: dict[str, Any] = {}
+        self.public = public
 
     def ref(self, model: type[BaseModel]) -> dict[str, str]:
         schema, defs = model_schema(model)
@@ -156,7 +158,7 @@ class _Document:
             responses[416] = self.response(416, None, ("Content-Range",))
         for status, body in op.responses.items():
             responses[status] = self.response(status, body, op.response_headers if status < 400 else ())
-        secured = not is_public(op.method, op.template)
+        secured = not is_public(op.method, op.template, self.public)
         errors = {*op.errors, 580} | ({401} if secured else set()) | ({503} if op.stateful else set())
         for status in sorted(errors - responses.keys()):
             envelope = ServerError if status >= 500 else Error
@@ -188,9 +190,10 @@ def parameters(op: Operation) -> list[dict[str, Any]]:
     return out
 
 
-def openapi_document(operations: Sequence[Operation]) -> dict[str, Any]:
-    """The document of `operations`; raises ValueError on duplicate operation ids or routes."""
-    doc = _Document()
+def openapi_document(operations: Sequence[Operation], public: frozenset[str] = DEFAULT_PUBLIC_ROUTES) -> dict[str, Any]:
+    """The document of `operations` (`public`: the optional route groups open without a key); raises
+    ValueError on duplicate operation ids or routes."""
+    doc = _Document(public)
     paths: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     for op in operations:

@@ -413,3 +413,33 @@ def test_the_front_door_resolves_work_file_ids_in_one_place():
             if call and node.func.attr == "get_workfile":
                 callers.add(path.relative_to(ROOT).as_posix())
     assert callers <= {"service/params.py", "service/uploads.py"}, callers
+
+
+@pytest.mark.parametrize(
+    ("setting", "open_groups"),
+    [(None, {"metrics", "docs"}), ("none", set()), ("metrics", {"metrics"}), ("docs", {"docs"})],
+)
+async def test_metrics_and_docs_are_public_only_as_configured(aiohttp_client, env, setting, open_groups):
+    # Given a keyed server with PAGEMILL_PUBLIC_ROUTES unset (today's default: both open), none, or one group
+    extra = {"PAGEMILL_PUBLIC_ROUTES": setting} if setting else {}
+    settings = Settings.from_env({**env, "PAGEMILL_API_KEYS": "acme:acme-key-123", **extra})
+    api = await aiohttp_client(create_app(settings))
+    groups = {"metrics": ["/metrics"], "docs": ["/openapi.json", "/docs", "/docs/static/swagger-ui.css"]}
+    document = await (await api.get("/openapi.json", headers=ACME)).json()
+    for group, paths in groups.items():
+        for path in paths:
+            # Then without a key they answer only when their group is public, and always with one
+            resp = await api.get(path)
+            assert resp.status == (200 if group in open_groups else 401), (setting, path)
+            assert (await api.get(path, headers=ACME)).status == 200, (setting, path)
+        # and the OpenAPI document says so
+        operation = document["paths"][paths[0]]["get"]
+        assert (operation.get("security") == []) == (group in open_groups), (setting, group)
+    # while probes and signed links never need a key
+    assert (await api.get("/PCCIS/V1/Service/Current/Info")).status == 200
+    assert (await api.get("/files/signed/docs/a.pdf?version=1&tenant=&expires=1&signature=x")).status == 403
+
+
+def test_public_routes_setting_is_validated():
+    with pytest.raises(ValueError, match="PAGEMILL_PUBLIC_ROUTES"):
+        Settings.from_env({"PAGEMILL_PUBLIC_ROUTES": "metrics,admin"})
