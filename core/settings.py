@@ -72,6 +72,7 @@ def _origins(raw: str) -> tuple[str, ...]:
 _origins.__name__ = "list of origins (scheme://host[:port], or *)"
 
 
+DEFAULT_MAX_CONCURRENT_UPLOADS = 256
 PUBLIC_ROUTE_GROUPS = ("metrics", "docs")  # routes that may be opened to callers without a key
 DEFAULT_PUBLIC_ROUTES = frozenset(PUBLIC_ROUTE_GROUPS)
 
@@ -112,6 +113,8 @@ class Settings:
     process_lifetime_s: int = 20 * 60
     max_upload_bytes: int = 2 * 1024**3
     max_json_bytes: int = 1024**2
+    max_concurrent_uploads: int = DEFAULT_MAX_CONCURRENT_UPLOADS
+    max_concurrent_uploads_per_tenant: int | None = None  # None: half of max_concurrent_uploads
     body_idle_timeout_s: float = 30.0
     info_shows_host: bool = False
     render_dpi: int = 150
@@ -215,6 +218,8 @@ class Settings:
         read("PAGEMILL_MAX_UPLOAD_BYTES", "max_upload_bytes", int, positive)
         read("PAGEMILL_MAX_JSON_BYTES", "max_json_bytes", int, positive)
         read("PAGEMILL_BODY_IDLE_TIMEOUT_S", "body_idle_timeout_s", float, positive)
+        read("PAGEMILL_MAX_CONCURRENT_UPLOADS", "max_concurrent_uploads", int, positive)
+        read("PAGEMILL_MAX_CONCURRENT_UPLOADS_PER_TENANT", "max_concurrent_uploads_per_tenant", int, positive)
         read("PAGEMILL_INFO_SHOWS_HOST", "info_shows_host", _boolean, lambda v: True)
         read("PAGEMILL_RENDER_DPI", "render_dpi", int, lambda v: 10 <= v <= 1200, "10-1200")
         read("PAGEMILL_MAX_DIMENSION_PX", "max_dimension_px", int, positive)

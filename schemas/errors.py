@@ -11,6 +11,8 @@ MESSAGES: dict[str, str] = {
     "InternalError": "Something failed inside the server; the request id identifies it in the logs.",
     "StorageError": "The server could not read or write its storage (for example, the disk is full).",
     "TooManyQueuedJobs": "Too many jobs are waiting; retry after Retry-After seconds.",
+    "TooManyConcurrentUploads": "You are sending too many request bodies at once; retry after Retry-After seconds.",
+    "ServerBusy": "The server is receiving too many request bodies at once; retry after Retry-After seconds.",
     "IdempotencyKeyReused": "This Idempotency-Key was used for a different request.",
     "IdempotentRequestInProgress": "The first request with this Idempotency-Key is still being processed.",
     "UnsupportedMediaType": "The request's Content-Type is not one this route accepts.",

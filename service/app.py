@@ -19,16 +19,17 @@ from core.apikeys import ApiKeys
 from core.queue import connect_redis
 from core.records import Store, now_ms
 from core.sessions import SessionStore
-from core.settings import DEFAULT_PUBLIC_ROUTES, Settings
+from core.settings import DEFAULT_MAX_CONCURRENT_UPLOADS, DEFAULT_PUBLIC_ROUTES, Settings
 from core.storage import open_storage
 from core.storage.base import Storage
 from service import keys
 from service.api.files import SIGNING_KEY
 from service.api.metrics import REQUESTS, count_request
-from service.auth import authenticate
+from service.auth import TENANT, authenticate
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.cors import preflight, response_signal
 from service.errors import error_response
+from service.gate import BodyGate
 from service.openapi import openapi_document
 from service.params import check_encoding
 from service.pollcache import PollCache
@@ -45,9 +46,12 @@ def front_door(
     log_requests: bool,
     cors_origins: tuple[str, ...] = (),
     public: frozenset[str] = DEFAULT_PUBLIC_ROUTES,
+    gate: BodyGate | None = None,
 ) -> Any:
     """The one middleware: request id bound to every log line, CORS preflights, authentication, errors
     as JSON, and one log line per request when INFO is enabled. (A single layer: the poll route is hot.)"""
+
+    gate = gate or BodyGate(DEFAULT_MAX_CONCURRENT_UPLOADS, None)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -62,7 +66,11 @@ def front_door(
             if response is None:
                 check_encoding(request)
                 authenticate(request, keys, public)
-                response = await handler(request)
+                if request.body_exists:
+                    with gate.admit(request[TENANT]):
+                        response = await handler(request)
+                else:
+                    response = await handler(request)
         except asyncio.CancelledError:
             # aiohttp cancels a handler whose client hung up (or the server is shutting down): say so, quietly.
             log.info("client_disconnected", method=request.method, path=request.path)
@@ -86,11 +94,21 @@ def front_door(
     return middleware
 
 
+def body_gate(settings: Settings) -> BodyGate:
+    """The bound on bodies in flight; the per-tenant one applies when there are tenants (API keys)."""
+    per_tenant = settings.max_concurrent_uploads_per_tenant or max(1, settings.max_concurrent_uploads // 2)
+    return BodyGate(settings.max_concurrent_uploads, per_tenant if settings.api_keys.enabled else None)
+
+
 def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: Storage | None = None) -> web.Application:
     """Build the front door. Pass `redis`/`storage` to share existing ones (they are then not closed)."""
     log_requests = logging.getLevelName(settings.log_level) <= logging.INFO
     app = web.Application(
-        middlewares=[front_door(settings.api_keys, log_requests, settings.cors_origins, settings.public_routes)]
+        middlewares=[
+            front_door(
+                settings.api_keys, log_requests, settings.cors_origins, settings.public_routes, body_gate(settings)
+            )
+        ]
     )
     if settings.cors_origins:
         app.on_response_prepare.append(response_signal(settings.cors_origins))

@@ -65,11 +65,11 @@ STATUS = {
     415: "Unsupported Content-Type",
     416: "Range not satisfiable",
     423: "Locked: another request is writing this upload",
-    429: "Too many queued jobs: retry after Retry-After seconds",
+    429: "Too many queued jobs, or too many of the caller's bodies in flight: retry after Retry-After seconds",
     460: "Checksum mismatch",
     480: "Invalid input (PrizmDoc client error): errorDetails says where",
     500: "Unhealthy",
-    503: "Redis or storage is unreachable: retry after Retry-After seconds",
+    503: "Redis or storage is unreachable, or too many bodies in flight: retry after Retry-After seconds",
     504: "Not ready in time: retry",
     580: "A failure on the server's side (PrizmDoc server error)",
 }
@@ -160,6 +160,8 @@ class _Document:
             responses[status] = self.response(status, body, op.response_headers if status < 400 else ())
         secured = not is_public(op.method, op.template, self.public)
         errors = {*op.errors, 580} | ({401} if secured else set()) | ({503} if op.stateful else set())
+        if op.body is not None:  # service/gate.py: too many bodies in flight (the caller's, or the server's)
+            errors |= {429, 503}
         for status in sorted(errors - responses.keys()):
             envelope = ServerError if status >= 500 else Error
             headers = (*STATUS_HEADERS.get(status, ()), *op.error_headers)

@@ -5,6 +5,7 @@ import io
 import time
 
 import pytest
+from aiohttp import ClientSession
 from PIL import Image
 
 from core.errors import DocumentError
@@ -208,3 +209,76 @@ async def test_broken_and_stalled_multipart_forms(aiohttp_server, env):
         status = int((await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).split(b" ", 2)[1])
         writer.close()
         assert status == (480 if complete else 408), body
+
+
+async def test_many_slow_bodies_get_a_bounded_number_of_places(aiohttp_server, env):
+    # Given a keyed front door that receives at most 6 bodies at once, 4 of them per tenant
+    settings = Settings.from_env(
+        {
+            **env,
+            "PAGEMILL_API_KEYS": "acme:acme-key-123,globex:globex-key-456",
+            "PAGEMILL_MAX_CONCURRENT_UPLOADS": "6",
+            "PAGEMILL_MAX_CONCURRENT_UPLOADS_PER_TENANT": "4",
+            "PAGEMILL_BODY_IDLE_TIMEOUT_S": "60",
+        }
+    )
+    server = await aiohttp_server(create_app(settings))
+    scratch = settings.storage_dir / "tmp"
+    keys_of = {"acme": "acme-key-123", "globex": "globex-key-456"}
+
+    async def slow_upload(tenant: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A client that announces 100 kB and sends 9 bytes of them."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            b"POST /PCCIS/V1/WorkFile?FileExtension=pdf HTTP/1.1\r\nHost: x\r\nAcs-Api-Key: %s\r\n"
+            b"Content-Length: 100000\r\n\r\n%%PDF-1.4" % keys_of[tenant].encode()
+        )
+        await writer.drain()
+        return reader, writer
+
+    async def wait_for_scratch_files(count: int) -> None:
+        for _ in range(100):
+            if len(list(scratch.glob("*.upload"))) == count:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{len(list(scratch.glob('*.upload')))} uploads in flight, not {count}")
+
+    # When acme opens 4 slow uploads, they are all being received
+    held = [await slow_upload("acme") for _ in range(4)]
+    await wait_for_scratch_files(4)
+    # Then acme's fifth is refused at once with 429 and Retry-After, while globex still gets places
+    reader, writer = await slow_upload("acme")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 429") and b"Retry-After: 2" in head, head
+    assert b"TooManyConcurrentUploads" in await asyncio.wait_for(reader.read(1000), 5)
+    writer.close()
+    held += [await slow_upload("globex") for _ in range(2)]
+    await wait_for_scratch_files(6)
+    # And with the front door full, many more slow clients of both tenants are each answered at once (429 for
+    # acme, whose share is full; 503 for globex), and their connections are closed by the server
+    rejected = [await slow_upload(tenant) for tenant in ("acme", "globex") * 30]
+    started = time.monotonic()
+    heads = await asyncio.gather(*(asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 10) for r, _ in rejected))
+    assert time.monotonic() - started < 10
+    assert [h[:12] for h in heads] == [b"HTTP/1.1 429", b"HTTP/1.1 503"] * 30, heads[:2]
+    assert all(b"Retry-After: 2" in h for h in heads)
+    closed = await asyncio.gather(*(asyncio.wait_for(r.read(), 20) for r, _ in rejected))  # EOF: the server hung up
+    assert all(b"errorCode" in body for body in closed)
+    for _, w in rejected:
+        w.close()
+    # while requests without a body are served as usual, and no more than 6 uploads were ever opened
+    async with ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{server.port}/PCCIS/V1/Service/Current/Info") as resp:
+            assert resp.status == 200
+        assert len(list(scratch.glob("*.upload"))) == 6
+        # When the slow clients go away, their places are free again (and their partial bytes are gone)
+        for _, w in held:
+            w.close()
+        await wait_for_scratch_files(0)
+        for tenant in ("acme",) * 4 + ("globex",) * 2:
+            async with http.post(
+                f"http://127.0.0.1:{server.port}/PCCIS/V1/WorkFile?FileExtension=pdf",
+                data=text_pdf(1),
+                headers={"Acs-Api-Key": keys_of[tenant]},
+            ) as resp:
+                assert resp.status == 200, tenant
