@@ -14,11 +14,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
 class CodedError(Exception):
-    """A failure with the errorCode reported to the client; `detail` is for the logs only."""
+    """A failure with the errorCode reported to the client; `detail` is for the logs only, `message` (when
+    given) is a more precise human sentence for the client than the errorCode's own."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", message: str | None = None) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
+        self.message = message
 
 
 class DocumentError(CodedError):
@@ -27,6 +29,19 @@ class DocumentError(CodedError):
 
 class SourceError(CodedError):
     """A viewing session's document (or a watermark image) could not be acquired."""
+
+
+class QuotaExceeded(CodedError):
+    """Storing these bytes would take the tenant past PAGEMILL_TENANT_MAX_BYTES (core/quota.py)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "QuotaExceeded",
+            f"limit {limit}",
+            f"this would take the files you store past your quota of {limit} bytes; "
+            "delete files you no longer need, or wait for them to expire",
+        )
+        self.limit = limit
 
 
 class StorageError(Exception):
@@ -49,6 +64,7 @@ class RenderCrashed(Exception):
 CLIENT_ERRORS: dict[str, tuple[int, str | None, str]] = {
     "IdempotencyKeyReused": (480, "Idempotency-Key", "header"),
     "IdempotentRequestInProgress": (409, None, "body"),
+    "QuotaExceeded": (413, None, "body"),
 }
 
 

@@ -9,6 +9,9 @@ QUEUED_JOB_SEQUENCE = PREFIX + "qj:seq"
 READABLE = PREFIX + "readable"  # sorted set: source extensions workers can read (JSON lists), by expiry ms
 PROCESS_PREFIX = PREFIX + "proc:"
 READY_CHANNEL_PREFIX = PREFIX + "ready:"
+QUOTA_SIZES = PREFIX + "quota:sizes"  # hash: stored object (or reservation) -> bytes it counts
+QUOTA_OWNERS = PREFIX + "quota:owners"  # hash: stored object (or reservation) -> its tenant
+QUOTA_LEASES = PREFIX + "quota:leases"  # sorted set: reservations of bodies in flight, by lease end (ms)
 
 
 def workfile(file_id: str) -> str:
@@ -36,6 +39,11 @@ def queued_job(number: int) -> str:
 def tenant_jobs(tenant: str) -> str:
     """Sorted set of a tenant's queued-job numbers."""
     return f"{PREFIX}qj:t:{tenant}"
+
+
+def quota_total(tenant: str) -> str:
+    """The bytes a tenant holds (the sum of its QUOTA_SIZES entries)."""
+    return f"{PREFIX}quota:t:{tenant}"
 
 
 def idempotency(digest: str) -> str:

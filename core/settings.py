@@ -114,6 +114,7 @@ class Settings:
     max_upload_bytes: int = 2 * 1024**3
     max_json_bytes: int = 1024**2
     max_concurrent_uploads: int = DEFAULT_MAX_CONCURRENT_UPLOADS
+    tenant_max_bytes: int | None = None  # None: no quota, nothing counted
     max_concurrent_uploads_per_tenant: int | None = None  # None: half of max_concurrent_uploads
     body_idle_timeout_s: float = 30.0
     info_shows_host: bool = False
@@ -219,6 +220,7 @@ class Settings:
         read("PAGEMILL_MAX_JSON_BYTES", "max_json_bytes", int, positive)
         read("PAGEMILL_BODY_IDLE_TIMEOUT_S", "body_idle_timeout_s", float, positive)
         read("PAGEMILL_MAX_CONCURRENT_UPLOADS", "max_concurrent_uploads", int, positive)
+        read("PAGEMILL_TENANT_MAX_BYTES", "tenant_max_bytes", int, positive)
         read("PAGEMILL_MAX_CONCURRENT_UPLOADS_PER_TENANT", "max_concurrent_uploads_per_tenant", int, positive)
         read("PAGEMILL_INFO_SHOWS_HOST", "info_shows_host", _boolean, lambda v: True)
         read("PAGEMILL_RENDER_DPI", "render_dpi", int, lambda v: 10 <= v <= 1200, "10-1200")

@@ -6,6 +6,7 @@ MESSAGES: dict[str, str] = {
     "NotFound": "There is no such resource.",
     "MethodNotAllowed": "This route does not take that HTTP method.",
     "RequestBodyTooLarge": "The request body is larger than this server accepts.",
+    "QuotaExceeded": "This would take your stored files past your storage quota; delete some or let them expire.",
     "Unauthorized": "An API key is required (Acs-Api-Key header, Bearer token or HTTP Basic password).",
     "ServiceUnavailable": "The service cannot reach its Redis or storage right now; retry after Retry-After seconds.",
     "InternalError": "Something failed inside the server; the request id identifies it in the logs.",

@@ -17,6 +17,7 @@ from arq.connections import ArqRedis
 from core import keyspace
 from core.apikeys import ApiKeys
 from core.queue import connect_redis
+from core.quota import Quota
 from core.records import Store, now_ms
 from core.sessions import SessionStore
 from core.settings import DEFAULT_MAX_CONCURRENT_UPLOADS, DEFAULT_PUBLIC_ROUTES, Settings
@@ -125,6 +126,7 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
                 raise RuntimeError("REDIS_URL is not set")
             app[keys.REDIS] = await connect_redis(settings.redis_url)
         app[keys.STORE] = Store(app[keys.REDIS])
+        app[keys.QUOTA] = Quota(app[keys.REDIS], settings.tenant_max_bytes)
         app[keys.VIEWS] = SessionStore(app[keys.REDIS])
         yield
         if redis is None:
@@ -132,7 +134,7 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
 
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.STORAGE] = storage if storage is not None else open_storage(settings)
-        app[keys.UPLOADS] = Uploads(app[keys.REDIS], app[keys.STORAGE], app[keys.STORE])
+        app[keys.UPLOADS] = Uploads(app[keys.REDIS], app[keys.STORAGE], app[keys.STORE], app[keys.QUOTA])
         yield
         if storage is None:
             await app[keys.STORAGE].close()

@@ -128,7 +128,7 @@ def error_response(exc: Exception) -> web.StreamResponse:
         return json_error(exc.status, exc.body(), exc.headers, exc.reason)
     except CodedError as exc:
         status, at, in_ = CLIENT_ERRORS.get(exc.code, (480, None, "body"))
-        return json_error(status, ApiError(exc.code, at=at, in_=in_).body())
+        return json_error(status, ApiError(exc.code, at=at, in_=in_, message=exc.message).body())
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

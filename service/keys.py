@@ -3,6 +3,7 @@
 from aiohttp import web
 from arq.connections import ArqRedis
 
+from core.quota import Quota
 from core.records import Store
 from core.sessions import SessionStore
 from core.settings import Settings
@@ -19,5 +20,6 @@ STARTED_MS = web.AppKey("started_ms", int)
 VIEWS = web.AppKey("views", SessionStore)
 WAITER = web.AppKey("waiter", Waiter)
 UPLOADS = web.AppKey("uploads", Uploads)
+QUOTA = web.AppKey("quota", Quota)  # the tenants' stored bytes (core/quota.py)
 POLL_CACHE = web.AppKey("poll_cache", PollCache)
 OPENAPI = web.AppKey("openapi", dict)  # the OpenAPI document, built once from the route table

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from core import keyspace
 from core.ids import new_affinity_token, new_id
+from core.quota import Quota, Reservation
 from core.records import Store, make_workfile, now_ms
 from core.sniff import SNIFF_BYTES, choose_extension, refine, sniff_extension
 from core.storage.base import Meter, Part, Storage, workfile_key
@@ -55,18 +56,21 @@ class Segment:
     received: int
     complete: bool
     part: Part
+    reservation: Reservation
 
     async def discard(self) -> None:
         await self.part.discard()
+        await self.reservation.cancel()
 
 
 class Uploads:
     """Upload records in Redis and their bytes in storage."""
 
-    def __init__(self, redis: Redis, storage: Storage, store: Store) -> None:
+    def __init__(self, redis: Redis, storage: Storage, store: Store, quota: Quota) -> None:
         self.redis = redis
         self.storage = storage
         self.store = store
+        self.quota = quota
         self._refresh = redis.register_script(_REFRESH)
         self._release = redis.register_script(_RELEASE)
 
@@ -109,6 +113,7 @@ class Uploads:
         await self.redis.delete(key, key + ":known")
         await self.redis.zrem(keyspace.EXPIRY_INDEX, f"obj:{key}|{partial_key(upload_id)}")
         await self.storage.delete_prefix(partial_key(upload_id))
+        await self.quota.release(partial_key(upload_id))
 
     @contextlib.asynccontextmanager
     async def locked(self, upload_id: str) -> AsyncIterator["Lock"]:
@@ -140,6 +145,8 @@ class Uploads:
         segment with `append` or drops it with `discard`.
         """
         offset = record["offset"]
+        # the upload's bytes count against its tenant's quota as they arrive (its entry holds `offset` already)
+        reservation = self.quota.reservation(record.get("tenant", ""), partial_key(record["id"]), offset)
         part = self.storage.open_part(partial_key(record["id"]), offset)
         received, since_refresh = 0, 0
         complete = True
@@ -148,6 +155,7 @@ class Uploads:
                 async for chunk in stream:
                     if offset + received + len(chunk) > limit:
                         raise TooLarge(limit)
+                    await reservation.grow(received + len(chunk))
                     part.write(chunk)
                     if digest is not None:
                         digest.update(chunk)
@@ -160,10 +168,11 @@ class Uploads:
                 complete = False  # broke off or stalled: the client resumes from the offset
         except BaseException:
             await part.discard()
+            await reservation.cancel()
             raise
         if body.content_length is not None and received < body.content_length:
             complete = False
-        return Segment(offset, received, complete, part)
+        return Segment(offset, received, complete, part, reservation)
 
     async def append(self, record: dict[str, Any], segment: Segment) -> None:
         """Keep a received segment: store it and move the record's offset past it (save the record after)."""
@@ -171,6 +180,7 @@ class Uploads:
             await segment.discard()
             return
         await segment.part.keep()
+        await segment.reservation.settle(partial_key(record["id"]), segment.start + segment.received)
         starts = [s for s in record.get("part_starts", []) if s < segment.start]
         record["part_starts"] = [*starts, segment.start]
         record["offset"] = segment.start + segment.received
@@ -199,6 +209,10 @@ class Uploads:
         wf = make_workfile(file_id, extension, meter.size, meter.sha256, expires, affinity, record.get("tenant", ""))
         wf = wf.model_copy(update={"filename": record.get("filename") or ""})
         await self.store.put_workfile(wf)
+        # the parts' bytes are the work file's now (setting the same size twice changes nothing: a retried save)
+        await self.quota.charge(
+            wf.tenant, workfile_key(file_id), meter.size, check=False, fold=partial_key(record["id"])
+        )
         record.update(fileId=file_id, offset=meter.size, part_starts=[])
         await self.save(record)
         await self.redis.zrem(keyspace.EXPIRY_INDEX, f"obj:{upload_key(record['id'])}|{partial_key(record['id'])}")

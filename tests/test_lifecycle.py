@@ -88,7 +88,12 @@ async def test_expired_work_files_are_gone_metadata_and_bytes(aiohttp_client, en
     # metadata is gone as soon as the lifetime ends...
     assert (await client.get(f"/PCCIS/V1/WorkFile/{wf['fileId']}")).status == 404
     # ...and the sweeper deletes the bytes
-    ctx = {"store": Store(client.app[keys.REDIS]), "storage": LocalStorage(settings.storage_dir), "settings": settings}
+    ctx = {
+        "store": Store(client.app[keys.REDIS]),
+        "storage": LocalStorage(settings.storage_dir),
+        "settings": settings,
+        "quota": client.app[keys.QUOTA],
+    }
     assert await sweep.sweep_expired(ctx) == 1
     assert [p for p in objects.rglob("*") if p.is_file()] == []
     assert await client.app[keys.REDIS].zcard("pm:expiry") == 0

@@ -241,7 +241,12 @@ async def test_the_sweeper_deletes_expired_bytes_from_the_bucket(
     assert len(bucket_keys(s3_server, s3_bucket)) == 3
     # When their lifetime is over and the sweeper runs
     await asyncio.sleep(1.2)
-    ctx = {"store": client.app[keys.STORE], "storage": client.app[keys.STORAGE], "settings": client.app[keys.SETTINGS]}
+    ctx = {
+        "store": client.app[keys.STORE],
+        "storage": client.app[keys.STORAGE],
+        "settings": client.app[keys.SETTINGS],
+        "quota": client.app[keys.QUOTA],
+    }
     assert await sweep.sweep_expired(ctx) == 2
     # Then the bucket is empty, and so is this host's cache
     assert bucket_keys(s3_server, s3_bucket) == []

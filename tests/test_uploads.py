@@ -163,7 +163,12 @@ async def test_abandoned_uploads_expire_and_their_bytes_are_swept(aiohttp_client
     assert (await put_part(client, NATIVE, upload_id, os.urandom(500), 0)).status == 200
     await asyncio.sleep(1.2)
     assert (await put_part(client, NATIVE, upload_id, b"x", 500)).status == 404
-    ctx = {"store": client.app[keys.STORE], "storage": client.app[keys.STORAGE], "settings": settings}
+    ctx = {
+        "store": client.app[keys.STORE],
+        "storage": client.app[keys.STORAGE],
+        "settings": settings,
+        "quota": client.app[keys.QUOTA],
+    }
     assert await sweep.sweep_expired(ctx) >= 1
     assert not (settings.storage_dir / "objects" / partial_key(upload_id)).exists()
 

@@ -4,6 +4,7 @@ ctx keys set up in `startup` (and closed in `shutdown`), shared by both queues' 
     settings  Settings        the validated configuration
     queue     ArqRedis        this process's own Redis connection: state and enqueueing
     store     Store           typed Redis state (on `queue`)
+    quota     Quota           the tenants' stored bytes, held to PAGEMILL_TENANT_MAX_BYTES
     storage   Storage         byte storage
     pool      RenderPool      the rendering process pool (interactive calls go first)
     office    Office          LibreOffice converters (the office source stage and docx output)
@@ -31,6 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from core import capabilities
 from core.metrics import publish_storage_stats_every
 from core.queue import connect_redis
+from core.quota import Quota
 from core.records import Store
 from core.settings import Settings
 from core.storage import open_storage
@@ -55,6 +57,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     assert settings.redis_url
     ctx["queue"] = await connect_redis(settings.redis_url)
     ctx["store"] = Store(ctx["queue"])
+    ctx["quota"] = Quota(ctx["queue"], settings.tenant_max_bytes)
     ctx["storage"] = open_storage(settings)
     ctx["pool"] = RenderPool(settings.render_processes, settings.max_image_pixels)
     await ctx["pool"].warm_up()

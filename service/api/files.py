@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from core import keyspace
+from core.errors import QuotaExceeded
 from core.records import now_ms
 from core.sniff import content_type_for, sniff_extension
 from core.storage.base import MeteredUpload
@@ -104,18 +105,22 @@ async def upload(request: web.Request) -> web.Response:
     handle = str(uuid.uuid4())
     extension = filename.rpartition(".")[2].lower() if "." in filename else ""
     storage_key = f"fs/{handle[:2]}/{handle}"
+    reservation = request.app[keys.QUOTA].reservation(request[TENANT])
     upload_ = MeteredUpload(storage.open_upload())
     try:
         async for chunk in (await file_body(request)).chunks:
             if upload_.size + len(chunk) > settings.max_upload_bytes:
                 raise _fail(413, "RequestBodyTooLarge", f"files are limited to {settings.max_upload_bytes} bytes")
+            await reservation.grow(upload_.size + len(chunk))
             upload_.write(chunk)
         await upload_.commit(storage_key)
-    except MalformedMultipart as exc:  # no boundary, or a broken part: the client's mistake
+    except BaseException as exc:
         await upload_.abort()
-        raise _fail(400, "InvalidMultipart", f"the multipart body cannot be read: {exc}") from None
-    except BaseException:
-        await upload_.abort()
+        await reservation.cancel()
+        if isinstance(exc, MalformedMultipart):  # no boundary, or a broken part: the client's mistake
+            raise _fail(400, "InvalidMultipart", f"the multipart body cannot be read: {exc}") from None
+        if isinstance(exc, QuotaExceeded):
+            raise _fail(413, exc.code, exc.message or "") from None
         raise
     sniffed = sniff_extension(upload_.head)
     key = versions_key(request[TENANT], namespace, filename)
@@ -130,6 +135,7 @@ async def upload(request: web.Request) -> web.Response:
         "last_modified_ms": now_ms(),
     }
     await redis.hset(key, f"v:{version_no}", json.dumps(version))
+    await reservation.settle(storage_key, upload_.size)
     log.info("file_version_stored", namespace=namespace, version=version_no, size=upload_.size)
     return web.json_response(
         {
@@ -185,6 +191,7 @@ async def delete(request: web.Request) -> web.Response:
     for version in doomed:
         await request.app[keys.REDIS].hdel(key, f"v:{version['version']}")
         await request.app[keys.STORAGE].delete(version["storage_key"])
+        await request.app[keys.QUOTA].release(version["storage_key"])
     if raw is None or len(versions) == 1:
         await request.app[keys.REDIS].delete(key)
     return web.json_response({"code": 200, "status": "true", "message": f"Deleted {len(doomed)} version(s)"})

@@ -123,6 +123,7 @@ async def delete_session(request: web.Request) -> web.Response:
     if session.get("ownsSource") == "1":  # nothing of a private session outlives it
         await request.app[keys.STORE].delete_workfile(session["fileId"])
         await storage.delete(workfile_key(session["fileId"]))
+        await request.app[keys.QUOTA].release(workfile_key(session["fileId"]))
     log.info("session_deleted", session_id=session["id"][:12])
     return web.Response(status=204)
 
@@ -146,6 +147,7 @@ async def put_source_file(request: web.Request) -> web.Response:
     if await views.set_source(session["id"], wf.file_id, doc_id, wf.extension, owned=True) != 1:
         await request.app[keys.STORE].delete_workfile(wf.file_id)
         await request.app[keys.STORAGE].delete(workfile_key(wf.file_id))
+        await request.app[keys.QUOTA].release(workfile_key(wf.file_id))
         raise ApiError("CannotChangeDocument", at="body", in_="body")
     log.info("session_source_uploaded", session_id=session["id"][:12], file_id=wf.file_id, size=wf.size)
     await _after_source(request, session["id"])

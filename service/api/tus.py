@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from core.errors import QuotaExceeded
 from core.ids import is_valid_id
 from core.sniff import extension_for
 from service import keys
@@ -122,6 +123,8 @@ async def _write(request: web.Request, record: dict[str, Any], claimed_offset: s
                 )
             except TooLarge:
                 raise _fail(413, "UploadLengthExceeded", "the body goes past Upload-Length") from None
+            except QuotaExceeded as exc:
+                raise _fail(413, exc.code, exc.message or "") from None
             if digest is not None and (not segment.complete or digest.digest() != expected):
                 await segment.discard()
                 if segment.complete:

@@ -51,6 +51,7 @@ async def receive_workfile(
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(limit)
     file_id = new_id()
+    reservation = request.app[keys.QUOTA].reservation(request[TENANT])
     upload = MeteredUpload(storage.open_upload(), SNIFF_BYTES)
     try:
         body = await file_body(request)
@@ -60,6 +61,7 @@ async def receive_workfile(
         async for chunk in body.chunks:
             if upload.size + len(chunk) > limit:
                 raise PayloadTooLarge(limit)
+            await reservation.grow(upload.size + len(chunk))  # QuotaExceeded stops the body here
             upload.write(chunk)
         if upload.size == 0:
             raise InvalidInput(
@@ -76,6 +78,7 @@ async def receive_workfile(
         sniffed = await refine(sniffed, lambda: storage.local_path(workfile_key(file_id)))
     except BaseException as exc:
         await upload.abort()
+        await reservation.cancel()
         if isinstance(exc, MalformedMultipart):
             raise InvalidInput("body", message=f"the multipart body cannot be read: {exc}") from None
         raise
@@ -84,6 +87,7 @@ async def receive_workfile(
     expires = now_ms() + lifetime_s * 1000
     wf = make_workfile(file_id, extension, upload.size, upload.sha256, expires, affinity, request[TENANT])
     await store.put_workfile(wf)
+    await reservation.settle(workfile_key(file_id), upload.size)
     return wf
 
 
@@ -149,5 +153,6 @@ async def delete_workfile(request: web.Request) -> web.Response:
     if not await request.app[keys.STORE].delete_workfile(file_id):
         raise NotFound("WorkFileDoesNotExist")
     await request.app[keys.STORAGE].delete(workfile_key(file_id))
+    await request.app[keys.QUOTA].release(workfile_key(file_id))
     log.info("workfile_deleted", file_id=file_id)
     return web.Response(status=204)

@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 
-from core.errors import DocumentError, RenderCrashed, RenderTimeout, StorageError, render_failure
+from core.errors import DocumentError, QuotaExceeded, RenderCrashed, RenderTimeout, StorageError, render_failure
 from core.ids import derive_id
 from core.metrics import record_outcome
 from core.processes import end_process
@@ -86,20 +86,23 @@ async def _source_file(ctx: Ctx, file_id: str) -> WorkFile:
 async def _store_output(
     ctx: Ctx, out_id: str, tmp_path: Any, rendered: Rendered, extension: str, record: dict[str, Any], expires_ms: int
 ) -> None:
-    """Rename a finished file into place, then record it as a work file."""
+    """Rename a finished file into place, record it as a work file and count it against the tenant's quota
+    (QuotaExceeded, with the file deleted again, when it does not fit). In that order, so a worker that dies
+    in between leaves a file counted for no one rather than a count for no file; a second run of the job
+    sets the same size again, so nothing is counted twice."""
     storage: Storage = ctx["storage"]
+    tenant = record.get("tenant", "")
     await storage.commit_file(tmp_path, workfile_key(out_id))
     await ctx["store"].put_workfile(
         make_workfile(
-            out_id,
-            extension,
-            rendered.size,
-            rendered.sha256,
-            expires_ms,
-            record.get("affinityToken", ""),
-            record.get("tenant", ""),
+            out_id, extension, rendered.size, rendered.sha256, expires_ms, record.get("affinityToken", ""), tenant
         )
     )
+    try:
+        await ctx["quota"].charge(tenant, workfile_key(out_id), rendered.size)
+    except QuotaExceeded:
+        await discard(ctx, [out_id])
+        raise
 
 
 def _output_expiry(ctx: Ctx, record: dict[str, Any]) -> int:

@@ -10,10 +10,11 @@ from typing import Any
 import structlog
 from arq import Retry
 
-from core.errors import infrastructure
+from core.errors import CodedError, infrastructure
 from core.metrics import record_job, record_outcome
 from core.processes import end_process, hand_over_webhook
 from core.storage.base import workfile_key
+from schemas import jobs
 from schemas.errors import process_message, result_messages
 from workers.jobs import Ctx
 
@@ -31,6 +32,18 @@ def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
             started = time.perf_counter()
             try:
                 return await fn(ctx, process_id, *args)
+            except CodedError as exc:
+                # a client-caused failure that concerns the whole process (its outputs would take the tenant
+                # past the storage quota): it ends with that errorCode, and what it stored so far goes
+                log.info("process_stopped", error_code=exc.code, detail=str(exc))
+                await fail(ctx, process_id, exc.code)
+                await ctx["queue"].enqueue_job(
+                    jobs.DISCARD_OUTPUTS,
+                    process_id,
+                    _job_id=jobs.discard_job_id(process_id),
+                    _queue_name=jobs.BATCH_QUEUE,
+                )
+                return None
             except Exception as exc:
                 found = infrastructure(exc)
                 if found is None:
@@ -83,3 +96,4 @@ async def discard(ctx: Ctx, file_ids: list[str]) -> None:
     for file_id in file_ids:
         await ctx["store"].delete_workfile(file_id)
         await ctx["storage"].delete(workfile_key(file_id))
+        await ctx["quota"].release(workfile_key(file_id))

@@ -15,6 +15,7 @@ from arq import Retry
 from core import keyspace
 from core.errors import (
     DocumentError,
+    QuotaExceeded,
     RenderCrashed,
     RenderTimeout,
     SourceError,
@@ -329,6 +330,14 @@ async def view_acquire(ctx: Ctx, session_id: str) -> str:
     expires_ms = now_ms() + source_lifetime_s(settings, session) * 1000
     wf = make_workfile(file_id, extension, upload.size, upload.sha256, expires_ms, "", session.get("tenant", ""))
     await ctx["store"].put_workfile(wf)
+    try:  # (counted once stored, as a worker's outputs are: see conversions._store_output)
+        await ctx["quota"].charge(wf.tenant, workfile_key(file_id), wf.size)
+    except QuotaExceeded as exc:
+        await ctx["store"].delete_workfile(file_id)
+        await ctx["storage"].delete(workfile_key(file_id))
+        log.info("source_failed", error_code=exc.code)
+        await views.set_source_error(session_id, exc.code)
+        return "failed"
     doc_id = document_id(wf.sha256, props.get("password"))
     if await views.set_source(session_id, file_id, doc_id, extension, owned=True) != 1:
         return "raced"
