@@ -1,6 +1,7 @@
 """Real test documents generated on the fly: multi-page text PDFs, images, broken files."""
 
 import io
+import re
 import zlib
 
 from PIL import Image, ImageDraw
@@ -111,3 +112,72 @@ def image_pdf(pages: int, size: tuple[int, int] = (1240, 1754)) -> bytes:
     buf = io.BytesIO()
     frames[0].save(buf, "PDF", save_all=True, append_images=frames[1:], resolution=150.0, quality=80)
     return buf.getvalue()
+
+
+def broken_xref_pdf(pages: int) -> bytes:
+    """A text PDF whose xref offsets are all wrong and whose trailer is cut off (PDFium refuses it)."""
+    good = text_pdf(pages)
+    at = good.index(b"xref\n")
+    table = good[at : good.index(b"trailer")]
+    wrong = re.sub(rb"(\d{10}) 00000 n", lambda m: b"%010d 00000 n" % (int(m.group(1)) + 7), table)
+    return good[:at] + wrong + b"trailer\n<< /Size 1"
+
+
+def lost_page_tree_pdf(pages: int) -> bytes:
+    """A text PDF whose catalog names a page tree object that does not exist (PDFium refuses it)."""
+    return text_pdf(pages).replace(b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Catalog /Pages 99 0 R >>")
+
+
+def packed_pdf(pages: int, *, damaged: bool = False) -> bytes:
+    """A text PDF 1.5 whose dictionaries (catalog, page tree, pages) are packed in an object stream, with a
+    cross-reference stream; `damaged` cuts the file off after the object stream (no xref, no trailer)."""
+    contents, dicts = [], []  # dicts: (number, text), packed into the object stream
+    font, catalog, tree = 1, 2, 3
+    dicts += [(font, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")]
+    kids = []
+    number = 4
+    for n in range(1, pages + 1):
+        stream = zlib.compress(b"BT /F1 28 Tf 72 700 Td (Page %d) Tj ET" % n)
+        contents.append(
+            (number, b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(stream), stream))
+        )
+        dicts.append((number + 1, b"<< /Type /Page /Parent 3 0 R /MediaBox [0 0 612 792] "
+                      b"/Resources << /Font << /F1 1 0 R >> >> /Contents %d 0 R >>" % number))  # fmt: skip
+        kids.append(number + 1)
+        number += 2
+    dicts += [(catalog, b"<< /Type /Catalog /Pages 3 0 R >>")]
+    dicts += [(tree, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), pages))]
+    body, header = b"", []
+    for num, text in dicts:
+        header.append(b"%d %d" % (num, len(body)))
+        body += text + b"\n"
+    first = b" ".join(header) + b"\n"
+    packed = zlib.compress(first + body)
+    objstm = number
+    out = io.BytesIO()
+    out.write(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    offsets = {}
+    for num, text in contents:
+        offsets[num] = out.tell()
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (num, text))
+    offsets[objstm] = out.tell()
+    out.write(b"%d 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream\nendobj\n"
+              % (objstm, len(dicts), len(first), len(packed), packed))  # fmt: skip
+    if damaged:
+        return out.getvalue()
+    xref = objstm + 1
+    rows = [b"\x00\x00\x00\x00\xff\xff"]
+    index_in = {num: i for i, (num, _) in enumerate(dicts)}
+    for num in range(1, xref + 1):
+        if num in index_in:
+            rows.append(b"\x02" + objstm.to_bytes(3, "big") + index_in[num].to_bytes(2, "big"))
+        elif num == xref:
+            rows.append(b"\x01" + out.tell().to_bytes(3, "big") + b"\x00\x00")
+        else:
+            rows.append(b"\x01" + offsets[num].to_bytes(3, "big") + b"\x00\x00")
+    table = zlib.compress(b"".join(rows))
+    at = out.tell()
+    out.write(b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 3 2] /Root %d 0 R /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream\nendobj\n"
+              % (xref, xref + 1, catalog, len(table), table))  # fmt: skip
+    out.write(b"startxref\n%d\n%%%%EOF\n" % at)
+    return out.getvalue()

@@ -9,6 +9,7 @@ from PIL import TiffImagePlugin
 
 from core.errors import DocumentError
 from workers.render import stamp
+from workers.render.document import open_pdf
 from workers.render.encode import hash_file
 from workers.render.page import watermarked
 from workers.render.spec import POINTS_PER_INCH, Rendered
@@ -61,10 +62,7 @@ def build_pdf(
     out = pdfium.PdfDocument.new()
     try:
         for part in parts:
-            try:
-                src = pdfium.PdfDocument(part.path, password=part.password)
-            except pdfium.PdfiumError as exc:
-                raise DocumentError("CorruptFile", str(exc)) from None
+            src = open_pdf(part.path, part.password)  # (a damaged source is repaired as it was to be counted)
             try:
                 out.import_pages(src, pages=list(part.pages))
             except pdfium.PdfiumError as exc:

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from core.errors import DocumentError
 from schemas import formats
+from workers.render import repair
 from workers.render.spec import POINTS_PER_INCH, RenderSpec, fit_scale
 
 RASTER_DPI = 96
@@ -31,24 +32,84 @@ class Document(Protocol):
     def close(self) -> None: ...
 
 
+def _opened(source: "str | repair.Patched", password: str | None) -> pdfium.PdfDocument | None:
+    """PDFium's document, or None when PDFium finds it damaged; DocumentError for a password or security
+    handler problem (no repair helps with those)."""
+    try:
+        return pdfium.PdfDocument(source, password=password, autoclose=not isinstance(source, str))
+    except pdfium.PdfiumError as exc:
+        if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+            raise DocumentError("InvalidPassword", "password missing or wrong") from None
+        if exc.err_code == pdfium_c.FPDF_ERR_SECURITY:
+            raise DocumentError("UnsupportedSecurityHandler") from None
+        if exc.err_code not in (pdfium_c.FPDF_ERR_FORMAT, pdfium_c.FPDF_ERR_UNKNOWN):
+            raise DocumentError("CorruptFile", str(exc)) from None
+        return None
+
+
+def _loadable(pdf: pdfium.PdfDocument) -> int:
+    """How many of a repaired document's pages PDFium can load (a page tree may name pages that are gone)."""
+    count = 0
+    for index in range(len(pdf)):
+        try:
+            pdf[index].close()
+            count += 1
+        except pdfium.PdfiumError:
+            continue
+    return count
+
+
+def open_pdf(path: str, password: str | None) -> pdfium.PdfDocument:
+    """Open a PDF with PDFium. One it refuses as damaged ("Data format error") or finds no page in is
+    repaired first (workers/render/repair.py: a rebuilt cross-reference, then a rebuilt page tree of the
+    page objects that are there) and the version with the most pages that load is opened; CorruptFile
+    when no page can be recovered."""
+    pdf = _opened(path, password)
+    if pdf is not None and len(pdf) > 0:
+        return pdf
+    if pdf is not None:
+        pdf.close()
+    best: tuple[tuple[int, bool], pdfium.PdfDocument | None] = ((0, False), None)  # (pages that load, all do)
+    try:
+        for patched in repair.attempts(path):
+            pdf = _opened(patched, password)
+            if pdf is None:
+                patched.close()
+                continue
+            loadable = _loadable(pdf)
+            complete = loadable > 0 and loadable == len(pdf)
+            if loadable and (loadable, complete) > best[0]:
+                if best[1] is not None:
+                    best[1].close()
+                best = ((loadable, complete), pdf)
+            else:
+                pdf.close()
+            if complete:
+                break  # every page of this version loads
+    except (repair.GaveUp, OSError, ValueError, MemoryError) as exc:
+        if best[1] is not None:
+            best[1].close()
+        raise DocumentError("CorruptFile", f"damaged, and not repairable: {exc}") from None
+    if best[1] is None:
+        raise DocumentError("CorruptFile", "damaged, and no page could be recovered")
+    return best[1]
+
+
 class PdfSource:
-    """A PDF opened with PDFium."""
+    """A PDF opened with PDFium (repaired first when it is damaged)."""
 
     def __init__(self, path: str, password: str | None) -> None:
-        try:
-            self.pdf = pdfium.PdfDocument(path, password=password)
-        except pdfium.PdfiumError as exc:
-            if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
-                raise DocumentError("InvalidPassword", "password missing or wrong") from None
-            if exc.err_code == pdfium_c.FPDF_ERR_SECURITY:
-                raise DocumentError("UnsupportedSecurityHandler") from None
-            raise DocumentError("CorruptFile", str(exc)) from None
+        self.pdf = open_pdf(path, password)
         self.page_count = len(self.pdf)
-        if self.page_count == 0:
-            raise DocumentError("CorruptFile", "the document has no pages")
+
+    def _page(self, index: int) -> pdfium.PdfPage:
+        try:
+            return self.pdf[index]
+        except pdfium.PdfiumError as exc:  # a page the page tree names but PDFium cannot load
+            raise DocumentError("CorruptFile", f"page {index + 1}: {exc}") from None
 
     def render(self, index: int, spec: RenderSpec) -> Image.Image:
-        page = self.pdf[index]
+        page = self._page(index)
         try:
             width, height = page.get_size()
             if width <= 0 or height <= 0:
@@ -70,7 +131,7 @@ class PdfSource:
         return [tuple(self.pdf.get_page_size(i)) for i in range(self.page_count)]  # type: ignore[misc]
 
     def text(self, index: int) -> str:
-        page = self.pdf[index]
+        page = self._page(index)
         try:
             textpage = page.get_textpage()
             try:
