@@ -61,7 +61,7 @@ STATUS = {
     410: "Gone: the resource has expired",
     411: "Content-Length is required",
     412: "Precondition failed (tus: an unsupported Tus-Resumable version)",
-    413: "The body is larger than the configured limit",
+    413: "The body is larger than the configured limit, or than the tenant's storage quota allows",
     415: "Unsupported Content-Type",
     416: "Range not satisfiable",
     423: "Locked: another request is writing this upload",
