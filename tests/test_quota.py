@@ -13,6 +13,7 @@ from service.uploads import partial_key
 from tests.conftest import running_worker
 from tests.docgen import text_pdf
 from workers.jobs import conversions, sweep
+from workers.office import find_engine
 from workers.runner import WorkerGroup
 
 ACME = {"Acs-Api-Key": "acme-key-123"}
@@ -298,3 +299,25 @@ async def test_a_fetched_viewing_source_counts_and_is_refused_past_the_quota(aio
                 assert (await resp.json())["errorCode"] == "QuotaExceeded"
     assert await held(api, "acme") == len(text_pdf(1))
     assert len([p for p in stored_files(settings) if p.parts[-3] == "wf"]) == 1
+
+
+@pytest.mark.skipif(find_engine() is None, reason="LibreOffice is not installed")
+async def test_an_office_sources_pdf_counts_and_is_refused_past_the_quota(aiohttp_client, env):
+    text = b"A few words of plain text, turned into a PDF by LibreOffice.\n"
+    # Given room for the text file but not for the PDF LibreOffice makes of it (a few kB)
+    settings = Settings.from_env(quota_env(env, limit=len(text) + 500))
+    api = await aiohttp_client(create_app(settings))
+    source = await (await api.post("/PCCIS/V1/WorkFile?FileExtension=txt", data=text, headers=ACME)).json()
+    body = {"input": {"sources": [{"fileId": source["fileId"]}], "dest": {"format": "pdf"}}}
+    pid = (await (await api.post("/v2/contentConverters", json=body, headers=ACME)).json())["processId"]
+    async with running_worker(settings):
+        for _ in range(900):
+            final = await (await api.get(f"/v2/contentConverters/{pid}", headers=ACME)).json()
+            if final["state"] != "processing":
+                break
+            await asyncio.sleep(0.1)
+    # Then the conversion fails naming the quota, and only the text file is held
+    assert final["state"] == "error", final
+    assert final["output"]["results"][0]["errorCode"] == "QuotaExceeded", final
+    assert await held(api, "acme") == len(text)
+    assert len(stored_files(settings)) == 1

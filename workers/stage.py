@@ -13,7 +13,7 @@ from pathlib import Path
 import structlog
 
 from core import keyspace
-from core.errors import DocumentError
+from core.errors import DocumentError, QuotaExceeded
 from core.ids import derive_id
 from core.records import Store, make_workfile, now_ms
 from core.settings import Settings
@@ -67,7 +67,8 @@ async def open_source(ctx: Ctx, wf: WorkFile, password: str | None) -> Source:
             try:
                 await _convert(ctx, wf, fmt, password, target)
             except DocumentError as exc:
-                await store.redis.set(keyspace.stage_error(target), f"{exc.code} {exc}", ex=ERROR_TTL_S)
+                if exc.code != "QuotaExceeded":  # (that one passes once the tenant frees space: not remembered)
+                    await store.redis.set(keyspace.stage_error(target), f"{exc.code} {exc}", ex=ERROR_TTL_S)
                 raise
             finally:
                 if await store.redis.get(lock) == token.encode():
@@ -117,6 +118,12 @@ async def _convert(ctx: Ctx, wf: WorkFile, fmt: formats.Format, password: str | 
     expires_ms = max(wf.expires_ms, now_ms() + settings.workfile_lifetime_s * 1000)
     pdf = make_workfile(target, "pdf", size, sha256, expires_ms, wf.affinity_token, wf.tenant)
     await ctx["store"].put_workfile(pdf)
+    try:  # the PDF is the tenant's work file: counted once stored, as conversion outputs are
+        await ctx["quota"].charge(wf.tenant, workfile_key(target), size)
+    except QuotaExceeded as exc:
+        await ctx["store"].delete_workfile(target)
+        await storage.delete(workfile_key(target))
+        raise DocumentError(exc.code, str(exc)) from None
     log.info("office_converted", extension=wf.extension, ms=round((time.perf_counter() - started) * 1000), size=size)
 
 
