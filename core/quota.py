@@ -146,15 +146,16 @@ class Reservation:
         limit = self.quota.limit or 0
         return max(64 * 1024, min(STEP_BYTES, limit // 64))
 
-    async def grow(self, received: int) -> None:
-        """Make room for `received` bytes after the base; QuotaExceeded when the tenant has none left."""
+    async def grow(self, received: int, *, whole: bool = False) -> None:
+        """Make room for `received` bytes after the base (`whole`: the body's known length, so exactly that);
+        QuotaExceeded when the tenant has none left."""
         if self.quota.limit is None:
             return
         needed = self.base + received
         stale = self.leased and time.monotonic() - self._renewed > LEASE_S / 4
         if needed <= self.granted and not stale:
             return
-        wanted = max(needed + self._step(), self.granted)
+        wanted = max(needed if whole else needed + self._step(), self.granted)
         self.granted = await self.quota.charge(
             self.tenant, self.obj, wanted, needed=needed, lease_s=LEASE_S if self.leased else 0
         )

@@ -151,6 +151,8 @@ class Uploads:
         received, since_refresh = 0, 0
         complete = True
         try:
+            if body.content_length and offset + body.content_length <= limit:
+                await reservation.grow(body.content_length, whole=True)  # room for the whole part first
             try:
                 async for chunk in stream:
                     if offset + received + len(chunk) > limit:

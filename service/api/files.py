@@ -108,6 +108,8 @@ async def upload(request: web.Request) -> web.Response:
     reservation = request.app[keys.QUOTA].reservation(request[TENANT])
     upload_ = MeteredUpload(storage.open_upload())
     try:
+        if request.content_length:  # known: room for all of it first (see workfiles.receive_workfile)
+            await reservation.grow(request.content_length, whole=True)
         async for chunk in (await file_body(request)).chunks:
             if upload_.size + len(chunk) > settings.max_upload_bytes:
                 raise _fail(413, "RequestBodyTooLarge", f"files are limited to {settings.max_upload_bytes} bytes")

@@ -54,6 +54,8 @@ async def receive_workfile(
     reservation = request.app[keys.QUOTA].reservation(request[TENANT])
     upload = MeteredUpload(storage.open_upload(), SNIFF_BYTES)
     try:
+        if request.content_length:  # known: room for all of it first, so racing uploads cannot starve each other
+            await reservation.grow(request.content_length, whole=True)
         body = await file_body(request)
         if not body.found:
             raise InvalidInput("body", message="the multipart form has no file part (a part with a file name)")
