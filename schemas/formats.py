@@ -5,7 +5,7 @@ for a new kind of source, a way to open it in workers/render/document.py)."""
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["pdf", "raster", "office", "text", "html", "data"]
+Kind = Literal["pdf", "raster", "office", "text", "html", "email", "data"]
 # How a source of this format is opened for rendering: PDFium, Pillow, through the office source stage
 # (LibreOffice turns it into a PDF first, cached by content), or not at all (not convertible).
 Opener = Literal["pdfium", "pillow", "office"] | None
@@ -120,6 +120,7 @@ FORMATS: tuple[Format, ...] = (
     Format("md", "text/markdown", "text", aliases=("markdown",), opener="office", office_import="text"),
     Format("csv", "text/csv", "text", opener="office", office_import="csv"),
     Format("tsv", "text/tab-separated-values", "text", aliases=("tab",), opener="office", office_import="tsv"),
+    Format("eml", "message/rfc822", "email", opener="office", office_import="html"),
     Format("json", "application/json", "data"),
 )  # fmt: skip
 

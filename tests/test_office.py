@@ -403,3 +403,23 @@ async def test_libreoffice_is_replaced_after_max_docs_in_the_background(aiohttp_
         # Every document converted; LibreOffice was replaced after the 2nd and the 4th
         assert office.converted == 5
         assert len({pid for pid in pids if pid}) >= 2, pids
+
+
+async def test_an_email_converts_with_its_headers_body_and_attachment_names(client, worker):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "Zoë Sender <zoe@example.com>"
+    message["To"] = "team@example.com"
+    message["Subject"] = "Quarterly numbers"
+    message.set_content("Hello team,\nthe numbers are attached.\n")
+    message.add_alternative("<p>Hello <b>team</b>, the numbers are attached.</p>", subtype="html")
+    message.add_attachment(b"1,2,3\n", maintype="text", subtype="csv", filename="numbers.csv")
+    final = await convert_one(client, message.as_bytes(), "eml")
+    assert final["state"] == "complete", final
+    pdf, _ = await download(client, final["output"]["results"][0]["fileId"])
+    text = " ".join(pdf_texts(pdf)[0].split())
+    for words in ("Zoë Sender", "Quarterly numbers", "Hello team, the numbers are attached.", "numbers.csv"):
+        assert words in text, (words, text)
+    garbage = await convert_one(client, b"\x00\x01 not a message", "eml")
+    assert garbage["output"]["results"][0]["errorCode"] == "CorruptFile"

@@ -87,10 +87,12 @@ async def office_convert(
     storage: Storage = ctx["storage"]
     local = await storage.local_path(workfile_key(wf.file_id))
     # LibreOffice reads the type from the name as well as the content: give it the canonical one.
-    src = storage.scratch_path("." + fmt.extension)
+    src = storage.scratch_path("." + ("html" if fmt.kind == "email" else fmt.extension))
     try:
         if fmt.kind == "text":
             await ctx["pool"].run(intake.to_utf8, str(local), str(src), timeout_s=settings.office_timeout_s)
+        elif fmt.kind == "email":
+            await ctx["pool"].run(intake.email_to_html, str(local), str(src), timeout_s=settings.office_timeout_s)
         else:
             src.symlink_to(local)
             limit = settings.office_max_inflated_bytes

@@ -1,8 +1,13 @@
-"""Preparing a source for LibreOffice, on hostile input: bound what a package inflates to, and
-decode text of any encoding (UTF-8/16/32 with or without BOM, else Windows-1252/Latin-1) to UTF-8."""
+"""Preparing a source for LibreOffice, on hostile input: bound what a package inflates to, decode
+text of any encoding (UTF-8/16/32 with or without BOM, else Windows-1252/Latin-1) to UTF-8, and
+turn an e-mail into an HTML page (its headers, then its body; attachments are listed, not opened)."""
 
 import codecs
+import email
+import email.policy
+import html
 import zipfile
+from email.message import EmailMessage
 from pathlib import Path
 
 from core.errors import DocumentError
@@ -85,3 +90,38 @@ def to_utf8(path: str, out_path: str) -> str:
             out.write(decoder.decode(chunk))
         out.write(decoder.decode(b"", final=True))
     return encoding
+
+
+MAX_EMAIL_BYTES = 64 * 1024 * 1024
+_SHOWN_HEADERS = ("From", "To", "Cc", "Date", "Subject")
+
+
+def email_to_html(path: str, out_path: str) -> None:
+    """Write an RFC 822 message as an HTML page: its main headers, its HTML (or text) body, and the
+    names of its attachments."""
+    if Path(path).stat().st_size > MAX_EMAIL_BYTES:
+        raise DocumentError("DocumentTooLarge", "the message is larger than 64 MiB")
+    with open(path, "rb") as src:
+        message = email.message_from_binary_file(src, policy=email.policy.default)
+    if not isinstance(message, EmailMessage) or not any(message.get(h) for h in _SHOWN_HEADERS):
+        raise DocumentError("CorruptFile", "not an e-mail message (no From, To, Date or Subject header)")
+    rows = "".join(
+        f"<tr><th>{h}:</th><td>{html.escape(str(message.get(h)))}</td></tr>" for h in _SHOWN_HEADERS if message.get(h)
+    )
+    try:
+        part = message.get_body(preferencelist=("html", "plain"))
+        content = part.get_content() if part is not None else ""
+        body = (
+            content
+            if part is not None and part.get_content_subtype() == "html"
+            else f"<pre>{html.escape(content)}</pre>"
+        )
+    except (LookupError, UnicodeError, ValueError) as exc:
+        raise DocumentError("CorruptFile", f"the message body cannot be decoded: {exc}") from None
+    names = [html.escape(a.get_filename() or "(unnamed)") for a in message.iter_attachments()]
+    attachments = f"<p>Attachments: {', '.join(names)}</p>" if names else ""
+    Path(out_path).write_text(
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><table>{rows}</table><hr>'
+        f"{attachments}{body}</body></html>",
+        encoding="utf-8",
+    )
