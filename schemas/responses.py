@@ -5,6 +5,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.converters import ConvertInput
+from schemas.redaction import RedactionCreatorInput
 from schemas.search import SearchContextInput, SearchTaskInput
 from schemas.viewing import ViewingSessionProperties
 
@@ -400,3 +401,14 @@ class SearchResults(Closed):
     continueToken: str | None = Field(
         default=None, description="Pass it back for the next results; absent once every result was handed out"
     )
+
+
+class MarkupOutput(Closed):
+    markupFileId: str = Field(description="The markup JSON work file")
+
+
+class RedactionCreator(ProcessBase):
+    """A redaction creator (POST and GET /v2/redactionCreators)."""
+
+    input: RedactionCreatorInput
+    output: MarkupOutput | None = None

@@ -1,8 +1,9 @@
 """Every route of the front door, in one list: each declares its handler and its OpenAPI contract."""
 
-from core.processes import SEARCH_CONTEXT, SEARCH_TASK
+from core.processes import REDACTION_CREATION, SEARCH_CONTEXT, SEARCH_TASK
 from schemas import responses as r
 from schemas.converters import ConvertRequest
+from schemas.redaction import RedactionCreatorRequest
 from schemas.search import SearchContextRequest, SearchTaskRequest
 from schemas.viewing import SessionStarted, SessionStopped, SourceRef, ViewingSessionProperties
 from service.api import (
@@ -14,6 +15,7 @@ from service.api import (
     parts,
     processes,
     queuedjobs,
+    redaction,
     search,
     sessions,
     tus,
@@ -29,7 +31,7 @@ FILES = {"/api_gateway/file-service": "", "/PCCIS/V1/Files": "Pccis"}  # base ->
 
 WORK_FILES, UPLOADS, TUS, FILE_SERVICE = "Work files", "Uploads", "tus", "File service"
 CONVERSIONS, QUEUED_JOBS, SESSIONS, VIEWER = "Conversions", "Queued jobs", "Viewing sessions", "Viewer"
-SERVICE, SEARCH = "Service", "Search"
+SERVICE, SEARCH, REDACTION = "Service", "Search", "Redaction"
 
 AFFINITY = Param(
     "Accusoft-Affinity-Token", "The affinityToken of an earlier file, to keep files together", in_="header"
@@ -247,6 +249,13 @@ OPERATIONS = [
                             {"type": "integer", "minimum": 1, "maximum": 1000}),
                       Param("continueToken", "The continueToken of the previous answer")),
               response=r.SearchResults, errors=(404, 480)),
+    Operation("POST", "/v2/redactionCreators", redaction.post_redaction_creator, "Create redactions from rules",
+              REDACTION, "Every match of each rule's regular expression becomes a RectangleRedaction (one per match "
+              "and line) in a markup JSON work file: output.markupFileId.",
+              body=RedactionCreatorRequest, response=r.RedactionCreator, errors=(413, 480)),
+    Operation("GET", "/v2/redactionCreators/{processId}", processes.poll(REDACTION_CREATION),
+              "Poll a redaction creator", REDACTION, response=r.RedactionCreator, errors=(404, 480),
+              name="getRedactionCreator"),
     Operation("GET", "/metrics", metrics.get_metrics, "Prometheus metrics", SERVICE, response={"text/plain": "text"}),
     Operation("GET", "/openapi.json", docs.get_openapi, "This OpenAPI document", SERVICE,
               response=r.OpenApiDocument, stateful=False),

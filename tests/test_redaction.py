@@ -1,0 +1,158 @@
+"""Redaction end to end, as PrizmDoc's SDK drives it: redaction creators, markup burners, plain-text
+redactors; their validation and PrizmDoc's error codes."""
+
+import asyncio
+import json
+import re
+import time
+
+import pypdfium2 as pdfium
+
+from tests.docgen import contacts_pdf, corrupt_pdf
+from tests.helpers import download, upload, wire
+from tests.test_search import SSN, contains
+from workers.render.glyphs import NO_BOX, read_glyphs
+
+EMAIL = r"\S+@\S+\.\S+"
+RULES = [
+    {"find": {"type": "regex", "pattern": SSN},
+     "redactWith": {"type": "RectangleRedaction", "reason": "(b)(6)", "data": {"rule": "SSN"}}},
+    {"find": {"type": "regex", "pattern": EMAIL},
+     "redactWith": {"type": "RectangleRedaction", "reason": "(b)(6)", "data": {"rule": "email"}}},
+    {"find": {"type": "regex", "pattern": "Bruce Wayne"},
+     "redactWith": {"type": "RectangleRedaction", "reason": "Not Batman"}},
+]  # fmt: skip
+
+
+async def finished(client, path: str, timeout_s: float = 60) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        resp = await client.get(path)
+        assert resp.status == 200, await resp.text()
+        assert resp.content_type == "application/json"
+        body = await resp.json()
+        if body["state"] != "processing":
+            return body
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.1)
+
+
+async def create_redactions(client, file_id: str, rules: list[dict]) -> dict:
+    resp = await client.post("/v2/redactionCreators", json={"input": {"source": {"fileId": file_id}, "rules": rules}})
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["state"] == "processing" and body["percentComplete"] == 0 and body["affinityToken"]
+    return await finished(client, f"/v2/redactionCreators/{body['processId']}")
+
+
+async def markup_of(client, file_id: str) -> dict:
+    return json.loads((await download(client, file_id))[0])
+
+
+# --- redaction creators ----------------------------------------------------------------------------
+async def test_rules_over_a_contacts_sheet_give_one_mark_per_occurrence(client, worker):
+    wf = await upload(client, contacts_pdf())
+    done = await create_redactions(client, wf["fileId"], RULES)
+    assert done["state"] == "complete" and done["percentComplete"] == 100, done
+    assert done["input"]["rules"][2] == RULES[2]
+    markup = await markup_of(client, done["output"]["markupFileId"])
+    marks = markup["marks"]
+    assert all(m["type"] == "RectangleRedaction" for m in marks)
+
+    def count(page: int, rule: str | None = None, reason: str | None = None) -> int:
+        return sum(
+            1
+            for m in marks
+            if m["pageNumber"] == page
+            and (rule is None or m["data"].get("rule") == rule)
+            and (reason is None or m["reason"] == reason)
+        )
+
+    # page 1: four people, and a manager line with Peter Parker's email again; page 2: one person and a backup SSN
+    assert (count(1, "SSN"), count(1, "email"), count(1, reason="Not Batman")) == (4, 5, 1)
+    assert (count(2, "SSN"), count(2, "email"), count(2, reason="Not Batman")) == (2, 1, 0)
+    assert len(marks) == 13
+    pdf = pdfium.PdfDocument(contacts_pdf())
+    for m in marks:
+        assert m["pageData"] == {"width": 612, "height": 792}
+        assert (m["fontColor"], m["fillColor"], m["borderColor"], m["borderThickness"]) == (
+            "#ffffff", "#000000", "#000000", 1,
+        )  # fmt: skip
+        assert m["interactionMode"] == "Full" and m["uid"] and m["creationDateTime"].endswith("Z")
+        # the rectangle holds the glyphs of exactly one match of its rule
+        glyphs = read_glyphs(pdf[m["pageNumber"] - 1])
+        pattern = {"SSN": SSN, "email": EMAIL}.get(m["data"].get("rule"), "Bruce Wayne")
+        inside = [
+            found for found in re.finditer(pattern, glyphs.text)
+            if all(contains(m["rectangle"], glyphs.ink[i]) for i in range(found.start(), found.end())
+                   if glyphs.ink[i] != NO_BOX)
+        ]  # fmt: skip
+        assert len(inside) == 1, m
+    # the same rules again: the same marks (uids are per process, the rest is equal)
+    again = await markup_of(client, (await create_redactions(client, wf["fileId"], RULES))["output"]["markupFileId"])
+    assert [m["rectangle"] for m in again["marks"]] == [m["rectangle"] for m in marks]
+    assert [m["data"] for m in again["marks"]] == [m["data"] for m in marks]
+
+
+async def test_redaction_creator_options_are_used(client, worker):
+    wf = await upload(client, contacts_pdf())
+    rule = {
+        "find": {"type": "regex", "pattern": "Selina Kyle"},
+        "redactWith": {"type": "RectangleRedaction", "reason": "r", "fontColor": "#FF0000", "fillColor": "#00ff00",
+                       "borderColor": "#123", "borderThickness": 3, "data": {"a": "b", "c": "d"}},
+    }  # fmt: skip
+    done = await create_redactions(client, wf["fileId"], [rule])
+    (mark,) = (await markup_of(client, done["output"]["markupFileId"]))["marks"]
+    assert mark["pageNumber"] == 2 and mark["reason"] == "r" and mark["data"] == {"a": "b", "c": "d"}
+    assert (mark["fontColor"], mark["fillColor"], mark["borderColor"], mark["borderThickness"]) == (
+        "#FF0000", "#00ff00", "#123", 3,
+    )  # fmt: skip
+
+
+async def test_redaction_creator_validation_matches_prizmdoc(client):
+    wf = await upload(client, contacts_pdf())
+
+    def body(**redact_with) -> dict:
+        rules = [
+            {"find": {"type": "regex", "pattern": SSN}, "redactWith": {"type": "RectangleRedaction"}},
+            {"find": {"type": "regex", "pattern": EMAIL}, "redactWith": {"type": "RectangleRedaction", **redact_with}},
+        ]
+        return {"input": {"source": {"fileId": wf["fileId"]}, "rules": rules}}
+
+    cases = [
+        (body(fontColor="REDDD"), "InvalidInput", "input.rules[1].redactWith.fontColor"),
+        (body(fillColor="Bluuuuue"), "InvalidInput", "input.rules[1].redactWith.fillColor"),
+        (body(borderColor="#12345"), "InvalidInput", "input.rules[1].redactWith.borderColor"),
+        (body(borderThickness=0), "InvalidInput", "input.rules[1].redactWith.borderThickness"),
+        (body(borderThickness="2"), "InvalidInput", "input.rules[1].redactWith.borderThickness"),
+        (body(data={"k": 1}), "InvalidInput", "input.rules[1].redactWith.data.k"),
+        (body(type="TextRedaction"), "InvalidInput", "input.rules[1].redactWith.type"),
+        (body(extra=True), "InvalidInput", "input.rules[1].redactWith.extra"),
+        ({"input": {"source": {"fileId": "non-existent-id"}, "rules": body()["input"]["rules"]}},
+         "ResourceNotFound", "input.source.fileId"),
+        ({"input": {"source": {"fileId": "A" * 22}, "rules": body()["input"]["rules"]}},
+         "ResourceNotFound", "input.source.fileId"),
+        ({"input": {"source": {"fileId": wf["fileId"]}, "rules": []}}, "InvalidInput", "input.rules"),
+        ({"input": {"source": {"fileId": wf["fileId"]}, "rules": [
+            {"find": {"type": "text", "pattern": "a"}, "redactWith": {"type": "RectangleRedaction"}}]}},
+         "InvalidInput", "input.rules[0].find.type"),
+        ({"input": {"source": {"fileId": wf["fileId"]}, "rules": [
+            {"find": {"type": "regex", "pattern": "(a"}, "redactWith": {"type": "RectangleRedaction"}}]}},
+         "InvalidInput", "input.rules[0].find.pattern"),
+        ({"input": {"rules": body()["input"]["rules"]}}, "InvalidInput", "input.source"),
+    ]  # fmt: skip
+    for request_body, code, at in cases:
+        resp = await client.post("/v2/redactionCreators", json=request_body)
+        assert resp.status == 480, (request_body, await resp.text())
+        answer = wire(await resp.json())
+        assert (answer["errorCode"], answer["errorDetails"]["at"]) == (code, at), answer
+        if at.endswith("borderThickness") and code == "InvalidInput" and request_body == body(borderThickness=0):
+            assert answer["errorDetails"]["expected"] == {"type": "integer", "greaterThan": 0}
+
+
+async def test_an_unusable_document_is_a_markup_creation_error(client, worker):
+    wf = await upload(client, corrupt_pdf())
+    rule = {"find": {"type": "regex", "pattern": "wat"}, "redactWith": {"type": "RectangleRedaction"}}
+    done = await create_redactions(client, wf["fileId"], [rule])
+    assert done["state"] == "error" and done["errorCode"] == "MarkupCreationError" and done["affinityToken"]
+    assert done["input"] == {"source": {"fileId": wf["fileId"]}, "rules": [rule]}
