@@ -5,7 +5,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.converters import ConvertInput
-from schemas.redaction import RedactionCreatorInput
+from schemas.redaction import MarkupBurnerInput, RedactionCreatorInput
 from schemas.search import SearchContextInput, SearchTaskInput
 from schemas.viewing import ViewingSessionProperties
 
@@ -412,3 +412,14 @@ class RedactionCreator(ProcessBase):
 
     input: RedactionCreatorInput
     output: MarkupOutput | None = None
+
+
+class BurnedOutput(Closed):
+    documentFileId: str = Field(description="The PDF with the marks burned in")
+
+
+class MarkupBurner(ProcessBase):
+    """A markup burner (POST and GET /PCCIS/V1/MarkupBurner)."""
+
+    input: MarkupBurnerInput
+    output: BurnedOutput | None = None

@@ -1,9 +1,9 @@
 """Every route of the front door, in one list: each declares its handler and its OpenAPI contract."""
 
-from core.processes import REDACTION_CREATION, SEARCH_CONTEXT, SEARCH_TASK
+from core.processes import MARKUP_BURNING, REDACTION_CREATION, SEARCH_CONTEXT, SEARCH_TASK
 from schemas import responses as r
 from schemas.converters import ConvertRequest
-from schemas.redaction import RedactionCreatorRequest
+from schemas.redaction import MarkupBurnerRequest, RedactionCreatorRequest
 from schemas.search import SearchContextRequest, SearchTaskRequest
 from schemas.viewing import SessionStarted, SessionStopped, SourceRef, ViewingSessionProperties
 from service.api import (
@@ -256,6 +256,12 @@ OPERATIONS = [
     Operation("GET", "/v2/redactionCreators/{processId}", processes.poll(REDACTION_CREATION),
               "Poll a redaction creator", REDACTION, response=r.RedactionCreator, errors=(404, 480),
               name="getRedactionCreator"),
+    Operation("POST", "/PCCIS/V1/MarkupBurner", redaction.post_markup_burner, "Burn markup into a document",
+              REDACTION, "A PDF with the marks burned in (output.documentFileId): redactions remove what lies under "
+              "them (the page is rebuilt as a picture with invisible text for what remains), other marks are drawn.",
+              body=MarkupBurnerRequest, response=r.MarkupBurner, errors=(413, 480)),
+    Operation("GET", "/PCCIS/V1/MarkupBurner/{processId}", processes.poll(MARKUP_BURNING), "Poll a markup burner",
+              REDACTION, response=r.MarkupBurner, errors=(404, 480), name="getMarkupBurner"),
     Operation("GET", "/metrics", metrics.get_metrics, "Prometheus metrics", SERVICE, response={"text/plain": "text"}),
     Operation("GET", "/openapi.json", docs.get_openapi, "This OpenAPI document", SERVICE,
               response=r.OpenApiDocument, stateful=False),

@@ -8,7 +8,7 @@ import time
 
 import pypdfium2 as pdfium
 
-from tests.docgen import contacts_pdf, corrupt_pdf
+from tests.docgen import PEOPLE, contacts_pdf, corrupt_pdf
 from tests.helpers import download, upload, wire
 from tests.test_search import SSN, contains
 from workers.render.glyphs import NO_BOX, read_glyphs
@@ -156,3 +156,112 @@ async def test_an_unusable_document_is_a_markup_creation_error(client, worker):
     done = await create_redactions(client, wf["fileId"], [rule])
     assert done["state"] == "error" and done["errorCode"] == "MarkupCreationError" and done["affinityToken"]
     assert done["input"] == {"source": {"fileId": wf["fileId"]}, "rules": [rule]}
+
+
+# --- markup burners --------------------------------------------------------------------------------
+async def burn(client, document_id: str, markup_id: str) -> dict:
+    body = {"input": {"documentFileId": document_id, "markupFileId": markup_id}}
+    resp = await client.post("/PCCIS/V1/MarkupBurner", json=body)
+    assert resp.status == 200, await resp.text()
+    created = await resp.json()
+    assert created["input"] == body["input"] and created["state"] == "processing"
+    return await finished(client, f"/PCCIS/V1/MarkupBurner/{created['processId']}")
+
+
+def pages_text(data: bytes) -> list[str]:
+    pdf = pdfium.PdfDocument(data)
+    return [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+
+
+async def test_burned_redactions_remove_the_text_and_keep_the_rest(client, worker):
+    source = contacts_pdf() + b""
+    wf = await upload(client, source)
+    created = await create_redactions(client, wf["fileId"], RULES)
+    done = await burn(client, wf["fileId"], created["output"]["markupFileId"])
+    assert done["state"] == "complete", done
+    data, headers = await download(client, done["output"]["documentFileId"])
+    assert headers["Content-Type"] == "application/pdf"
+    before, after = pages_text(source), pages_text(data)
+    assert len(after) == 2
+    for _name, ssn, email in PEOPLE:
+        assert ssn not in "".join(after) and email not in "".join(after)
+    assert "999-88-7777" not in after[1] and "Bruce Wayne" not in after[0]
+    # every other word is still there, on its page (the manager line keeps the name beside the email)
+    for page_before, page_after in zip(before, after, strict=True):
+        kept = re.sub(rf"{SSN}|{EMAIL}|Bruce Wayne", " ", page_before).split()
+        assert kept and all(word in page_after for word in kept), [w for w in kept if w not in page_after]
+    assert "Manager: Peter Parker" in after[0] and "Diana Prince" in after[0] and "Selina Kyle" in after[1]
+    assert after[0].count("(b)(6)") == 9 and "Not Batman" in after[0]
+    # and the pixels under the boxes are the fill color
+    markup = await markup_of(client, created["output"]["markupFileId"])
+    image = pdfium.PdfDocument(data)[0].render(scale=2).to_pil().convert("L")
+    for mark in markup["marks"]:
+        if mark["pageNumber"] == 1:
+            r = mark["rectangle"]
+            corner = image.getpixel((round(r["x"] * 2) + 2, round(r["y"] * 2) + 2))
+            assert corner < 40, (mark, corner)
+
+
+async def test_burning_keeps_unmarked_pages_and_draws_other_marks(client, worker):
+    from tests.docgen import text_pdf
+
+    source = text_pdf(3)
+    wf = await upload(client, source)
+    page_data = {"width": 612, "height": 792}
+    marks = [
+        {"type": "RectangleAnnotation", "pageNumber": 2, "pageData": page_data,
+         "rectangle": {"x": 300, "y": 20, "width": 100, "height": 40}, "fillColor": "#ff0000", "borderThickness": 0},
+        {"type": "EllipseAnnotation", "pageNumber": 2, "pageData": page_data,
+         "rectangle": {"x": 420, "y": 20, "width": 100, "height": 40}, "borderColor": "#0000ff", "borderThickness": 4},
+        {"type": "LineAnnotation", "pageNumber": 2, "pageData": page_data,
+         "startPoint": {"x": 50, "y": 760}, "endPoint": {"x": 550, "y": 760}, "color": "#00ff00", "thickness": 6},
+        {"type": "TextAnnotation", "pageNumber": 2, "pageData": page_data,
+         "rectangle": {"x": 300, "y": 700, "width": 200, "height": 30}, "text": "Approved", "fontSize": 16},
+        {"type": "HighlightAnnotation", "pageNumber": 2, "pageData": {"width": 1224, "height": 1584},
+         "rectangle": {"x": 900, "y": 1400, "width": 200, "height": 40}, "fillColor": "#ffff00"},
+    ]  # fmt: skip
+    markup = await upload(client, json.dumps({"marks": marks}).encode(), "json")
+    done = await burn(client, wf["fileId"], markup["fileId"])
+    assert done["state"] == "complete", done
+    data, _ = await download(client, done["output"]["documentFileId"])
+    before, after = pages_text(source), pages_text(data)
+    assert after[0] == before[0] and after[2] == before[2]
+    assert before[1] in after[1] and "Approved" in after[1]
+    page = pdfium.PdfDocument(data)[1]
+    image = page.render(scale=1).to_pil().convert("RGB")
+    assert image.getpixel((350, 40)) == (255, 0, 0)  # filled rectangle
+    assert image.getpixel((470, 22))[2] > 200 and image.getpixel((470, 40)) == (255, 255, 255)  # ellipse outline
+    assert image.getpixel((300, 760))[1] > 200 and image.getpixel((300, 760))[0] < 60  # the line
+    r, g, b = image.getpixel((500, 710))  # the highlight, given in a pageData twice as large
+    assert r > 200 and g > 200 and b < 200  # yellow at 40 % over white
+
+
+async def test_burner_errors_are_prizmdocs(client, worker):
+    wf = await upload(client, contacts_pdf())
+    good_mark = {"type": "RectangleRedaction", "pageNumber": 1, "pageData": {"width": 612, "height": 792},
+                 "rectangle": {"x": 1, "y": 1, "width": 10, "height": 10}}  # fmt: skip
+    markup = await upload(client, json.dumps({"marks": [good_mark]}).encode(), "json")
+    schema_fail = await upload(client, json.dumps({"marks": [{**good_mark, "pageNumber": "wat"}]}).encode(), "json")
+    unknown = await upload(client, json.dumps({"marks": [{**good_mark, "type": "SomethingElse"}]}).encode(), "json")
+    too_far = await upload(client, json.dumps({"marks": [{**good_mark, "pageNumber": 3}]}).encode(), "json")
+    not_json = await upload(client, b"PK\x03\x04 this is not json", "json")
+    corrupt = await upload(client, corrupt_pdf())
+    cases = [
+        (wf["fileId"], schema_fail["fileId"], "InvalidMarkup"),
+        (wf["fileId"], unknown["fileId"], "InvalidMarkup"),
+        (wf["fileId"], too_far["fileId"], "InvalidMarkup"),
+        (wf["fileId"], not_json["fileId"], "RedactionError"),
+        (corrupt["fileId"], markup["fileId"], "RedactionError"),
+        ("non-existent-id", markup["fileId"], "DocumentFileIdDoesNotExist"),
+        (wf["fileId"], "A" * 22, "MarkupFileIdDoesNotExist"),
+    ]
+    for document_id, markup_id, code in cases:
+        done = await burn(client, document_id, markup_id)
+        assert (done["state"], done["errorCode"]) == ("error", code), (document_id, markup_id, done)
+    for body, at in (
+        ({"input": {"documentFileId": wf["fileId"]}}, "input.markupFileId"),
+        ({"input": {"documentFileId": 1, "markupFileId": "x"}}, "input.documentFileId"),
+        ({"input": {"documentFileId": "a", "markupFileId": "b", "more": 1}}, "input.more"),
+    ):
+        resp = await client.post("/PCCIS/V1/MarkupBurner", json=body)
+        assert resp.status == 480 and wire(await resp.json())["errorDetails"]["at"] == at

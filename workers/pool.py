@@ -22,6 +22,7 @@ import structlog
 
 from core.errors import RenderCrashed, RenderTimeout
 from workers.render import glyphs as glyph_fns
+from workers.render.burn import burn_page
 from workers.render.document import Document, inspect, open_document, page_glyphs, page_text
 from workers.render.page import render_page
 from workers.render.spec import Rendered, RenderSpec
@@ -98,6 +99,12 @@ def inspect_document(path: str, extension: str, password: str | None, dpi: int) 
 def text_of_pages(path: str, extension: str, password: str | None, pages: list[int]) -> list[str]:
     doc = _document(path, extension, password)
     return [page_text(doc, index) for index in pages]
+
+
+def burn_unit(
+    path: str, extension: str, password: str | None, index: int, marks: list[dict[str, Any]], dpi: int, out_path: str
+) -> Rendered:
+    return burn_page(_document(path, extension, password), index, marks, dpi, out_path)
 
 
 def glyphs_of_pages(path: str, extension: str, password: str | None, pages: list[int]) -> list[glyph_fns.PageGlyphs]:

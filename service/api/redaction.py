@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from core.processes import REDACTION_CREATION
-from schemas.redaction import COLOR_PATTERN, RedactionCreatorRequest
+from core.processes import MARKUP_BURNING, REDACTION_CREATION
+from schemas.redaction import COLOR_PATTERN, MarkupBurnerRequest, RedactionCreatorRequest
 from service import keys
 from service.api.processes import start
 from service.api.search import check_pattern
@@ -45,3 +45,15 @@ async def post_redaction_creator(request: web.Request) -> web.Response:
         raise ApiError("ResourceNotFound", at="input.source.fileId")
     normalised: dict[str, Any] = req.input.model_dump(exclude_none=True)
     return await start(request, REDACTION_CREATION, normalised, req.minSecondsAvailable, affinity=wf.affinity_token)
+
+
+async def post_markup_burner(request: web.Request) -> web.Response:
+    """Burn a markup JSON work file into a document. As in PrizmDoc, work files that do not exist (or
+    are another tenant's) end the process with DocumentFileIdDoesNotExist / MarkupFileIdDoesNotExist."""
+    settings = request.app[keys.SETTINGS]
+    req = await read_model(request, MarkupBurnerRequest, settings.max_json_bytes)
+    document = await tenant_workfile(request, req.input.documentFileId)
+    markup = await tenant_workfile(request, req.input.markupFileId)
+    affinity = (document or markup).affinity_token if (document or markup) else ""
+    normalised = req.input.model_dump()
+    return await start(request, MARKUP_BURNING, normalised, req.minSecondsAvailable, affinity=affinity)

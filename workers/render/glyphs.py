@@ -45,7 +45,7 @@ class Match:
     rects: list[Rect] = field(default_factory=list)
 
 
-def _display_transform(page: pdfium.PdfPage) -> tuple[float, float, float, float, float, float, float, float]:
+def display_transform(page: pdfium.PdfPage) -> tuple[float, float, float, float, float, float, float, float]:
     """(a, b, c, d, e, f, width, height): X = a*x + c*y + e, Y = b*x + d*y + f maps PDF user space to
     the displayed page (top-left origin, y down), for each /Rotate."""
     left, bottom, right, top = page.get_cropbox()
@@ -62,7 +62,7 @@ def _display_transform(page: pdfium.PdfPage) -> tuple[float, float, float, float
 
 def read_glyphs(page: pdfium.PdfPage) -> PageGlyphs:
     """Every character of `page` with its loose and ink boxes in display coordinates."""
-    a, b, cc, d, e, f, width, height = _display_transform(page)
+    a, b, cc, d, e, f, width, height = display_transform(page)
     textpage = page.get_textpage()
     try:
         raw = textpage.raw
