@@ -5,7 +5,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.converters import ConvertInput
-from schemas.redaction import MarkupBurnerInput, RedactionCreatorInput
+from schemas.redaction import MarkupBurnerInput, PlainTextRedactorInput, RedactionCreatorInput
 from schemas.search import SearchContextInput, SearchTaskInput
 from schemas.viewing import ViewingSessionProperties
 
@@ -423,3 +423,14 @@ class MarkupBurner(ProcessBase):
 
     input: MarkupBurnerInput
     output: BurnedOutput | None = None
+
+
+class TextOutput(Closed):
+    fileId: str = Field(description="The redacted text (txt work file)")
+
+
+class PlainTextRedactor(ProcessBase):
+    """A plain-text redactor (POST and GET /v2/plainTextRedactors)."""
+
+    input: PlainTextRedactorInput
+    output: TextOutput | None = None

@@ -1,9 +1,9 @@
 """Every route of the front door, in one list: each declares its handler and its OpenAPI contract."""
 
-from core.processes import MARKUP_BURNING, REDACTION_CREATION, SEARCH_CONTEXT, SEARCH_TASK
+from core.processes import MARKUP_BURNING, PLAIN_TEXT_REDACTION, REDACTION_CREATION, SEARCH_CONTEXT, SEARCH_TASK
 from schemas import responses as r
 from schemas.converters import ConvertRequest
-from schemas.redaction import MarkupBurnerRequest, RedactionCreatorRequest
+from schemas.redaction import MarkupBurnerRequest, PlainTextRedactorRequest, RedactionCreatorRequest
 from schemas.search import SearchContextRequest, SearchTaskRequest
 from schemas.viewing import SessionStarted, SessionStopped, SourceRef, ViewingSessionProperties
 from service.api import (
@@ -262,6 +262,13 @@ OPERATIONS = [
               body=MarkupBurnerRequest, response=r.MarkupBurner, errors=(413, 480)),
     Operation("GET", "/PCCIS/V1/MarkupBurner/{processId}", processes.poll(MARKUP_BURNING), "Poll a markup burner",
               REDACTION, response=r.MarkupBurner, errors=(404, 480), name="getMarkupBurner"),
+    Operation("POST", "/v2/plainTextRedactors", redaction.post_plain_text_redactor, "Redact a document to text",
+              REDACTION, 'The text of every page with what the redactions cover replaced by "<Text Redacted>", '
+              "with the requested line endings (output.fileId, a txt work file).",
+              body=PlainTextRedactorRequest, response=r.PlainTextRedactor, errors=(413, 480)),
+    Operation("GET", "/v2/plainTextRedactors/{processId}", processes.poll(PLAIN_TEXT_REDACTION),
+              "Poll a plain-text redactor", REDACTION, response=r.PlainTextRedactor, errors=(404, 480),
+              name="getPlainTextRedactor"),
     Operation("GET", "/metrics", metrics.get_metrics, "Prometheus metrics", SERVICE, response={"text/plain": "text"}),
     Operation("GET", "/openapi.json", docs.get_openapi, "This OpenAPI document", SERVICE,
               response=r.OpenApiDocument, stateful=False),

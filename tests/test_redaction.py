@@ -265,3 +265,65 @@ async def test_burner_errors_are_prizmdocs(client, worker):
     ):
         resp = await client.post("/PCCIS/V1/MarkupBurner", json=body)
         assert resp.status == 480 and wire(await resp.json())["errorDetails"]["at"] == at
+
+
+# --- plain-text redactors --------------------------------------------------------------------------
+async def redact_to_text(client, source_id: str, markup_id: str, ending: str) -> dict:
+    body = {
+        "input": {"source": {"fileId": source_id}, "markup": {"fileId": markup_id}, "dest": {"lineEndings": ending}}
+    }
+    resp = await client.post("/v2/plainTextRedactors", json=body)
+    assert resp.status == 200, await resp.text()
+    return await finished(client, f"/v2/plainTextRedactors/{(await resp.json())['processId']}")
+
+
+async def test_plain_text_replaces_exactly_the_redacted_spans(client, worker):
+    source = contacts_pdf()
+    wf = await upload(client, source)
+    created = await create_redactions(client, wf["fileId"], RULES)
+    markup_id = created["output"]["markupFileId"]
+    expected_lines = []
+    for text in pages_text(source):
+        redacted = re.sub(rf"{SSN}|{EMAIL}|Bruce Wayne", "<Text Redacted>", text)
+        expected_lines += redacted.split("\r\n")
+    for ending in ("\n", "\r\n"):
+        done = await redact_to_text(client, wf["fileId"], markup_id, ending)
+        assert done["state"] == "complete", done
+        assert done["input"]["dest"] == {"lineEndings": ending}
+        data, _ = await download(client, done["output"]["fileId"])
+        text = data.decode()
+        assert text == ending.join(expected_lines) + ending
+        if ending == "\n":
+            assert "\r" not in text
+        assert "Peter Parker" in text and "hotshotpete@dailybugle.com" not in text and "<Text Redacted>" in text
+
+
+async def test_plain_text_redactor_errors_are_prizmdocs(client, worker):
+    wf = await upload(client, contacts_pdf())
+    markup = await upload(client, json.dumps({"marks": []}).encode(), "json")
+    schema_fail = await upload(
+        client, json.dumps({"marks": [{"type": "RectangleRedaction", "pageNumber": "wat"}]}).encode(), "json"
+    )
+    not_json = await upload(client, b"PK\x03\x04 not json at all", "json")
+    corrupt = await upload(client, corrupt_pdf())
+    for source_id, markup_id, code in (
+        (wf["fileId"], not_json["fileId"], "InvalidJson"),
+        (wf["fileId"], schema_fail["fileId"], "InvalidMarkup"),
+        (corrupt["fileId"], markup["fileId"], "InternalError"),
+    ):
+        done = await redact_to_text(client, source_id, markup_id, "\n")
+        assert (done["state"], done["errorCode"]) == ("error", code), done
+    good = {"source": {"fileId": wf["fileId"]}, "markup": {"fileId": markup["fileId"]}, "dest": {"lineEndings": "\n"}}
+    cases = [
+        ({**good, "dest": {"lineEndings": "wat"}}, "InvalidInput", "input.dest.lineEndings"),
+        ({**good, "source": {"fileId": "non-existent-id"}}, "ResourceNotFound", "input.source.fileId"),
+        ({**good, "markup": {"fileId": "A" * 22}}, "ResourceNotFound", "input.markup.fileId"),
+        ({k: v for k, v in good.items() if k != "dest"}, "InvalidInput", "input.dest"),
+    ]
+    for body, code, at in cases:
+        resp = await client.post("/v2/plainTextRedactors", json={"input": body})
+        assert resp.status == 480, await resp.text()
+        answer = wire(await resp.json())
+        assert (answer["errorCode"], answer["errorDetails"]["at"]) == (code, at)
+        if at == "input.dest.lineEndings":
+            assert answer["errorDetails"]["expected"]["enum"] == ["\n", "\r\n"]

@@ -22,7 +22,7 @@ import structlog
 
 from core.errors import RenderCrashed, RenderTimeout
 from workers.render import glyphs as glyph_fns
-from workers.render.burn import burn_page
+from workers.render.burn import burn_page, redaction_boxes
 from workers.render.document import Document, inspect, open_document, page_glyphs, page_text
 from workers.render.page import render_page
 from workers.render.spec import Rendered, RenderSpec
@@ -105,6 +105,25 @@ def burn_unit(
     path: str, extension: str, password: str | None, index: int, marks: list[dict[str, Any]], dpi: int, out_path: str
 ) -> Rendered:
     return burn_page(_document(path, extension, password), index, marks, dpi, out_path)
+
+
+def redact_pages(
+    path: str, extension: str, password: str | None, pages: list[int], marks: dict[int, list[dict[str, Any]]]
+) -> list[list[str]]:
+    """Each page's lines with the text under its redaction marks replaced by "<Text Redacted>"."""
+    doc = _document(path, extension, password)
+    out = []
+    for index in pages:
+        glyphs = page_glyphs(doc, index)
+        page_marks = marks.get(index, [])
+        boxes = [r for mark, r in redaction_boxes(doc, index, page_marks) if mark["type"] != "TextSelectionRedaction"]
+        ranges = [
+            (m["position"]["startIndex"], m["position"]["startIndex"] + m["position"]["length"])
+            for m in page_marks
+            if m["type"] == "TextSelectionRedaction"
+        ]
+        out.append(glyph_fns.redacted_lines(glyphs, boxes, ranges))
+    return out
 
 
 def glyphs_of_pages(path: str, extension: str, password: str | None, pages: list[int]) -> list[glyph_fns.PageGlyphs]:

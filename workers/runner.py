@@ -119,6 +119,7 @@ def functions(settings: Settings) -> list[Function]:
         func(search.search_text, name=jobs.SEARCH_TEXT, timeout=timeout),
         func(redaction.create_redactions, name=jobs.CREATE_REDACTIONS, timeout=timeout),
         func(redaction.burn_markup, name=jobs.BURN_MARKUP, timeout=timeout),
+        func(redaction.redact_plain_text, name=jobs.REDACT_PLAIN_TEXT, timeout=timeout),
         func(webhooks.deliver_webhook, name=jobs.DELIVER_WEBHOOK, timeout=timeout, max_tries=webhooks.MAX_TRIES),
         func(pages.view_acquire, name=jobs.VIEW_ACQUIRE, timeout=timeout, keep_result=0),
         func(pages.view_inspect, name=jobs.VIEW_INSPECT, timeout=timeout, keep_result=0),

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from core.processes import MARKUP_BURNING, REDACTION_CREATION
-from schemas.redaction import COLOR_PATTERN, MarkupBurnerRequest, RedactionCreatorRequest
+from core.processes import MARKUP_BURNING, PLAIN_TEXT_REDACTION, REDACTION_CREATION
+from schemas.redaction import COLOR_PATTERN, MarkupBurnerRequest, PlainTextRedactorRequest, RedactionCreatorRequest
 from service import keys
 from service.api.processes import start
 from service.api.search import check_pattern
@@ -57,3 +57,18 @@ async def post_markup_burner(request: web.Request) -> web.Response:
     affinity = (document or markup).affinity_token if (document or markup) else ""
     normalised = req.input.model_dump()
     return await start(request, MARKUP_BURNING, normalised, req.minSecondsAvailable, affinity=affinity)
+
+
+async def post_plain_text_redactor(request: web.Request) -> web.Response:
+    """The document's text with the markup's redactions applied, as a txt work file."""
+    settings = request.app[keys.SETTINGS]
+    req = await read_model(request, PlainTextRedactorRequest, settings.max_json_bytes)
+    source = await tenant_workfile(request, req.input.source.fileId)
+    if source is None:
+        raise ApiError("ResourceNotFound", at="input.source.fileId")
+    if await tenant_workfile(request, req.input.markup.fileId) is None:
+        raise ApiError("ResourceNotFound", at="input.markup.fileId")
+    normalised = req.input.model_dump()
+    return await start(
+        request, PLAIN_TEXT_REDACTION, normalised, req.minSecondsAvailable, affinity=source.affinity_token
+    )

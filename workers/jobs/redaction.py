@@ -279,3 +279,68 @@ async def burn_markup(ctx: Ctx, process_id: str, start: int = 0) -> str:
     await discard(ctx, list(units.values()))
     log.info("markup_burned", pages=count, burned=len(units))
     return result
+
+
+@process_job
+async def redact_plain_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
+    """The document's text, page after page, with what the markup's redactions cover replaced by
+    "<Text Redacted>", written with the requested line endings as a txt work file."""
+    settings: Settings = ctx["settings"]
+    store = ctx["store"]
+    record = await running(ctx, process_id)
+    if record is None:
+        return "skipped"
+    inp = record["input"]
+    out_id = derive_id(process_id, "text")
+    try:
+        doc_wf = await tenant_file(ctx, record, inp["source"]["fileId"], "WorkFileDoesNotExist")
+        markup_wf = await tenant_file(ctx, record, inp["markup"]["fileId"], "WorkFileDoesNotExist")
+        marks = await load_marks(ctx, markup_wf, "InvalidJson")
+        try:
+            source = await open_source(ctx, doc_wf, None)
+            count = await page_count(ctx, source)
+        except (DocumentError, RenderTimeout, RenderCrashed) as exc:
+            log.info("plain_text_source_unusable", error_code=render_failure(exc, "open"))
+            raise DocumentError("InternalError") from None
+    except DocumentError as exc:
+        await fail(ctx, process_id, exc.code)
+        return "failed"
+    by_page: dict[int, list[dict[str, Any]]] = {}
+    for mark in marks:
+        if mark["type"] in ("RectangleRedaction", "TransparentRectangleRedaction", "TextSelectionRedaction"):
+            by_page.setdefault(mark["pageNumber"] - 1, []).append(mark)
+    await store.set_total(process_id, count)
+    recorded = await store.page_records(process_id, list(range(start, count)))
+    todo = [start + i for i, raw in enumerate(recorded) if raw is None]
+    deadline = step_deadline(ctx)
+    for i in range(0, len(todo), PAGES_PER_CALL):
+        batch = todo[i : i + PAGES_PER_CALL]
+        if time.monotonic() > deadline:
+            await continue_later(ctx, jobs.REDACT_PLAIN_TEXT, process_id, batch[0])
+            return "continued"
+        try:
+            pages = await ctx["pool"].run(
+                pool_fns.redact_pages,
+                source.path,
+                source.extension,
+                source.password,
+                batch,
+                {p: by_page[p] for p in batch if p in by_page},
+                timeout_s=settings.page_timeout_s,
+            )
+        except (DocumentError, RenderTimeout, RenderCrashed) as exc:
+            log.info("plain_text_page_failed", error_code=render_failure(exc, "page"))
+            await fail(ctx, process_id, "InternalError")
+            return "failed"
+        for page, lines in zip(batch, pages, strict=True):
+            await store.record_page(process_id, page, json.dumps(lines), record["expires_ms"])
+        if await store.process_state(process_id) != "processing":
+            return "cancelled"
+    if await store.get_workfile(out_id) is None:
+        ending = inp["dest"]["lineEndings"]
+        lines = [
+            line for raw in await store.page_records(process_id, list(range(count))) for line in json.loads(raw or "[]")
+        ]
+        await store_output(ctx, record, out_id, (ending.join(lines) + ending).encode(), "txt")
+    log.info("plain_text_redacted", pages=count, marks=len(marks))
+    return await finish(ctx, process_id, record, {"fileId": out_id}, out_id)

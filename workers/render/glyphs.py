@@ -169,3 +169,38 @@ def covered(glyphs: PageGlyphs, boxes: list[Rect]) -> list[bool]:
         mx, my = box[0] + box[2] / 2, box[1] + box[3] / 2
         out.append(any(r[0] <= mx <= r[0] + r[2] and r[1] <= my <= r[1] + r[3] for r in boxes))
     return out
+
+
+REDACTED = "<Text Redacted>"
+
+
+def redacted_lines(glyphs: PageGlyphs, boxes: list[Rect], ranges: list[tuple[int, int]]) -> list[str]:
+    """The page's lines with every run of redacted characters (inside `boxes`, or in one of the
+    [start, end) index `ranges`) replaced by "<Text Redacted>"; whitespace between two redacted
+    characters belongs to the run."""
+    gone = covered(glyphs, boxes) if boxes else [False] * len(glyphs.text)
+    for start, end in ranges:
+        for i in range(max(0, start), min(end, len(gone))):
+            gone[i] = glyphs.text[i] not in LINE_BREAKS
+    out: list[str] = []
+    i, text = 0, glyphs.text
+    while i < len(text):
+        if not gone[i]:
+            out.append(text[i])
+            i += 1
+            continue
+        j = i + 1
+        while j < len(text):
+            if gone[j]:
+                j += 1
+                continue
+            k = j
+            while k < len(text) and text[k] in " \t" and not gone[k]:
+                k += 1
+            if k < len(text) and k > j and gone[k]:
+                j = k
+                continue
+            break
+        out.append(REDACTED)
+        i = j
+    return "".join(out).replace("\r\n", "\n").replace("\r", "\n").split("\n")
