@@ -27,6 +27,11 @@ def process_units(process_id: str) -> str:
     return f"{PROCESS_PREFIX}{process_id}:units"
 
 
+def process_results(process_id: str) -> str:
+    """List: a search task's results (JSON), in page order."""
+    return f"{PROCESS_PREFIX}{process_id}:results"
+
+
 def webhook(process_id: str) -> str:
     """A finished process's webhook (url and the JSON to send) waiting for delivery."""
     return f"{PREFIX}webhook:{process_id}"

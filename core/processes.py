@@ -28,6 +28,8 @@ from core.storage.base import Storage, workfile_key
 from schemas import jobs
 from schemas.converters import ConvertRequest
 from schemas.errors import message_for
+from schemas.redaction import MarkupBurnerRequest, PlainTextRedactorRequest, RedactionCreatorRequest
+from schemas.search import SearchContextRequest, SearchTaskRequest
 
 WEBHOOK_KEEP_S = 48 * 3600  # a webhook's frozen payload outlives every retry of its delivery
 IDEMPOTENCY_TTL_S = 24 * 3600
@@ -42,10 +44,35 @@ class ProcessType:
     request_model: type[BaseModel]
     first_job: str  # enqueued by name...
     first_job_id: Callable[[str], str]  # ...with this deterministic id, so a retried start enqueues once
+    id_field: str = "processId"  # what the poll JSON calls the id (search contexts: "contextId")
 
 
 CONTENT_CONVERSION = ProcessType("ContentConversion", ConvertRequest, jobs.PLAN_CONVERSION, jobs.plan_job_id)
-PROCESS_TYPES = {kind.name: kind for kind in (CONTENT_CONVERSION,)}
+SEARCH_CONTEXT = ProcessType(
+    "SearchContext", SearchContextRequest, jobs.EXTRACT_TEXT, jobs.step_job_id, id_field="contextId"
+)
+SEARCH_TASK = ProcessType("SearchTask", SearchTaskRequest, jobs.SEARCH_TEXT, jobs.step_job_id)
+REDACTION_CREATION = ProcessType("RedactionCreation", RedactionCreatorRequest, jobs.CREATE_REDACTIONS, jobs.step_job_id)
+MARKUP_BURNING = ProcessType("MarkupBurning", MarkupBurnerRequest, jobs.BURN_MARKUP, jobs.step_job_id)
+PLAIN_TEXT_REDACTION = ProcessType(
+    "PlainTextRedaction", PlainTextRedactorRequest, jobs.REDACT_PLAIN_TEXT, jobs.step_job_id
+)
+PROCESS_TYPES = {
+    kind.name: kind
+    for kind in (
+        CONTENT_CONVERSION,
+        SEARCH_CONTEXT,
+        SEARCH_TASK,
+        REDACTION_CREATION,
+        MARKUP_BURNING,
+        PLAIN_TEXT_REDACTION,
+    )
+}
+
+
+def kind_of(record: dict[str, Any]) -> ProcessType:
+    """The type of a recorded process (records older than the type field are conversions)."""
+    return PROCESS_TYPES.get(record.get("type") or CONTENT_CONVERSION.name, CONTENT_CONVERSION)
 
 
 @dataclass(frozen=True)
@@ -60,6 +87,7 @@ class NewProcess:
     webhook: str | None = None
     idempotency_key: str | None = None
     fingerprint: str = ""  # of the request, so a reused Idempotency-Key with another body is refused
+    params: dict[str, Any] | None = None  # what the jobs need beyond the echoed input (never shown)
 
 
 async def start_process(store: Store, queue: ArqRedis, new: NewProcess) -> tuple[dict[str, Any], bool]:
@@ -86,6 +114,8 @@ async def start_process(store: Store, queue: ArqRedis, new: NewProcess) -> tuple
     }
     if new.webhook:
         fields["webhook"] = new.webhook
+    if new.params:
+        fields["params"] = new.params
     await store.create_process(process_id, fields, expires)
     await queue.enqueue_job(
         new.kind.first_job, process_id, _job_id=new.kind.first_job_id(process_id), _queue_name=jobs.BATCH_QUEUE
@@ -143,7 +173,7 @@ def process_json_text(record: dict[str, Any]) -> str:
     parts = [
         '{"input":',
         record["input"],
-        ',"processId":',
+        f',"{kind_of(record).id_field}":',
         json.dumps(record["processId"]),
         ',"expirationDateTime":"',
         iso_ms(record["expires_ms"]),
@@ -214,11 +244,19 @@ async def cancel_process(store: Store, queue: ArqRedis, process_id: str) -> bool
 
 async def output_files(store: Store, storage: Storage, record: dict[str, Any]) -> list[tuple[str, Path]] | None:
     """A complete process's result files, in order, as (archive name, local path); None if one expired."""
-    results = [r for r in (record.get("output") or {}).get("results", []) if "fileId" in r]
     files = []
-    for i, result in enumerate(results, start=1):
-        wf = await store.get_workfile(result["fileId"])
+    for i, file_id in enumerate(output_file_ids(record.get("output") or {}), start=1):
+        wf = await store.get_workfile(file_id)
         if wf is None:
             return None
         files.append((f"output-{i:04d}.{wf.extension}", await storage.local_path(workfile_key(wf.file_id))))
     return files
+
+
+OUTPUT_FILE_FIELDS = ("markupFileId", "documentFileId", "fileId")  # redaction creators, burners, redactors
+
+
+def output_file_ids(output: dict[str, Any]) -> list[str]:
+    """The work files a process produced: its `results` (conversions) or its one output file."""
+    ids = [str(r["fileId"]) for r in output.get("results", []) if "fileId" in r]
+    return ids + [str(output[name]) for name in OUTPUT_FILE_FIELDS if name in output]

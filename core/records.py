@@ -23,6 +23,19 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
+# A page's search results and its done-marker together, once: a job that runs twice adds nothing twice.
+_APPEND_RESULTS = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+local first = redis.call('LLEN', KEYS[2])
+for i = 3, #ARGV do
+  redis.call('RPUSH', KEYS[2], (string.gsub(ARGV[i], '"id":%-1', '"id":' .. (first + i - 3), 1)))
+end
+redis.call('HSET', KEYS[1], ARGV[1], #ARGV - 2)
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+if #ARGV > 2 then redis.call('PEXPIREAT', KEYS[2], ARGV[2]) end
+return 1
+"""
+
 _PROCESS_FIELDS = (
     "processId",
     "input",
@@ -39,6 +52,7 @@ _PROCESS_FIELDS = (
     "message",
     "webhook",
     "type",
+    "params",
 )
 
 
@@ -75,6 +89,7 @@ class Store:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._cas = redis.register_script(_CAS_PROCESSING)
+        self._append_results = redis.register_script(_APPEND_RESULTS)
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
@@ -133,7 +148,7 @@ class Store:
         if values[0] is None:
             return None
         record = {k: v.decode() for k, v in zip(_PROCESS_FIELDS, values, strict=True) if v is not None}
-        for name in ("input", "output"):
+        for name in ("input", "output", "params"):
             if name in record and parse_json:
                 record[name] = json.loads(record[name])
         for name in ("created_ms", "expires_ms", "total", "minSecondsAvailable", "queuedJobId"):
@@ -185,3 +200,37 @@ class Store:
         if changed:  # front doors drop their cached copy of the process at once
             await self.redis.publish(keyspace.ready_channel(keyspace.process(process_id)), b"1")
         return changed
+
+    # --- page-by-page processes (search contexts and tasks, redactions) ---------------------
+    async def set_total(self, process_id: str, total: int) -> None:
+        """How many pages the process goes through (percentComplete counts recorded pages against it)."""
+        await self.redis.hsetnx(keyspace.process(process_id), "total", total)
+
+    async def record_page(self, process_id: str, page: int, raw: str, expires_ms: int) -> None:
+        """What one page produced (JSON text); recording it again replaces it with the same."""
+        key = keyspace.process_units(process_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, str(page), raw)
+            pipe.pexpireat(key, expires_ms)
+            await pipe.execute()
+
+    async def page_records(self, process_id: str, pages: list[int]) -> list[str | None]:
+        if not pages:
+            return []
+        raw = await self.redis.hmget(keyspace.process_units(process_id), [str(p) for p in pages])
+        return [None if r is None else r.decode() for r in raw]
+
+    async def append_results(self, process_id: str, page: int, results: list[str], expires_ms: int) -> bool:
+        """Append one page's results (JSON objects whose `"id":-1` becomes their position in the list)
+        and mark the page done, atomically; False when the page was recorded already."""
+        keys = [keyspace.process_units(process_id), keyspace.process_results(process_id)]
+        return bool(await self._append_results(keys=keys, args=[str(page), expires_ms, *results]))
+
+    async def results(self, process_id: str, start: int, count: int) -> tuple[list[str], int]:
+        """`count` results from `start`, and how many there are so far."""
+        key = keyspace.process_results(process_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(key, start, start + count - 1)
+            pipe.llen(key)
+            items, total = await pipe.execute()
+        return [item.decode() for item in items], int(total)

@@ -119,6 +119,7 @@ class Settings:
     body_idle_timeout_s: float = 30.0
     info_shows_host: bool = False
     render_dpi: int = 150
+    burn_dpi: int = 200  # resolution of pages rebuilt by a redaction (markup burners)
     max_dimension_px: int = 20_000
     max_render_pixels: int = 60_000_000
     max_image_pixels: int = 200_000_000
@@ -224,6 +225,7 @@ class Settings:
         read("PAGEMILL_MAX_CONCURRENT_UPLOADS_PER_TENANT", "max_concurrent_uploads_per_tenant", int, positive)
         read("PAGEMILL_INFO_SHOWS_HOST", "info_shows_host", _boolean, lambda v: True)
         read("PAGEMILL_RENDER_DPI", "render_dpi", int, lambda v: 10 <= v <= 1200, "10-1200")
+        read("PAGEMILL_BURN_DPI", "burn_dpi", int, lambda v: 72 <= v <= 600, "72-600")
         read("PAGEMILL_MAX_DIMENSION_PX", "max_dimension_px", int, positive)
         read("PAGEMILL_MAX_RENDER_PIXELS", "max_render_pixels", int, positive)
         read("PAGEMILL_MAX_IMAGE_PIXELS", "max_image_pixels", int, positive)

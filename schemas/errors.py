@@ -49,6 +49,14 @@ MESSAGES: dict[str, str] = {
     "JobNotComplete": "The job is still running.",
     "JobFailed": "The job failed; its errorCode says why.",
     "OutputExpired": "The output has expired.",
+    # search and redaction
+    "ResourceNotFound": "No work file has this id (it may have expired or belong to another tenant).",
+    "MarkupCreationError": "Redactions could not be created for this document (it may be damaged or protected).",
+    "RedactionError": "The markup could not be burned into the document (the markup or the document is unusable).",
+    "InvalidMarkup": "The markup JSON does not follow PrizmDoc's markup schema; errorDetails.at says where.",
+    "InvalidJson": "The markup file is not JSON.",
+    "DocumentFileIdDoesNotExist": "The document work file does not exist (it may have expired).",
+    "MarkupFileIdDoesNotExist": "The markup work file does not exist (it may have expired).",
     # viewing sessions and viewer pages
     "ViewingSessionDoesNotExist": "No viewing session has this id.",
     "ViewingSessionExpired": "The viewing session has expired.",

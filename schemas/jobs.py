@@ -17,11 +17,21 @@ FINISH_CONVERSION = "finish_conversion"
 SWEEP_EXPIRED = "sweep_expired"
 DISCARD_OUTPUTS = "discard_outputs"
 DELIVER_WEBHOOK = "deliver_webhook"
+EXTRACT_TEXT = "extract_text"  # a search context's page records
+SEARCH_TEXT = "search_text"  # a search task's results
+CREATE_REDACTIONS = "create_redactions"
+BURN_MARKUP = "burn_markup"
+REDACT_PLAIN_TEXT = "redact_plain_text"
 
 
 def plan_job_id(process_id: str) -> str:
     """The one plan job of a process (the job that starts a conversion)."""
     return f"proc:{process_id}:plan"
+
+
+def step_job_id(process_id: str, start: int = 0) -> str:
+    """A page-by-page process job; `start` > 0 marks the continuation of one that ran out of time."""
+    return f"proc:{process_id}:step" + (f"@{start}" if start else "")
 
 
 def chunk_job_id(process_id: str, chunk: int, start: int) -> str:

@@ -5,6 +5,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.converters import ConvertInput
+from schemas.redaction import MarkupBurnerInput, PlainTextRedactorInput, RedactionCreatorInput
+from schemas.search import SearchContextInput, SearchTaskInput
 from schemas.viewing import ViewingSessionProperties
 
 Timestamp = str  # ISO 8601 with milliseconds, e.g. 2015-11-04T19:20:09.280Z
@@ -76,7 +78,9 @@ class QueuedJob(Closed):
 
     id: int
     processId: str
-    type: Literal["ContentConversion"]
+    type: Literal[
+        "ContentConversion", "SearchContext", "SearchTask", "RedactionCreation", "MarkupBurning", "PlainTextRedaction"
+    ]
     status: Literal["InProcess", "Completed", "Failed"]
     state: Literal["processing", "complete", "error"]
     createdOn: Timestamp
@@ -138,6 +142,12 @@ class PageText(Closed):
     text: str
     width: int
     height: int
+    chars: list[float] | None = Field(
+        default=None,
+        description="With Positions=characters: x, y, width, height of every character of `text` (4 numbers "
+        "each, index-aligned), in pixels of the page image at scale 1 (width x height); zeros for characters "
+        "without geometry (line breaks PDFium inserts)",
+    )
 
 
 class DocumentText(Closed):
@@ -310,3 +320,117 @@ class ServerError(BaseModel):
     model_config = ConfigDict(extra="allow")
     errorCode: str
     message: str | None = Field(default=None, description="A human explanation")
+
+
+class Rectangle(Closed):
+    """A rectangle on a displayed page: points from its top-left corner."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+class PageData(Closed):
+    """The displayed page's size, in the same units as the rectangles (points)."""
+
+    width: float
+    height: float
+
+
+class ProcessBase(Closed):
+    """What every process answers (POST, and GET while polling)."""
+
+    processId: str
+    expirationDateTime: Timestamp
+    state: Literal["processing", "complete", "error"]
+    percentComplete: int = Field(ge=0, le=100)
+    affinityToken: str | None = None
+    errorCode: str | None = Field(default=None, description='Why the process ended in state "error"')
+    message: str | None = Field(default=None, description="The errorCode's reason in a sentence (pagemill)")
+    queuedJobId: int | None = Field(default=None, description="This process as a queued job (/api/QueuedJobs/{id})")
+
+
+class SearchContext(ProcessBase):
+    """A search context (POST and GET /v2/searchContexts): its id is `contextId`."""
+
+    processId: str | None = None  # type: ignore[assignment]
+    contextId: str
+    input: SearchContextInput
+
+
+class SearchRecord(Closed):
+    pageIndex: int = Field(description="0-based page number")
+    text: str
+
+
+class SearchRecords(Closed):
+    """GET /v2/searchContexts/{contextId}/records: the requested pages extracted so far."""
+
+    pages: list[SearchRecord]
+
+
+class SearchTask(ProcessBase):
+    """A search task (POST /v2/viewingSessions/{id}/searchTasks, GET /v2/searchTasks/{processId})."""
+
+    input: SearchTaskInput
+
+
+class SearchResult(Closed):
+    """One match."""
+
+    id: int = Field(description="Its position among the task's results")
+    pageIndex: int = Field(description="0-based page number")
+    searchTermIndex: int = Field(description="Which of input.searchTerms matched")
+    startIndexInPage: int = Field(description="Offset of its first character in the page's text (Text route)")
+    text: str
+    context: str = Field(description="The match with up to 40 characters either side, whitespace collapsed")
+    boundingRectangle: Rectangle
+    lineRectangles: list[Rectangle] = Field(description="One rectangle per line the match covers")
+    pageData: PageData
+
+
+class SearchResults(Closed):
+    """GET /v2/searchTasks/{processId}/results."""
+
+    processId: str
+    state: Literal["processing", "complete", "error"]
+    percentComplete: int
+    errorCode: str | None = None
+    results: list[SearchResult]
+    continueToken: str | None = Field(
+        default=None, description="Pass it back for the next results; absent once every result was handed out"
+    )
+
+
+class MarkupOutput(Closed):
+    markupFileId: str = Field(description="The markup JSON work file")
+
+
+class RedactionCreator(ProcessBase):
+    """A redaction creator (POST and GET /v2/redactionCreators)."""
+
+    input: RedactionCreatorInput
+    output: MarkupOutput | None = None
+
+
+class BurnedOutput(Closed):
+    documentFileId: str = Field(description="The PDF with the marks burned in")
+
+
+class MarkupBurner(ProcessBase):
+    """A markup burner (POST and GET /PCCIS/V1/MarkupBurner)."""
+
+    input: MarkupBurnerInput
+    output: BurnedOutput | None = None
+
+
+class TextOutput(Closed):
+    fileId: str = Field(description="The redacted text (txt work file)")
+
+
+class PlainTextRedactor(ProcessBase):
+    """A plain-text redactor (POST and GET /v2/plainTextRedactors)."""
+
+    input: PlainTextRedactorInput
+    output: TextOutput | None = None

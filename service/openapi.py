@@ -20,6 +20,8 @@ TAGS = {
     "Queued jobs": "Every conversion process as a numbered job: list them, fetch their output.",
     "Viewing sessions": "Viewing sessions: create, provide the document, notifications.",
     "Viewer": "What the HTML5 viewer asks for: pages, thumbnails, attributes, text.",
+    "Search": "Search contexts (every page's text) and search tasks (matches with rectangles, paged).",
+    "Redaction": "Redaction creators (regex rules to markup), markup burners and plain-text redactors.",
     "Service": "Health, readiness, information, metrics and this documentation.",
 }
 _INT = {"type": "integer"}

@@ -1,7 +1,10 @@
 """Every route of the front door, in one list: each declares its handler and its OpenAPI contract."""
 
+from core.processes import MARKUP_BURNING, PLAIN_TEXT_REDACTION, REDACTION_CREATION, SEARCH_CONTEXT, SEARCH_TASK
 from schemas import responses as r
 from schemas.converters import ConvertRequest
+from schemas.redaction import MarkupBurnerRequest, PlainTextRedactorRequest, RedactionCreatorRequest
+from schemas.search import SearchContextRequest, SearchTaskRequest
 from schemas.viewing import SessionStarted, SessionStopped, SourceRef, ViewingSessionProperties
 from service.api import (
     conversions,
@@ -10,7 +13,10 @@ from service.api import (
     health,
     metrics,
     parts,
+    processes,
     queuedjobs,
+    redaction,
+    search,
     sessions,
     tus,
     viewer,
@@ -25,7 +31,7 @@ FILES = {"/api_gateway/file-service": "", "/PCCIS/V1/Files": "Pccis"}  # base ->
 
 WORK_FILES, UPLOADS, TUS, FILE_SERVICE = "Work files", "Uploads", "tus", "File service"
 CONVERSIONS, QUEUED_JOBS, SESSIONS, VIEWER = "Conversions", "Queued jobs", "Viewing sessions", "Viewer"
-SERVICE = "Service"
+SERVICE, SEARCH, REDACTION = "Service", "Search", "Redaction"
 
 AFFINITY = Param(
     "Accusoft-Affinity-Token", "The affinityToken of an earlier file, to keep files together", in_="header"
@@ -211,8 +217,58 @@ OPERATIONS = [
                                          {"type": "integer", "minimum": 0, "maximum": 100})),
               response=r.DocumentAttributes, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
     Operation("GET", r"/PCCIS/V1/Document/q/{first:[0-9]{1,9}}-{last:[0-9]{1,9}}/Text", viewer.get_text,
-              "The text of pages first..last (0-based, up to 500)", VIEWER, params=(DOCUMENT_ID,),
+              "The text of pages first..last (0-based, up to 500)", VIEWER,
+              "With Positions=characters, every character's box too (for selecting and highlighting text).",
+              params=(DOCUMENT_ID, Param("Positions", "characters: add each character's box (`chars`)",
+                                         {"type": "string", "enum": ["characters"]})),
               response=r.DocumentText, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
+    Operation("POST", "/v2/searchContexts", search.post_search_context, "Extract the text of a work file", SEARCH,
+              "Poll the context until `state` is no longer `processing`; records appear page by page meanwhile.",
+              body=SearchContextRequest, response=r.SearchContext, errors=(413, 480)),
+    Operation("GET", "/v2/searchContexts/{contextId}", processes.poll(SEARCH_CONTEXT, "contextId"),
+              "Poll a search context", SEARCH, response=r.SearchContext, errors=(404, 480), name="getSearchContext"),
+    Operation("DELETE", "/v2/searchContexts/{contextId}", search.delete_search_context, "Delete a search context",
+              SEARCH, "Stops it if it is still extracting.", status=204, errors=(404, 480)),
+    Operation("GET", "/v2/searchContexts/{contextId}/records", search.get_search_context_records,
+              "The text of some pages", SEARCH, "Pages extracted so far among those asked for, in page order.",
+              params=(Param("pages", '0-based pages: "0-", "3", "2-5" or "1,4-6"', required=True),),
+              response=r.SearchRecords, errors=(404, 480)),
+    Operation("POST", "/v2/viewingSessions/{sessionId}/searchTasks", search.post_search_task,
+              "Search a viewing session's document", SEARCH,
+              "Every match of each term's regular expression, with its rectangles; read them with the results route "
+              "while the task runs.", body=SearchTaskRequest, response=r.SearchTask, errors=(404, 413, 480)),
+    Operation("GET", "/v2/searchTasks/{processId}", processes.poll(SEARCH_TASK), "Poll a search task", SEARCH,
+              response=r.SearchTask, errors=(404, 480), name="getSearchTask"),
+    Operation("DELETE", "/v2/searchTasks/{processId}", processes.cancel(SEARCH_TASK), "Cancel a search task",
+              SEARCH, "409 once it has ended.", response=r.SearchTask, errors=(404, 409, 480),
+              name="deleteSearchTask"),
+    Operation("GET", "/v2/searchTasks/{processId}/results", search.get_search_task_results,
+              "A search task's results so far", SEARCH,
+              "Up to `limit` results from `continueToken` on; the answer's continueToken asks for the next ones.",
+              params=(Param("limit", "At most this many results (1-1000, default 1000)",
+                            {"type": "integer", "minimum": 1, "maximum": 1000}),
+                      Param("continueToken", "The continueToken of the previous answer")),
+              response=r.SearchResults, errors=(404, 480)),
+    Operation("POST", "/v2/redactionCreators", redaction.post_redaction_creator, "Create redactions from rules",
+              REDACTION, "Every match of each rule's regular expression becomes a RectangleRedaction (one per match "
+              "and line) in a markup JSON work file: output.markupFileId.",
+              body=RedactionCreatorRequest, response=r.RedactionCreator, errors=(413, 480)),
+    Operation("GET", "/v2/redactionCreators/{processId}", processes.poll(REDACTION_CREATION),
+              "Poll a redaction creator", REDACTION, response=r.RedactionCreator, errors=(404, 480),
+              name="getRedactionCreator"),
+    Operation("POST", "/PCCIS/V1/MarkupBurner", redaction.post_markup_burner, "Burn markup into a document",
+              REDACTION, "A PDF with the marks burned in (output.documentFileId): redactions remove what lies under "
+              "them (the page is rebuilt as a picture with invisible text for what remains), other marks are drawn.",
+              body=MarkupBurnerRequest, response=r.MarkupBurner, errors=(413, 480)),
+    Operation("GET", "/PCCIS/V1/MarkupBurner/{processId}", processes.poll(MARKUP_BURNING), "Poll a markup burner",
+              REDACTION, response=r.MarkupBurner, errors=(404, 480), name="getMarkupBurner"),
+    Operation("POST", "/v2/plainTextRedactors", redaction.post_plain_text_redactor, "Redact a document to text",
+              REDACTION, 'The text of every page with what the redactions cover replaced by "<Text Redacted>", '
+              "with the requested line endings (output.fileId, a txt work file).",
+              body=PlainTextRedactorRequest, response=r.PlainTextRedactor, errors=(413, 480)),
+    Operation("GET", "/v2/plainTextRedactors/{processId}", processes.poll(PLAIN_TEXT_REDACTION),
+              "Poll a plain-text redactor", REDACTION, response=r.PlainTextRedactor, errors=(404, 480),
+              name="getPlainTextRedactor"),
     Operation("GET", "/metrics", metrics.get_metrics, "Prometheus metrics", SERVICE, response={"text/plain": "text"}),
     Operation("GET", "/openapi.json", docs.get_openapi, "This OpenAPI document", SERVICE,
               response=r.OpenApiDocument, stateful=False),

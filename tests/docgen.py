@@ -181,3 +181,59 @@ def packed_pdf(pages: int, *, damaged: bool = False) -> bytes:
               % (xref, xref + 1, catalog, len(table), table))  # fmt: skip
     out.write(b"startxref\n%d\n%%%%EOF\n" % at)
     return out.getvalue()
+
+
+def lines_pdf(pages: list[list[str]], *, size: int = 11, rotate: int = 0) -> bytes:
+    """A PDF whose pages hold the given lines of Helvetica text (72pt margin, 18pt apart), each
+    line one text object, and with a page /Rotate of `rotate` degrees."""
+    objects: list[bytes] = [b"", b"", b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    kids = []
+    for lines in pages:
+        shown = []
+        for i, line in enumerate(lines):
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1")
+            shown.append(b"BT /F1 %d Tf 72 %d Td (%s) Tj ET" % (size, 720 - 18 * i, escaped))
+        stream = b"\n".join(shown)
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+        content = len(objects)
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Rotate %d "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (rotate, content)
+        )
+        kids.append(len(objects))
+    objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (i, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for off in offsets:
+        out.write(b"%010d 00000 n \n" % off)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+PEOPLE = [
+    ("Peter Parker", "123-45-6789", "hotshotpete@dailybugle.com"),
+    ("Bruce Wayne", "987-65-4321", "bruce@wayne.example"),
+    ("Diana Prince", "555-12-3456", "diana@themyscira.example"),
+    ("Clark Kent", "111-22-3333", "ckent@dailyplanet.example"),
+    ("Selina Kyle", "222-33-4444", "selina@gotham.example"),
+]
+
+
+def contacts_pdf() -> bytes:
+    """A two-page contacts sheet: a name, an SSN and an email per person, one field a line, and on
+    page 1 one line holding a name and an email together (redacting one must keep the other)."""
+    page1 = ["CONFIDENTIAL CONTACTS"]
+    for name, ssn, email in PEOPLE[:4]:
+        page1 += [f"Name: {name}", f"SSN: {ssn}", f"Email: {email}"]
+    page1.append(f"Manager: {PEOPLE[0][0]} <{PEOPLE[0][2]}>")
+    page2 = ["CONTACTS (continued)"]
+    name, ssn, email = PEOPLE[4]
+    page2 += [f"Name: {name}", f"SSN: {ssn}", f"Email: {email}", "Backup SSN: 999-88-7777"]
+    return lines_pdf([page1, page2])

@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 import structlog
 
 from core.errors import RenderCrashed, RenderTimeout
-from workers.render.document import Document, inspect, open_document, page_text
+from workers.render import glyphs as glyph_fns
+from workers.render.burn import burn_page, redaction_boxes
+from workers.render.document import Document, inspect, open_document, page_glyphs, page_text
 from workers.render.page import render_page
 from workers.render.spec import Rendered, RenderSpec
 
@@ -97,6 +99,66 @@ def inspect_document(path: str, extension: str, password: str | None, dpi: int) 
 def text_of_pages(path: str, extension: str, password: str | None, pages: list[int]) -> list[str]:
     doc = _document(path, extension, password)
     return [page_text(doc, index) for index in pages]
+
+
+def burn_unit(
+    path: str, extension: str, password: str | None, index: int, marks: list[dict[str, Any]], dpi: int, out_path: str
+) -> Rendered:
+    return burn_page(_document(path, extension, password), index, marks, dpi, out_path)
+
+
+def redact_pages(
+    path: str, extension: str, password: str | None, pages: list[int], marks: dict[int, list[dict[str, Any]]]
+) -> list[list[str]]:
+    """Each page's lines with the text under its redaction marks replaced by "<Text Redacted>"."""
+    doc = _document(path, extension, password)
+    out = []
+    for index in pages:
+        glyphs = page_glyphs(doc, index)
+        page_marks = marks.get(index, [])
+        boxes = [r for mark, r in redaction_boxes(doc, index, page_marks) if mark["type"] != "TextSelectionRedaction"]
+        ranges = [
+            (m["position"]["startIndex"], m["position"]["startIndex"] + m["position"]["length"])
+            for m in page_marks
+            if m["type"] == "TextSelectionRedaction"
+        ]
+        out.append(glyph_fns.redacted_lines(glyphs, boxes, ranges))
+    return out
+
+
+def glyphs_of_pages(path: str, extension: str, password: str | None, pages: list[int]) -> list[glyph_fns.PageGlyphs]:
+    doc = _document(path, extension, password)
+    return [page_glyphs(doc, index) for index in pages]
+
+
+def search_pages(
+    path: str, extension: str, password: str | None, pages: list[int], terms: list[tuple[str, bool]]
+) -> list[tuple[float, float, list[tuple[int, glyph_fns.Match, str]]]]:
+    """For each page: its displayed size and the (term index, match, context) of every (pattern,
+    case-sensitive) term, in text order (context: the match and up to 40 characters either side).
+    Patterns are compiled here, so a pattern that backtracks without end stops at the call's timeout
+    (the child is killed), never in the worker's event loop."""
+    doc = _document(path, extension, password)
+    compiled = [glyph_fns.compile_pattern(pattern, case_sensitive=sensitive) for pattern, sensitive in terms]
+    out = []
+    for index in pages:
+        text = page_text(doc, index)
+        glyphs = None
+        found: list[tuple[int, glyph_fns.Match, str]] = []
+        for t, pattern in enumerate(compiled):
+            if pattern.search(text) is None:
+                continue
+            glyphs = glyphs or page_glyphs(doc, index)
+            found += [(t, m, _context(glyphs.text, m)) for m in glyph_fns.find_matches(glyphs, pattern)]
+        found.sort(key=lambda item: (item[1].start, item[0]))
+        width, height = (glyphs.width, glyphs.height) if glyphs else doc.size_pt(index)
+        out.append((width, height, found))
+    return out
+
+
+def _context(text: str, match: glyph_fns.Match, chars: int = 40) -> str:
+    around = text[max(0, match.start - chars) : match.end + chars]
+    return " ".join(around.split())
 
 
 # --- in the worker ---------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from core.records import Store
 from core.settings import Settings
 from core.storage import open_storage
 from schemas import formats, jobs
-from workers.jobs import conversions, pages, sweep, webhooks
+from workers.jobs import conversions, pages, redaction, search, sweep, webhooks
 from workers.office import Office, find_engine
 from workers.pool import RenderPool
 
@@ -115,6 +115,11 @@ def functions(settings: Settings) -> list[Function]:
         func(conversions.render_chunk, name=jobs.RENDER_CHUNK, timeout=timeout),
         func(conversions.finish_conversion, name=jobs.FINISH_CONVERSION, timeout=timeout),
         func(conversions.discard_outputs, name=jobs.DISCARD_OUTPUTS, timeout=timeout),
+        func(search.extract_text, name=jobs.EXTRACT_TEXT, timeout=timeout),
+        func(search.search_text, name=jobs.SEARCH_TEXT, timeout=timeout),
+        func(redaction.create_redactions, name=jobs.CREATE_REDACTIONS, timeout=timeout),
+        func(redaction.burn_markup, name=jobs.BURN_MARKUP, timeout=timeout),
+        func(redaction.redact_plain_text, name=jobs.REDACT_PLAIN_TEXT, timeout=timeout),
         func(webhooks.deliver_webhook, name=jobs.DELIVER_WEBHOOK, timeout=timeout, max_tries=webhooks.MAX_TRIES),
         func(pages.view_acquire, name=jobs.VIEW_ACQUIRE, timeout=timeout, keep_result=0),
         func(pages.view_inspect, name=jobs.VIEW_INSPECT, timeout=timeout, keep_result=0),

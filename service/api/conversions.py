@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 
 from core import capabilities
-from core.processes import CONTENT_CONVERSION, NewProcess, output_files, process_json_text, start_process
+from core.processes import CONTENT_CONVERSION, NewProcess, kind_of, output_files, process_json_text, start_process
 from schemas import formats, jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
 from schemas.pages import PageSyntaxError, parse_pages
@@ -181,7 +181,7 @@ async def get_converter(request: web.Request) -> web.Response:
         record = await request.app[keys.STORE].get_process(process_id, parse_json=False)
         if record is not None:
             cache.put(process_id, record)
-    if record is None or record.get("tenant", "") != request[TENANT]:
+    if record is None or record.get("tenant", "") != request[TENANT] or kind_of(record) is not CONTENT_CONVERSION:
         raise NotFound("ProcessDoesNotExist")
     return process_response(record)
 
@@ -196,7 +196,7 @@ def process_response(record: dict[str, Any], headers: dict[str, str] | None = No
 async def _own_process(request: web.Request) -> tuple[str, dict[str, Any]]:
     process_id = path_id(request, "processId")
     record = await request.app[keys.STORE].get_process(process_id, parse_json=False)
-    if record is None or record.get("tenant", "") != request[TENANT]:
+    if record is None or record.get("tenant", "") != request[TENANT] or kind_of(record) is not CONTENT_CONVERSION:
         raise NotFound("ProcessDoesNotExist")
     return process_id, record
 

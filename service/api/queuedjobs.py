@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from core import keyspace
-from core.processes import CONTENT_CONVERSION, cancel_process, output_files
+from core.processes import CONTENT_CONVERSION, cancel_process, output_file_ids, output_files
 from core.records import iso_ms
 from service import keys
 from service.api.workfiles import content_disposition
@@ -42,7 +42,6 @@ async def _job(request: web.Request, number: int) -> dict[str, Any] | None:
 
 
 def job_json(number: int, record: dict[str, Any]) -> dict[str, Any]:
-    results = (record.get("output") or {}).get("results", [])
     body = {
         "id": number,
         "processId": record["processId"],
@@ -51,7 +50,7 @@ def job_json(number: int, record: dict[str, Any]) -> dict[str, Any]:
         "state": record["state"],
         "createdOn": iso_ms(record["created_ms"]),
         "expirationDateTime": iso_ms(record["expires_ms"]),
-        "outputFileIds": [r["fileId"] for r in results if "fileId" in r],
+        "outputFileIds": output_file_ids(record.get("output") or {}),
     }
     if "errorCode" in record:
         body["errorCode"] = record["errorCode"]
@@ -99,7 +98,7 @@ async def get_output(request: web.Request) -> web.StreamResponse:
         raise NotFound("QueuedJobDoesNotExist")
     if record["state"] == "processing":
         raise ApiError("JobNotComplete", status=409, message="the job is still running; try again later")
-    results = [r for r in (record.get("output") or {}).get("results", []) if "fileId" in r]
+    results = output_file_ids(record.get("output") or {})
     if record["state"] == "error" or not results:
         raise ApiError("JobFailed", status=409, message=f"the job ended without output ({record.get('errorCode')})")
     files = await output_files(request.app[keys.STORE], request.app[keys.STORAGE], record)

@@ -331,7 +331,12 @@ async def get_text(request: web.Request) -> web.Response:
         existing = await views.get_many(text_keys)
         last_missing = [k for k, r in zip(text_keys, existing, strict=True) if r is None][-1:] or text_keys[-1:]
         records = await _wait(request, last_missing[0], all_text)
+    positions = request.query.get("Positions", "")
+    if positions not in ("", "characters"):
+        raise InvalidInput("Positions", in_="query", expected={"enum": ["characters"]})
     for record in records:
         if "error" in record:
             raise viewer_error(record["error"])
+        if not positions:
+            record.pop("chars", None)
     return web.json_response({"pages": records})

@@ -97,3 +97,17 @@ async def discard(ctx: Ctx, file_ids: list[str]) -> None:
         await ctx["store"].delete_workfile(file_id)
         await ctx["storage"].delete(workfile_key(file_id))
         await ctx["quota"].release(workfile_key(file_id))
+
+
+def step_deadline(ctx: Ctx) -> float:
+    """When a page-by-page job hands the rest of its pages to a continuation: early enough that the
+    page in progress still ends inside the job timeout."""
+    settings = ctx["settings"]
+    return time.monotonic() + settings.job_timeout_s - settings.page_timeout_s - 2
+
+
+async def continue_later(ctx: Ctx, job: str, process_id: str, start: int) -> None:
+    """Enqueue the continuation of a page-by-page job from page `start` (deterministic id: once)."""
+    await ctx["queue"].enqueue_job(
+        job, process_id, start, _job_id=jobs.step_job_id(process_id, start), _queue_name=jobs.BATCH_QUEUE
+    )

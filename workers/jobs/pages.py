@@ -38,6 +38,7 @@ from workers import pool as pool_fns
 from workers.fetch import copy_file, extension_hint, fetch_url, resolve_file
 from workers.images import resolve_marks
 from workers.jobs import Ctx
+from workers.render.glyphs import PageGlyphs
 from workers.render.spec import RenderSpec
 from workers.stage import open_source
 
@@ -280,12 +281,22 @@ async def view_text(ctx: Ctx, session_id: str, pages: list[int]) -> str:
             await views.put_record(keyspace.text(doc_id, page), {"error": info["error"]}, ERROR_TTL_S)
         return "error"
     wanted = [p for p in missing if p < info["pageCount"]]
-    texts = await _on_source(ctx, session, wf, INTERACTIVE, pool_fns.text_of_pages, wanted)
-    for page, text in zip(wanted, texts, strict=True):
+    found = await _on_source(ctx, session, wf, INTERACTIVE, pool_fns.glyphs_of_pages, wanted)
+    for page, glyphs in zip(wanted, found, strict=True):
         width, height = info["sizes"][page]
-        record = {"number": page, "text": text, "width": width, "height": height}
+        record = {"number": page, "text": glyphs.text, "width": width, "height": height}
+        record["chars"] = char_positions(glyphs, width / glyphs.width if glyphs.width else 1.0)
         await views.put_record(keyspace.text(doc_id, page), record, settings.page_cache_lifetime_s)
     return "extracted"
+
+
+def char_positions(glyphs: PageGlyphs, px_per_pt: float) -> list[float]:
+    """Every character's loose box as x, y, width, height (4 numbers per character of the text, in the
+    page image's pixels at scale 1, 0.1 px precision; zeros for characters without geometry)."""
+    out: list[float] = []
+    for box in glyphs.loose:
+        out += (round(v * px_per_pt, 1) for v in box)
+    return out
 
 
 @view_job

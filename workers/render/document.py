@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from core.errors import DocumentError
 from schemas import formats
 from workers.render import repair
+from workers.render.glyphs import PageGlyphs, read_glyphs
 from workers.render.spec import POINTS_PER_INCH, RenderSpec, fit_scale
 
 RASTER_DPI = 96
@@ -29,6 +30,8 @@ class Document(Protocol):
     def page_sizes(self) -> list[tuple[float, float]]: ...
     def width_pt(self, index: int) -> float: ...
     def text(self, index: int) -> str: ...
+    def glyphs(self, index: int) -> PageGlyphs: ...
+    def size_pt(self, index: int) -> tuple[float, float]: ...
     def close(self) -> None: ...
 
 
@@ -143,6 +146,20 @@ class PdfSource:
         finally:
             page.close()
 
+    def size_pt(self, index: int) -> tuple[float, float]:
+        """The page as displayed (crop box, /Rotate applied), in points."""
+        width, height = self.pdf.get_page_size(index)
+        return float(width), float(height)
+
+    def glyphs(self, index: int) -> PageGlyphs:
+        page = self.pdf[index]
+        try:
+            return read_glyphs(page)
+        except pdfium.PdfiumError as exc:
+            raise DocumentError("CorruptFile", str(exc)) from None
+        finally:
+            page.close()
+
     def close(self) -> None:
         self.pdf.close()
 
@@ -208,6 +225,13 @@ class RasterSource:
     def text(self, index: int) -> str:
         return ""  # no OCR: raster pages have no text
 
+    def size_pt(self, index: int) -> tuple[float, float]:
+        self.image.seek(index)
+        return self.image.width * 72 / RASTER_DPI, self.image.height * 72 / RASTER_DPI
+
+    def glyphs(self, index: int) -> PageGlyphs:
+        return PageGlyphs("", [], [], *self.size_pt(index))
+
     def close(self) -> None:
         self.image.close()
 
@@ -235,3 +259,10 @@ def page_text(doc: Document, index: int) -> str:
     if not 0 <= index < doc.page_count:
         raise DocumentError("NoSuchPage", str(index + 1))
     return doc.text(index)
+
+
+def page_glyphs(doc: Document, index: int) -> PageGlyphs:
+    """The characters of page `index` (0-based) with their boxes."""
+    if not 0 <= index < doc.page_count:
+        raise DocumentError("NoSuchPage", str(index + 1))
+    return doc.glyphs(index)
