@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import structlog
 
 from core.errors import RenderCrashed, RenderTimeout
+from workers.render import headers
 from workers.render.document import Document, inspect, open_document, page_text
 from workers.render.page import render_page
 from workers.render.spec import Rendered, RenderSpec
@@ -88,6 +89,10 @@ def render_unit(
     path: str, extension: str, password: str | None, index: int, spec: RenderSpec, out_path: str
 ) -> Rendered:
     return render_page(_document(path, extension, password), index, spec, out_path)
+
+
+def missing_fonts(families: list[str | None]) -> list[str]:
+    return headers.missing_fonts(families)
 
 
 def inspect_document(path: str, extension: str, password: str | None, dpi: int) -> dict[str, object]:

@@ -22,7 +22,7 @@ from service.auth import TENANT
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, InvalidInput, NotFound
 from service.params import lifetime_param, path_id, tenant_workfile
-from service.validation import check_watermarks, read_model
+from service.validation import check_header_footer, check_watermarks, read_model
 
 log = structlog.get_logger("pagemill.converters")
 
@@ -93,6 +93,7 @@ async def post_converter(request: web.Request) -> web.Response:
     if req.minSecondsAvailable is None:
         del echo["minSecondsAvailable"]
     dest = req.input.dest
+    check_header_footer(req.input, echo)
     if len(req.input.sources) > 1 and dest.format not in MULTI_SOURCE_FORMATS:
         raise ApiError("MultipleSourcesAreNotSupportedForThisDestinationFormat", at="input.sources", extra=echo)
     check_dimensions(dest, settings.max_dimension_px, echo)

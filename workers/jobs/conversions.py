@@ -7,6 +7,7 @@ compare-and-set, so a second run either finds the work done or redoes it identic
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from workers.images import resolve_marks
 from workers.jobs import Ctx
 from workers.jobs.lifecycle import discard, fail, process_job, running
 from workers.plan import make_plan, one_file_per_page, result_sources
+from workers.render import headers
 from workers.render.assemble import PdfPart, build_pdf, concat_tiffs
 from workers.render.spec import Rendered, RenderSpec
 from workers.stage import office_convert, open_source, size_and_digest
@@ -121,6 +123,8 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
     if plan is None:
         settings: Settings = ctx["settings"]
         inp = record["input"]
+        if not await _fonts_available(ctx, process_id, inp):
+            return "failed"
         counts: list[int] = []
         extensions: list[str] = []
         for src in inp["sources"]:
@@ -161,6 +165,21 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
     return "planned"
 
 
+async def _fonts_available(ctx: Ctx, process_id: str, inp: dict[str, Any]) -> bool:
+    """A header or footer font this host does not have ends the process as PrizmDoc does."""
+    families = [hf.get("fontFamily") for name in ("header", "footer") if (hf := inp["dest"].get(name))]
+    if not families:
+        return True
+    settings: Settings = ctx["settings"]
+    missing = await ctx["pool"].run(pool_fns.missing_fonts, families, timeout_s=settings.page_timeout_s)
+    if not missing:
+        return True
+    log.info("font_unavailable", families=missing)
+    sources = [{"fileId": s["fileId"]} for s in inp["sources"]]
+    await fail(ctx, process_id, "CouldNotConvert", [{"errorCode": headers.UNAVAILABLE, "sources": sources}])
+    return False
+
+
 async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: Plan, u: int) -> UnitResult:
     """Render one unit to an artifact work file with a deterministic id."""
     settings: Settings = ctx["settings"]
@@ -175,6 +194,8 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
             spec = render_spec(dest, settings, "pdf")
         else:
             spec = render_spec(dest, settings, None, await resolve_marks(ctx, dest.get("watermarks") or []))
+            if dest.get("header") or dest.get("footer"):
+                spec = replace(spec, header=dest.get("header"), footer=dest.get("footer"), page_count=len(plan.units))
     except DocumentError as exc:
         return UnitResult(error_code=exc.code)
     extension = formats.by_output(spec.format).extension
@@ -283,8 +304,10 @@ async def _assemble(
         fn, arg = build_pdf, parts
     try:
         extra: tuple[Any, ...] = ()
-        if fmt == "pdf" and inp["dest"].get("watermarks"):
-            extra = (await resolve_marks(ctx, inp["dest"]["watermarks"]), settings.render_dpi)
+        if fmt == "pdf":
+            dest = inp["dest"]
+            marks = await resolve_marks(ctx, dest["watermarks"]) if dest.get("watermarks") else ()
+            extra = (marks, settings.render_dpi, dest.get("header"), dest.get("footer"))
         rendered = await ctx["pool"].run(fn, arg, str(tmp), *extra, timeout_s=max(5, settings.job_timeout_s - 5))
     except (DocumentError, RenderTimeout, RenderCrashed) as exc:
         tmp.unlink(missing_ok=True)

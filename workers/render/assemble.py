@@ -8,7 +8,7 @@ import pypdfium2 as pdfium
 from PIL import TiffImagePlugin
 
 from core.errors import DocumentError
-from workers.render import stamp
+from workers.render import headers, stamp
 from workers.render.document import open_pdf
 from workers.render.encode import hash_file
 from workers.render.page import watermarked
@@ -55,10 +55,16 @@ class PdfPart:
 
 
 def build_pdf(
-    parts: Sequence[PdfPart], out_path: str, watermarks: Sequence[dict[str, Any]] = (), dpi: int = 150
+    parts: Sequence[PdfPart],
+    out_path: str,
+    watermarks: Sequence[dict[str, Any]] = (),
+    dpi: int = 150,
+    header: dict[str, Any] | None = None,
+    footer: dict[str, Any] | None = None,
 ) -> Rendered:
     """Assemble a PDF by importing pages (vector content is kept as is), then watermark it:
-    text watermarks as vector text; with image watermarks every page is rasterised at `dpi`."""
+    text watermarks as vector text; with image watermarks every page is rasterised at `dpi`.
+    A header or footer grows every page and is drawn as vector text outside the page's content."""
     out = pdfium.PdfDocument.new()
     try:
         for part in parts:
@@ -80,6 +86,8 @@ def build_pdf(
                     page = out[i]
                     stamp.stamp_pdf_page(out, page, marks)
                     page.close()
+        if header or footer:
+            headers.add_to_pdf(out, headers.band_of(header), headers.band_of(footer))
         out.save(out_path)
     finally:
         out.close()

@@ -20,6 +20,10 @@ class RenderSpec:
     scale: float = 1.0  # multiplies the natural size (dpi for PDF pages, pixels for images)
     # Watermark objects (schemas.watermarks.Watermark dumps); image ones carry a local "_path".
     watermarks: tuple[dict[str, Any], ...] = ()
+    # dest.header / dest.footer (raster outputs draw them on the page image) and the output's page count.
+    header: dict[str, Any] | None = None
+    footer: dict[str, Any] | None = None
+    page_count: int = 0
 
 
 @dataclass(frozen=True)
