@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.watermarks import Watermark
 
-DestFormat = Literal["pdf", "tiff", "png", "jpeg", "docx"]
+DestFormat = Literal["pdf", "tiff", "png", "jpeg", "svg", "docx"]
 MULTI_SOURCE_FORMATS = ("pdf", "tiff")  # only these combine several sources into one output
 PAGED_FORMATS = ("pdf", "tiff")  # only these honour sources[].pages
 HEADER_FOOTER_FORMATS = ("pdf", "tiff")  # only these take dest.header / dest.footer

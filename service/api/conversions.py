@@ -97,6 +97,9 @@ async def post_converter(request: web.Request) -> web.Response:
     if len(req.input.sources) > 1 and dest.format not in MULTI_SOURCE_FORMATS:
         raise ApiError("MultipleSourcesAreNotSupportedForThisDestinationFormat", at="input.sources", extra=echo)
     check_dimensions(dest, settings.max_dimension_px, echo)
+    if dest.format == "svg" and dest.watermarks:
+        message = "watermarks are drawn on pdf, tiff, png and jpeg output, not on svg"
+        raise ApiError("InvalidInput", at="input.dest.watermarks", extra=echo, message=message)
     if req.webhook is not None:
         check_webhook(req.webhook.url, settings.webhook_secret, echo)
     await check_watermarks(request, dest.watermarks or [], "input.dest.watermarks", echo)

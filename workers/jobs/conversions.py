@@ -75,6 +75,7 @@ def render_spec(
         jpeg_quality=settings.jpeg_quality,
         png_compress_level=settings.png_compress_level,
         watermarks=watermarks,
+        tool_timeout_s=max(1.0, settings.page_timeout_s - 2),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from PIL import Image
 
 from core.errors import DocumentError
-from workers.render import headers, stamp
+from workers.render import headers, stamp, svg
 from workers.render.document import Document
 from workers.render.encode import encode, hash_file
 from workers.render.spec import Rendered, RenderSpec
@@ -19,6 +19,8 @@ def render_page(doc: Document, index: int, spec: RenderSpec, out_path: str) -> R
     """Render page `index` (0-based) of an open document to `out_path`."""
     if not 0 <= index < doc.page_count:
         raise DocumentError("NoSuchPage", str(index + 1))
+    if spec.format == "svg":
+        return svg.render_svg(doc, index, spec, out_path)
     image = doc.render(index, spec)
     if spec.watermarks:
         image = watermarked(image, spec.watermarks, image.width / doc.width_pt(index))

@@ -24,6 +24,7 @@ class RenderSpec:
     header: dict[str, Any] | None = None
     footer: dict[str, Any] | None = None
     page_count: int = 0
+    tool_timeout_s: float = 25.0  # an external engine (pdftocairo, tesseract) is killed after this
 
 
 @dataclass(frozen=True)
