@@ -63,6 +63,7 @@ class PdfOptions(BaseModel):
 
     model_config = _STRICT
     forceOneFilePerPage: bool = False
+    ocr: OcrOptions | None = None
 
 
 class HeaderFooter(BaseModel):

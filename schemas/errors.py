@@ -37,6 +37,8 @@ MESSAGES: dict[str, str] = {
     "UnrecognizedExpression": "Header or footer text has an expression in double curly braces that is not a token.",
     "RequestedHeaderOrFooterFontIsNotAvailable": "The header or footer fontFamily is not installed on this server.",
     "SvgRenderFailed": "The page could not be drawn as SVG (pdftocairo failed, timed out or is not installed).",
+    "UnsupportedSourceFileFormatForOCR": "OCR reads PDFs and images only; the expected formats are listed.",
+    "OcrFailed": "The page could not be read by OCR (Tesseract failed, timed out or is not installed).",
     "CouldNotConvert": "The document could not be converted; each result's errorCode says why.",
     "CorruptFile": "The document is damaged or is not the type it claims to be.",
     "InvalidPassword": "The document is password-protected and the password is missing or wrong.",

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from schemas import tokens
-from schemas.converters import HEADER_FOOTER_FORMATS, ConvertInput
+from schemas import languages, tokens
+from schemas.converters import HEADER_FOOTER_FORMATS, ConvertInput, OcrOptions
 from schemas.watermarks import Watermark, missing_property
 from service.body import chunks
 from service.errors import ApiError, InvalidInput, PayloadTooLarge
@@ -121,6 +121,24 @@ async def check_watermarks(request: web.Request, marks: list[Watermark], at: str
         wf = await tenant_workfile(request, mark.src)
         if wf is None or wf.extension != "png":
             raise InvalidInput(f"{prefix}.src", message="a PNG work file id or an http(s) URL of a PNG")
+
+
+def check_ocr_language(ocr: OcrOptions, installed: frozenset[str], echo: dict[str, Any]) -> None:
+    """The OCR language must be one PrizmDoc names and whose Tesseract data this server has."""
+    code = languages.tesseract_code(ocr.language)
+    offered = sorted(name for name, c in languages.LANGUAGES.items() if c in installed)
+    if code is not None and code in installed:
+        return
+    if code is None:
+        message = f"{ocr.language!r} is not an OCR language; this server offers {', '.join(offered) or 'none'}"
+    elif not installed:
+        message = "OCR needs Tesseract (Debian package tesseract-ocr), which is not installed on this server"
+    else:
+        message = f"OCR in {ocr.language} needs Tesseract's {code!r} data (Debian package {languages.package(code)}), "
+        message += "which is not installed on this server"
+    raise ApiError(
+        "InvalidInput", at="input.dest.pdfOptions.ocr.language", expected={"enum": offered}, extra=echo, message=message
+    )
 
 
 def check_header_footer(inp: ConvertInput, echo: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from core.processes import end_process
 from core.records import Store, make_workfile, now_ms
 from core.settings import Settings
 from core.storage.base import Storage, workfile_key
-from schemas import formats, jobs
+from schemas import formats, jobs, languages
 from schemas.errors import result_messages
 from schemas.records import Plan, UnitResult, WorkFile
 from workers import pool as pool_fns
@@ -193,6 +193,10 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
         if dest["format"] == "pdf":
             # Raster pages of a pdf output become one-page PDFs that the finish job imports and watermarks.
             spec = render_spec(dest, settings, "pdf")
+            if ocr := dest.get("pdfOptions", {}).get("ocr"):
+                dpi = ocr.get("defaultDpi")
+                language = languages.tesseract_code(ocr.get("language", "english")) or "eng"
+                spec = replace(spec, ocr_language=language, ocr_default_dpi=(dpi["x"], dpi["y"]) if dpi else None)
         else:
             spec = render_spec(dest, settings, None, await resolve_marks(ctx, dest.get("watermarks") or []))
             if dest.get("header") or dest.get("footer"):
@@ -264,6 +268,19 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
     return "rendered"
 
 
+async def _text_layers(
+    ctx: Ctx, inp: dict[str, Any], plan: Plan, units: list[int], results: dict[int, UnitResult]
+) -> dict[int, UnitResult]:
+    """The OCR text layers among the results: those of PDF pages (an image page's is part of it)."""
+    if not inp["dest"].get("pdfOptions", {}).get("ocr"):
+        return {}
+    opener = {}
+    for s, src in enumerate(inp["sources"]):
+        known = formats.by_extension((await _source_file(ctx, src["fileId"])).extension)
+        opener[s] = known.opener if known else None
+    return {u: results[u] for u in units if u in results and opener[plan.units[u].s] == "pdfium"}
+
+
 async def _assemble(
     ctx: Ctx, process_id: str, record: dict[str, Any], plan: Plan, g: int, results: dict[int, UnitResult]
 ) -> tuple[str | None, str | None]:
@@ -287,9 +304,10 @@ async def _assemble(
         fn, arg = concat_tiffs, paths
     else:
         parts: list[PdfPart] = []
+        layers = await _text_layers(ctx, inp, plan, units, results)
         for u in units:
             unit = plan.units[u]
-            if u in results:  # a raster page, already a one-page PDF
+            if u in results and u not in layers:  # a raster page, already a one-page PDF
                 parts.append(PdfPart(str(await storage.local_path(workfile_key(results[u].file_id or "")))))
                 continue
             src = inp["sources"][unit.s]
@@ -297,11 +315,12 @@ async def _assemble(
                 source = await open_source(ctx, await _source_file(ctx, src["fileId"]), src.get("password"))
             except DocumentError as exc:
                 return None, exc.code
+            layer = str(await storage.local_path(workfile_key(r.file_id))) if (r := layers.get(u)) and r.file_id else ""
             last = parts[-1] if parts else None
             if last and last.path == source.path and last.password == source.password:
-                parts[-1] = PdfPart(source.path, last.password, (*last.pages, unit.p))
+                parts[-1] = PdfPart(source.path, last.password, (*last.pages, unit.p), (*last.layers, layer))
             else:
-                parts.append(PdfPart(source.path, source.password, (unit.p,)))
+                parts.append(PdfPart(source.path, source.password, (unit.p,), (layer,)))
         fn, arg = build_pdf, parts
     try:
         extra: tuple[Any, ...] = ()

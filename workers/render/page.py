@@ -9,7 +9,7 @@ from typing import Any
 from PIL import Image
 
 from core.errors import DocumentError
-from workers.render import headers, stamp, svg
+from workers.render import headers, ocr, stamp, svg
 from workers.render.document import Document
 from workers.render.encode import encode, hash_file
 from workers.render.spec import Rendered, RenderSpec
@@ -21,6 +21,8 @@ def render_page(doc: Document, index: int, spec: RenderSpec, out_path: str) -> R
         raise DocumentError("NoSuchPage", str(index + 1))
     if spec.format == "svg":
         return svg.render_svg(doc, index, spec, out_path)
+    if spec.format == "pdf" and spec.ocr_language:
+        return ocr.render_ocr(doc, index, spec, out_path)
     image = doc.render(index, spec)
     if spec.watermarks:
         image = watermarked(image, spec.watermarks, image.width / doc.width_pt(index))

@@ -25,6 +25,9 @@ class RenderSpec:
     footer: dict[str, Any] | None = None
     page_count: int = 0
     tool_timeout_s: float = 25.0  # an external engine (pdftocairo, tesseract) is killed after this
+    # pdf output with dest.pdfOptions.ocr: the Tesseract language, and the resolution of images without one.
+    ocr_language: str | None = None
+    ocr_default_dpi: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
