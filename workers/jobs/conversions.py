@@ -154,7 +154,10 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
             sources = [{"fileId": s["fileId"]} for s in inp["sources"]]
             await fail(ctx, process_id, "CouldNotConvert", [{"errorCode": "TooManyPages", "sources": sources}])
             return "failed"
-        await store.set_plan(process_id, make_plan(inp, counts, extensions, settings.chunk_pages))
+        # OCR pages take a second or more each: smaller chunks spread them over every render process.
+        ocr = inp["dest"].get("pdfOptions", {}).get("ocr")
+        chunk = max(1, settings.chunk_pages // 4) if ocr else settings.chunk_pages
+        await store.set_plan(process_id, make_plan(inp, counts, extensions, chunk))
         plan = await store.get_plan(process_id)
         assert plan is not None
         log.info("process_planned", pages=len(plan.units), render=len(plan.render), chunks=len(plan.chunks()))
