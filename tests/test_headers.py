@@ -16,6 +16,7 @@ from core.settings import Settings
 from schemas import jobs, tokens
 from service import keys
 from service.app import create_app
+from tests import officegen
 from tests.docgen import image_bytes, text_pdf
 from tests.helpers import convert, download, poll, upload, wire
 from workers.jobs import conversions
@@ -399,3 +400,21 @@ async def test_tenants_see_only_their_own_sources_and_outputs(aiohttp_client, en
     assert (await api.get(f"/PCCIS/V1/WorkFile/{out}", headers=acme)).status == 200
     assert (await api.get(f"/PCCIS/V1/WorkFile/{out}", headers=globex)).status == 404
     assert (await api.get(f"/v2/contentConverters/{final['processId']}", headers=globex)).status == 404
+
+
+async def test_a_word_document_gets_headers_and_footers_as_the_sdk_example_shows(client, worker):
+    # Given a 2-page Word document (the SDK's how-to converts project-proposal.docx)
+    wf = await upload(client, officegen.docx(["Alpha page", "Beta page"]), "docx")
+    # When it is converted to pdf with the how-to's header and footer
+    dest = {"format": "pdf", "header": HEADER, "footer": FOOTER}
+    body = {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": dest}}
+    final = await poll(client, (await convert(client, body))["processId"], timeout_s=90)
+    # Then every page has its texts above and below the document's own
+    assert final["state"] == "complete", final
+    out = pdfium.PdfDocument((await download(client, final["output"]["results"][0]["fileId"]))[0])
+    assert len(out) == 2
+    for n, word in ((1, "Alpha page"), (2, "Beta page")):
+        found = dict(runs(out[n - 1]))
+        _, bottom, _, top = out[n - 1].get_mediabox()
+        assert found[f"Page {n} of 2"][1] > top - BAND_PT and found[f"BATES{4000 + n:010d}"][3] < bottom + BAND_PT
+        assert bottom + BAND_PT < found[word][1] < top - BAND_PT

@@ -14,6 +14,7 @@ from PIL import Image
 from core.errors import DocumentError
 from core.settings import Settings
 from service.app import create_app
+from tests import officegen
 from tests.docgen import encrypted_pdf, image_bytes, text_pdf
 from tests.helpers import cmdline, convert, descendants, download, poll, upload, wire
 from workers.render import tool
@@ -151,3 +152,15 @@ async def test_tenants_see_only_their_own_svg_sources_and_outputs(aiohttp_client
     out = final["output"]["results"][0]["fileId"]
     assert (await api.get(f"/PCCIS/V1/WorkFile/{out}", headers=acme)).status == 200
     assert (await api.get(f"/PCCIS/V1/WorkFile/{out}", headers=globex)).status == 404
+
+
+async def test_a_word_document_gives_one_svg_per_page(client, worker):
+    # As the SDK's ConvertAsync_Svg_Tests: example.docx (2 pages) -> 2 results, pages "1" and "2"
+    wf = await upload(client, officegen.docx(["Alpha page", "Beta page"]), "docx")
+    body = {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "svg"}}}
+    final = await poll(client, (await convert(client, body))["processId"], timeout_s=90)
+    assert final["state"] == "complete", final
+    results = final["output"]["results"]
+    assert [(r["pageCount"], r["sources"][0]["pages"]) for r in results] == [(1, "1"), (1, "2")]
+    for result, word in zip(results, ("Alpha page", "Beta page"), strict=True):
+        assert word in layer_text(parsed((await download(client, result["fileId"]))[0]))
