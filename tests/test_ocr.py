@@ -1,12 +1,14 @@
 """OCR to searchable PDF (dest.pdfOptions.ocr): scanned PDFs and images keep their look and gain an
 invisible text layer with the words on them; PrizmDoc's language and source format errors."""
 
+import asyncio
 import io
 
 import pypdfium2 as pdfium
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
+from core import capabilities, keyspace
 from core.settings import Settings
 from service import keys
 from service.app import create_app
@@ -227,3 +229,36 @@ async def test_jobs_run_again_give_the_same_text_and_tenants_are_apart(aiohttp_c
     again = await (await api.get(f"/PCCIS/V1/WorkFile/{out}", headers=acme)).read()
     assert page_text(pdfium.PdfDocument(again), 0) == page_text(pdfium.PdfDocument(first), 0)
     assert "aprille" in words(page_text(pdfium.PdfDocument(again), 0))
+
+
+async def test_the_languages_offered_are_those_the_live_workers_have(client):
+    # Given workers (on other hosts, say) that report French beside English
+    redis = client.app[keys.REDIS]
+    await capabilities.publish(redis, ["eng", "fra"], keyspace.OCR_LANGUAGES)
+    wf = await upload(client, scanned_pdf(VERSES[:1]))
+
+    async def post(language: str) -> tuple[int, dict]:
+        dest = {"format": "pdf", "pdfOptions": {"ocr": {"language": language}}}
+        resp = await client.post(
+            "/v2/contentConverters", json={"input": {"sources": [{"fileId": wf["fileId"]}], "dest": dest}}
+        )
+        return resp.status, await resp.json()
+
+    # Then French is offered although this host has no French data, and the enum says so
+    assert (await post("french"))[0] == 200
+    status, body = await post("hylian")
+    assert status == 480 and body["errorDetails"]["expected"] == {"enum": ["english", "french"]}
+    # and when the only live worker has no Tesseract at all, OCR is refused with what to install
+    await redis.delete(keyspace.OCR_LANGUAGES)
+    await capabilities.publish(redis, [], keyspace.OCR_LANGUAGES)
+    status, body = await post("english")
+    assert status == 480 and body["errorDetails"]["expected"] == {"enum": []}
+    assert "tesseract-ocr" in body["message"]
+
+
+async def test_a_worker_reports_its_tesseract_languages(client, worker):
+    for _ in range(100):  # it says so as it starts, then every few seconds
+        if (reported := await capabilities.ocr_languages(client.app[keys.REDIS])) is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert reported == frozenset({"eng"})

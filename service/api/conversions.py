@@ -107,7 +107,11 @@ async def post_converter(request: web.Request) -> web.Response:
     await check_watermarks(request, dest.watermarks or [], "input.dest.watermarks", echo)
     ocr = dest.pdfOptions.ocr if dest.format == "pdf" and dest.pdfOptions else None
     if ocr is not None:
-        check_ocr_language(ocr, await asyncio.to_thread(engines.tesseract_languages), echo)
+        # The languages the live workers have (this host's own when none reports).
+        installed = await capabilities.ocr_languages(request.app[keys.REDIS])
+        if installed is None:
+            installed = await asyncio.to_thread(engines.tesseract_languages)
+        check_ocr_language(ocr, installed, echo)
 
     affinity = None
     readable = await capabilities.readable(request.app[keys.REDIS])
