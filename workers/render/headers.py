@@ -56,7 +56,7 @@ class Font:
 
 def font_for(family: str | None) -> Font | None:
     """The font a fontFamily names (Helvetica when absent), or None when it is not installed."""
-    name = " ".join((family or "helvetica").split()).lower()
+    name = " ".join((family or "").split()).lower() or "helvetica"
     if name in STANDARD:
         standard, ttf_family = STANDARD[name]
         return Font(
