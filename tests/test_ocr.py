@@ -15,6 +15,7 @@ from service.app import create_app
 from tests.docgen import text_pdf
 from tests.helpers import convert, download, poll, upload, wire
 from workers.jobs import conversions
+from workers.render.orientation import page_frame
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
 VERSES = [
@@ -262,3 +263,33 @@ async def test_a_worker_reports_its_tesseract_languages(client, worker):
             break
         await asyncio.sleep(0.05)
     assert reported == frozenset({"eng"})
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+async def test_a_scan_displayed_rotated_gets_its_words_where_they_are_seen(client, worker, rotation):
+    # Given a scanned page stored sideways and displayed upright through /Rotate
+    upright = scan(VERSES[0])
+    stored = upright.rotate(rotation, expand=True)  # /Rotate turns it back clockwise for display
+    buf = io.BytesIO()
+    stored.save(buf, "PDF", resolution=150.0)
+    doc = pdfium.PdfDocument(buf.getvalue())
+    doc[0].set_rotation(rotation)
+    out = io.BytesIO()
+    doc.save(out)
+    before = doc[0].render(scale=1).to_pil().convert("L")
+    wf = await upload(client, out.getvalue())
+    # When it is OCRed
+    final = await poll(
+        client, (await convert(client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": OCR}}))["processId"]
+    )
+    result = pdfium.PdfDocument((await download(client, final["output"]["results"][0]["fileId"]))[0])
+    page = result[0]
+    # Then the words are found, and the first one lies at the top left of the page as displayed
+    assert len(words(" ".join(VERSES[0])) & words(page.get_textpage().get_text_range())) >= 12
+    tp = page.get_textpage()
+    left, bottom, right, top = tp.get_charbox(tp.search("Aprille").get_next()[0])
+    frame = page_frame(page)
+    corners = [frame.to_display(x, y) for x, y in ((left, bottom), (right, top))]
+    u, v = min(c[0] for c in corners), max(c[1] for c in corners)
+    assert 0.2 < u / frame.width < 0.5 and 0.8 < v / frame.height < 0.95, (u, v, frame.width, frame.height)
+    assert ImageChops.difference(before, page.render(scale=1).to_pil().convert("L")).getbbox() is None
