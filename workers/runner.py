@@ -89,10 +89,13 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     readable = formats.source_extensions(office=ctx["office"].available)
     ctx["readable"] = asyncio.create_task(capabilities.publish_every(ctx["queue"], readable))
+    ctx["ocr_languages"] = asyncio.create_task(_publish_ocr_languages(ctx["queue"]))
+
+
+async def _publish_ocr_languages(redis: Any) -> None:
+    """Say which Tesseract languages this worker has (found in a thread: start-up does not wait for it)."""
     languages = sorted(await asyncio.to_thread(engines.tesseract_languages))
-    ctx["ocr_languages"] = asyncio.create_task(
-        capabilities.publish_every(ctx["queue"], languages, key=keyspace.OCR_LANGUAGES)
-    )
+    await capabilities.publish_every(redis, languages, key=keyspace.OCR_LANGUAGES)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
