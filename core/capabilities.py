@@ -16,20 +16,29 @@ PUBLISH_INTERVAL_S = 5.0
 KEEP_MS = 30_000
 
 
-async def publish(redis: Redis, extensions: list[str]) -> None:
-    """Say this worker reads `extensions` for the next KEEP_MS; forget what expired."""
+async def publish(redis: Redis, extensions: list[str], key: str = keyspace.READABLE) -> None:
+    """Say this worker reads `extensions` (or, under OCR_LANGUAGES, has those Tesseract languages) for
+    the next KEEP_MS; forget what expired."""
     at = now_ms()
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.zadd(keyspace.READABLE, {json.dumps(sorted(extensions)): at + KEEP_MS})
-        pipe.zremrangebyscore(keyspace.READABLE, "-inf", at)
+        pipe.zadd(key, {json.dumps(sorted(extensions)): at + KEEP_MS})
+        pipe.zremrangebyscore(key, "-inf", at)
         await pipe.execute()
 
 
-async def publish_every(redis: Redis, extensions: list[str], interval_s: float = PUBLISH_INTERVAL_S) -> None:
+async def publish_every(
+    redis: Redis, extensions: list[str], interval_s: float = PUBLISH_INTERVAL_S, key: str = keyspace.READABLE
+) -> None:
     while True:
         with contextlib.suppress(RedisError, OSError):  # Redis restarting: say it again next time
-            await publish(redis, extensions)
+            await publish(redis, extensions, key)
         await asyncio.sleep(interval_s)
+
+
+async def ocr_languages(redis: Redis) -> frozenset[str] | None:
+    """Every Tesseract language some live worker has; None when no worker reports."""
+    lists = await redis.zrangebyscore(keyspace.OCR_LANGUAGES, now_ms(), "+inf")
+    return frozenset(code for raw in lists for code in json.loads(raw)) if lists else None
 
 
 async def readable(redis: Redis) -> list[str]:

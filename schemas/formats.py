@@ -5,7 +5,7 @@ for a new kind of source, a way to open it in workers/render/document.py)."""
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["pdf", "raster", "office", "text", "html", "email", "data"]
+Kind = Literal["pdf", "raster", "vector", "office", "text", "html", "email", "data"]
 # How a source of this format is opened for rendering: PDFium, Pillow, through the office source stage
 # (LibreOffice turns it into a PDF first, cached by content), or not at all (not convertible).
 Opener = Literal["pdfium", "pillow", "office"] | None
@@ -78,6 +78,7 @@ FORMATS: tuple[Format, ...] = (
     Format("bmp", "image/bmp", "raster", magic=(b"BM",), min_bytes=26, opener="pillow"),
     Format("tif", "image/tiff", "raster", aliases=("tiff",), magic=(b"II*\x00", b"MM\x00*"), opener="pillow",
            output="tiff"),
+    Format("svg", "image/svg+xml", "vector", output="svg", one_file_per_page=True),
     # Office documents: zip (OOXML, ODF) and OLE2 packages are told apart by the parts they hold.
     Format("docx", _OOXML + "wordprocessingml.document", "office", aliases=("docm", "dotx", "dotm"),
            magic=(ZIP,), markers=(b"word/",), containers=("zip", "ole"), opener="office", output="docx"),
@@ -134,7 +135,7 @@ def by_extension(extension: str) -> Format | None:
 
 
 def by_output(dest_format: str) -> Format:
-    """The format of a conversion output (`dest.format`: pdf, tiff, png, jpeg)."""
+    """The format of a conversion output (`dest.format`: pdf, tiff, png, jpeg, svg)."""
     return _BY_OUTPUT[dest_format]
 
 

@@ -168,7 +168,11 @@ OPERATIONS = [
               response={"application/zip": "binary"}, response_headers=FILE_HEADERS, errors=(404, 409, 410, 480)),
     Operation("POST", "/v2/contentConverters", conversions.post_converter, "Start a conversion process", CONVERSIONS,
               "Validated at once (480 with the JSON path in errorDetails.at); poll the process for its output. "
-              "A retry with the same Idempotency-Key and body gets the first process back.",
+              "A retry with the same Idempotency-Key and body gets the first process back. dest.header and "
+              "dest.footer (pdf and tiff, one source, no pages, no forceOneFilePerPage) add lines of left, center "
+              "and right text with {{pageNumber}}, {{pageCount}} and Bates tokens above and below every page. "
+              "dest.pdfOptions.ocr makes scans searchable (Tesseract; 480 at ocr.language lists the languages "
+              "offered). dest.format svg gives one SVG per page.",
               params=(Param("Idempotency-Key", "Makes retries of this request safe (1-255 characters)",
                             in_="header"),),
               body=ConvertRequest, response=r.Process, response_headers=("Idempotent-Replayed",),

@@ -1,5 +1,5 @@
 """Reading request bodies within limits, turning pydantic errors into 480 InvalidInput, and the request-time
-checks a schema alone cannot make (watermark image sources)."""
+checks a schema alone cannot make (watermark image sources, PrizmDoc's header and footer rules)."""
 
 from functools import cache
 from typing import Any, TypeVar
@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from schemas import languages, tokens
+from schemas.converters import HEADER_FOOTER_FORMATS, ConvertInput, OcrOptions
 from schemas.watermarks import Watermark, missing_property
 from service.body import chunks
 from service.errors import ApiError, InvalidInput, PayloadTooLarge
@@ -119,3 +121,68 @@ async def check_watermarks(request: web.Request, marks: list[Watermark], at: str
         wf = await tenant_workfile(request, mark.src)
         if wf is None or wf.extension != "png":
             raise InvalidInput(f"{prefix}.src", message="a PNG work file id or an http(s) URL of a PNG")
+
+
+def check_ocr_language(ocr: OcrOptions, installed: frozenset[str], echo: dict[str, Any]) -> None:
+    """The OCR language must be one PrizmDoc names and whose Tesseract data this server has."""
+    code = languages.tesseract_code(ocr.language)
+    offered = sorted(name for name, c in languages.LANGUAGES.items() if c in installed)
+    if code is not None and code in installed:
+        return
+    if code is None:
+        message = f"{ocr.language!r} is not an OCR language; this server offers {', '.join(offered) or 'none'}"
+    elif not installed:
+        message = "OCR needs Tesseract (Debian package tesseract-ocr), which is not installed on this server"
+    else:
+        message = f"OCR in {ocr.language} needs Tesseract's {code!r} data (Debian package {languages.package(code)}), "
+        message += "which is not installed on this server"
+    raise ApiError(
+        "InvalidInput", at="input.dest.pdfOptions.ocr.language", expected={"enum": offered}, extra=echo, message=message
+    )
+
+
+def check_header_footer(inp: ConvertInput, echo: dict[str, Any]) -> None:
+    """PrizmDoc's rules for dest.header and dest.footer, with its errorCodes and paths."""
+    dest = inp.dest
+    given = [(name, spec) for name in ("header", "footer") if (spec := getattr(dest, name)) is not None]
+    if not given:
+        return
+    if dest.format not in HEADER_FOOTER_FORMATS:
+        raise ApiError(
+            "UnsupportedDestinationFormatWhenUsingHeaderOrFooter",
+            at="input.dest.format",
+            expected={"enum": list(HEADER_FOOTER_FORMATS)},
+            extra=echo,
+        )
+    options = getattr(dest, f"{dest.format}Options")
+    if options is not None and options.forceOneFilePerPage:
+        raise ApiError(
+            "ForceOneFilePerPageNotSupportedWhenUsingHeaderOrFooter",
+            at=f"input.dest.{dest.format}Options.forceOneFilePerPage",
+            expected={"value": False},
+            extra=echo,
+        )
+    if len(inp.sources) > 1:
+        raise ApiError("MultipleSourceDocumentsNotSupportedWhenUsingHeaderOrFooter", at="input.sources", extra=echo)
+    if inp.sources[0].pages.strip():
+        raise ApiError("PagesPropertyNotSupportedWhenUsingHeaderOrFooter", at="input.sources[0].pages", extra=echo)
+    for name, spec in given:
+        at = f"input.dest.{name}"
+        if spec.points() is None:
+            message = 'fontSize must be a size in points such as "12pt" (more than 0, at most 144)'
+            raise ApiError("InvalidInput", at=f"{at}.fontSize", extra=echo, message=message)
+        if spec.rgb() is None:
+            message = 'color must be a CSS colour such as "#0000FF" or "blue"'
+            raise ApiError("InvalidInput", at=f"{at}.color", extra=echo, message=message)
+        for i, line in enumerate(spec.lines):
+            for j, text in enumerate(line):
+                try:
+                    tokens.parse(text)
+                except tokens.UnrecognizedExpression as exc:
+                    message = (
+                        f"{exc} is not one of {{{{pageNumber}}}}, {{{{pageCount}}}}, {{{{pageNumber+c}}}}, "
+                        f"{{{{pageNumber+c,n}}}}"
+                    )
+                    raise ApiError(
+                        "UnrecognizedExpression", at=f"{at}.lines[{i}][{j}]", extra=echo, message=message
+                    ) from None

@@ -45,7 +45,7 @@ async def test_malformed_json_is_invalid_input(client):
         (
             {"input": {"sources": [{"fileId": "x"}], "dest": {"format": "gif"}}},
             "input.dest.format",
-            {"enum": ["pdf", "tiff", "png", "jpeg", "docx"], "type": "string"},
+            {"enum": ["pdf", "tiff", "png", "jpeg", "svg", "docx"], "type": "string"},
         ),
         (
             {

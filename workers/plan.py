@@ -76,8 +76,9 @@ def make_plan(inp: dict[str, Any], page_counts: list[int], extensions: list[str]
             units = []
         else:
             groups = [OutputGroup(units=list(range(len(units))))]
-    if dest["format"] == "pdf":
-        # PDF pages are imported as vectors at assembly; only raster pages need a per-page artifact.
+    if dest["format"] == "pdf" and not dest.get("pdfOptions", {}).get("ocr"):
+        # PDF pages are imported as vectors at assembly; only raster pages need a per-page artifact
+        # (with OCR every page does: its text layer).
         render = [i for i, u in enumerate(units) if _opener(extensions[u.s]) != "pdfium"]
     else:
         render = list(range(len(units)))

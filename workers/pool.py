@@ -22,6 +22,7 @@ import structlog
 
 from core.errors import RenderCrashed, RenderTimeout
 from workers.render import glyphs as glyph_fns
+from workers.render import headers
 from workers.render.burn import burn_page, redaction_boxes
 from workers.render.document import Document, inspect, open_document, page_glyphs, page_text
 from workers.render.page import render_page
@@ -90,6 +91,10 @@ def render_unit(
     path: str, extension: str, password: str | None, index: int, spec: RenderSpec, out_path: str
 ) -> Rendered:
     return render_page(_document(path, extension, password), index, spec, out_path)
+
+
+def missing_fonts(families: list[str | None]) -> list[str]:
+    return headers.missing_fonts(families)
 
 
 def inspect_document(path: str, extension: str, password: str | None, dpi: int) -> dict[str, object]:

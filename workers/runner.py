@@ -29,7 +29,7 @@ from arq.worker import Function, Worker, func
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from core import capabilities
+from core import capabilities, engines, keyspace
 from core.metrics import publish_storage_stats_every
 from core.queue import connect_redis
 from core.quota import Quota
@@ -89,10 +89,17 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     readable = formats.source_extensions(office=ctx["office"].available)
     ctx["readable"] = asyncio.create_task(capabilities.publish_every(ctx["queue"], readable))
+    ctx["ocr_languages"] = asyncio.create_task(_publish_ocr_languages(ctx["queue"]))
+
+
+async def _publish_ocr_languages(redis: Any) -> None:
+    """Say which Tesseract languages this worker has (found in a thread: start-up does not wait for it)."""
+    languages = sorted(await asyncio.to_thread(engines.tesseract_languages))
+    await capabilities.publish_every(redis, languages, key=keyspace.OCR_LANGUAGES)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    for task in ("stats", "readable", "office_warm"):
+    for task in ("stats", "readable", "ocr_languages", "office_warm"):
         if task in ctx:
             ctx[task].cancel()
             await asyncio.gather(ctx[task], return_exceptions=True)

@@ -1,5 +1,6 @@
 """Content conversion processes: POST/GET /v2/contentConverters."""
 
+import asyncio
 import hashlib
 import json
 import re
@@ -9,7 +10,7 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
-from core import capabilities
+from core import capabilities, engines
 from core.processes import CONTENT_CONVERSION, NewProcess, kind_of, output_files, process_json_text, start_process
 from schemas import formats, jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
@@ -22,10 +23,11 @@ from service.auth import TENANT
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, InvalidInput, NotFound
 from service.params import lifetime_param, path_id, tenant_workfile
-from service.validation import check_watermarks, read_model
+from service.validation import check_header_footer, check_ocr_language, check_watermarks, read_model
 
 log = structlog.get_logger("pagemill.converters")
 
+OCR_KINDS = ("pdf", "raster")  # what OCR reads: scans as PDFs and images (as PrizmDoc)
 _DIMENSION = re.compile(r"^\s*([0-9]{1,9})\s*px\s*$")
 
 
@@ -93,12 +95,23 @@ async def post_converter(request: web.Request) -> web.Response:
     if req.minSecondsAvailable is None:
         del echo["minSecondsAvailable"]
     dest = req.input.dest
+    check_header_footer(req.input, echo)
     if len(req.input.sources) > 1 and dest.format not in MULTI_SOURCE_FORMATS:
         raise ApiError("MultipleSourcesAreNotSupportedForThisDestinationFormat", at="input.sources", extra=echo)
     check_dimensions(dest, settings.max_dimension_px, echo)
+    if dest.format == "svg" and dest.watermarks:
+        message = "watermarks are drawn on pdf, tiff, png and jpeg output, not on svg"
+        raise ApiError("InvalidInput", at="input.dest.watermarks", extra=echo, message=message)
     if req.webhook is not None:
         check_webhook(req.webhook.url, settings.webhook_secret, echo)
     await check_watermarks(request, dest.watermarks or [], "input.dest.watermarks", echo)
+    ocr = dest.pdfOptions.ocr if dest.format == "pdf" and dest.pdfOptions else None
+    if ocr is not None:
+        # The languages the live workers have (this host's own when none reports).
+        installed = await capabilities.ocr_languages(request.app[keys.REDIS])
+        if installed is None:
+            installed = await asyncio.to_thread(engines.tesseract_languages)
+        check_ocr_language(ocr, installed, echo)
 
     affinity = None
     readable = await capabilities.readable(request.app[keys.REDIS])
@@ -121,6 +134,14 @@ async def post_converter(request: web.Request) -> web.Response:
             raise ApiError("WorkFileDoesNotExist", at=f"{at}.fileId", extra=echo)
         if wf.extension.lower() not in readable:  # what the live workers read (LibreOffice or not)
             raise ApiError("UnsupportedSourceFileFormat", at=f"{at}.fileId", expected={"enum": readable}, extra=echo)
+        known = formats.by_extension(wf.extension)
+        if ocr is not None and (known is None or known.kind not in OCR_KINDS):
+            raise ApiError(
+                "UnsupportedSourceFileFormatForOCR",
+                at=f"{at}.fileId",
+                expected={"enum": sorted(s for f in formats.FORMATS if f.kind in OCR_KINDS for s in f.spellings)},
+                extra=echo,
+            )
         if wf.size == 0:
             raise ApiError("SourceFileIsEmpty", at=f"{at}.fileId", extra=echo)
         affinity = affinity or wf.affinity_token

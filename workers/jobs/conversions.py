@@ -7,6 +7,7 @@ compare-and-set, so a second run either finds the work done or redoes it identic
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from core.processes import end_process
 from core.records import Store, make_workfile, now_ms
 from core.settings import Settings
 from core.storage.base import Storage, workfile_key
-from schemas import formats, jobs
+from schemas import formats, jobs, languages
 from schemas.errors import result_messages
 from schemas.records import Plan, UnitResult, WorkFile
 from workers import pool as pool_fns
@@ -27,6 +28,7 @@ from workers.images import resolve_marks
 from workers.jobs import Ctx
 from workers.jobs.lifecycle import discard, fail, process_job, running
 from workers.plan import make_plan, one_file_per_page, result_sources
+from workers.render import headers
 from workers.render.assemble import PdfPart, build_pdf, concat_tiffs
 from workers.render.spec import Rendered, RenderSpec
 from workers.stage import office_convert, open_source, size_and_digest
@@ -73,6 +75,7 @@ def render_spec(
         jpeg_quality=settings.jpeg_quality,
         png_compress_level=settings.png_compress_level,
         watermarks=watermarks,
+        tool_timeout_s=max(1.0, settings.page_timeout_s - 2),
     )
 
 
@@ -121,6 +124,8 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
     if plan is None:
         settings: Settings = ctx["settings"]
         inp = record["input"]
+        if not await _fonts_available(ctx, process_id, inp):
+            return "failed"
         counts: list[int] = []
         extensions: list[str] = []
         for src in inp["sources"]:
@@ -149,7 +154,10 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
             sources = [{"fileId": s["fileId"]} for s in inp["sources"]]
             await fail(ctx, process_id, "CouldNotConvert", [{"errorCode": "TooManyPages", "sources": sources}])
             return "failed"
-        await store.set_plan(process_id, make_plan(inp, counts, extensions, settings.chunk_pages))
+        # OCR pages take a second or more each: smaller chunks spread them over every render process.
+        ocr = inp["dest"].get("pdfOptions", {}).get("ocr")
+        chunk = max(1, settings.chunk_pages // 4) if ocr else settings.chunk_pages
+        await store.set_plan(process_id, make_plan(inp, counts, extensions, chunk))
         plan = await store.get_plan(process_id)
         assert plan is not None
         log.info("process_planned", pages=len(plan.units), render=len(plan.render), chunks=len(plan.chunks()))
@@ -159,6 +167,21 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
     if not chunks:
         await _enqueue_finish(ctx, process_id)
     return "planned"
+
+
+async def _fonts_available(ctx: Ctx, process_id: str, inp: dict[str, Any]) -> bool:
+    """A header or footer font this host does not have ends the process as PrizmDoc does."""
+    families = [hf.get("fontFamily") for name in ("header", "footer") if (hf := inp["dest"].get(name))]
+    if not families:
+        return True
+    settings: Settings = ctx["settings"]
+    missing = await ctx["pool"].run(pool_fns.missing_fonts, families, timeout_s=settings.page_timeout_s)
+    if not missing:
+        return True
+    log.info("font_unavailable", families=missing)
+    sources = [{"fileId": s["fileId"]} for s in inp["sources"]]
+    await fail(ctx, process_id, "CouldNotConvert", [{"errorCode": headers.UNAVAILABLE, "sources": sources}])
+    return False
 
 
 async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: Plan, u: int) -> UnitResult:
@@ -173,8 +196,14 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
         if dest["format"] == "pdf":
             # Raster pages of a pdf output become one-page PDFs that the finish job imports and watermarks.
             spec = render_spec(dest, settings, "pdf")
+            if ocr := dest.get("pdfOptions", {}).get("ocr"):
+                dpi = ocr.get("defaultDpi")
+                language = languages.tesseract_code(ocr.get("language", "english")) or "eng"
+                spec = replace(spec, ocr_language=language, ocr_default_dpi=(dpi["x"], dpi["y"]) if dpi else None)
         else:
             spec = render_spec(dest, settings, None, await resolve_marks(ctx, dest.get("watermarks") or []))
+            if dest.get("header") or dest.get("footer"):
+                spec = replace(spec, header=dest.get("header"), footer=dest.get("footer"), page_count=len(plan.units))
     except DocumentError as exc:
         return UnitResult(error_code=exc.code)
     extension = formats.by_output(spec.format).extension
@@ -242,6 +271,19 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
     return "rendered"
 
 
+async def _text_layers(
+    ctx: Ctx, inp: dict[str, Any], plan: Plan, units: list[int], results: dict[int, UnitResult]
+) -> dict[int, UnitResult]:
+    """The OCR text layers among the results: those of PDF pages (an image page's is part of it)."""
+    if not inp["dest"].get("pdfOptions", {}).get("ocr"):
+        return {}
+    opener = {}
+    for s, src in enumerate(inp["sources"]):
+        known = formats.by_extension((await _source_file(ctx, src["fileId"])).extension)
+        opener[s] = known.opener if known else None
+    return {u: results[u] for u in units if u in results and opener[plan.units[u].s] == "pdfium"}
+
+
 async def _assemble(
     ctx: Ctx, process_id: str, record: dict[str, Any], plan: Plan, g: int, results: dict[int, UnitResult]
 ) -> tuple[str | None, str | None]:
@@ -265,9 +307,10 @@ async def _assemble(
         fn, arg = concat_tiffs, paths
     else:
         parts: list[PdfPart] = []
+        layers = await _text_layers(ctx, inp, plan, units, results)
         for u in units:
             unit = plan.units[u]
-            if u in results:  # a raster page, already a one-page PDF
+            if u in results and u not in layers:  # a raster page, already a one-page PDF
                 parts.append(PdfPart(str(await storage.local_path(workfile_key(results[u].file_id or "")))))
                 continue
             src = inp["sources"][unit.s]
@@ -275,16 +318,19 @@ async def _assemble(
                 source = await open_source(ctx, await _source_file(ctx, src["fileId"]), src.get("password"))
             except DocumentError as exc:
                 return None, exc.code
+            layer = str(await storage.local_path(workfile_key(r.file_id))) if (r := layers.get(u)) and r.file_id else ""
             last = parts[-1] if parts else None
             if last and last.path == source.path and last.password == source.password:
-                parts[-1] = PdfPart(source.path, last.password, (*last.pages, unit.p))
+                parts[-1] = PdfPart(source.path, last.password, (*last.pages, unit.p), (*last.layers, layer))
             else:
-                parts.append(PdfPart(source.path, source.password, (unit.p,)))
+                parts.append(PdfPart(source.path, source.password, (unit.p,), (layer,)))
         fn, arg = build_pdf, parts
     try:
         extra: tuple[Any, ...] = ()
-        if fmt == "pdf" and inp["dest"].get("watermarks"):
-            extra = (await resolve_marks(ctx, inp["dest"]["watermarks"]), settings.render_dpi)
+        if fmt == "pdf":
+            dest = inp["dest"]
+            marks = await resolve_marks(ctx, dest["watermarks"]) if dest.get("watermarks") else ()
+            extra = (marks, settings.render_dpi, dest.get("header"), dest.get("footer"))
         rendered = await ctx["pool"].run(fn, arg, str(tmp), *extra, timeout_s=max(5, settings.job_timeout_s - 5))
     except (DocumentError, RenderTimeout, RenderCrashed) as exc:
         tmp.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ import pypdfium2 as pdfium
 from PIL import TiffImagePlugin
 
 from core.errors import DocumentError
-from workers.render import stamp
+from workers.render import headers, ocr, stamp
 from workers.render.document import open_pdf
 from workers.render.encode import hash_file
 from workers.render.page import watermarked
@@ -52,13 +52,36 @@ class PdfPart:
     path: str
     password: str | None = None
     pages: tuple[int, ...] = (0,)
+    layers: tuple[str, ...] = ()  # per page: an OCR text layer (a one-page PDF) to lay over it, or ""
+
+
+def _lay_text(out: pdfium.PdfDocument, parts: Sequence[PdfPart]) -> None:
+    """Lay each page's OCR text layer (if it has one with text) over it."""
+    index = 0
+    for part in parts:
+        for n in range(len(part.pages)):
+            path = part.layers[n] if n < len(part.layers) else ""
+            if path:
+                layer = pdfium.PdfDocument(path)
+                try:
+                    if not ocr.is_empty(layer):
+                        ocr.overlay(out, index + n, layer)
+                finally:
+                    layer.close()
+        index += len(part.pages)
 
 
 def build_pdf(
-    parts: Sequence[PdfPart], out_path: str, watermarks: Sequence[dict[str, Any]] = (), dpi: int = 150
+    parts: Sequence[PdfPart],
+    out_path: str,
+    watermarks: Sequence[dict[str, Any]] = (),
+    dpi: int = 150,
+    header: dict[str, Any] | None = None,
+    footer: dict[str, Any] | None = None,
 ) -> Rendered:
     """Assemble a PDF by importing pages (vector content is kept as is), then watermark it:
-    text watermarks as vector text; with image watermarks every page is rasterised at `dpi`."""
+    text watermarks as vector text; with image watermarks every page is rasterised at `dpi`.
+    A header or footer grows every page and is drawn as vector text outside the page's content."""
     out = pdfium.PdfDocument.new()
     try:
         for part in parts:
@@ -80,6 +103,9 @@ def build_pdf(
                     page = out[i]
                     stamp.stamp_pdf_page(out, page, marks)
                     page.close()
+        _lay_text(out, parts)
+        if header or footer:
+            headers.add_to_pdf(out, headers.band_of(header), headers.band_of(footer))
         out.save(out_path)
     finally:
         out.close()

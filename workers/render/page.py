@@ -1,6 +1,7 @@
 """Rendering one page: pixels from the document, watermarks stamped, encoded to a file (no Redis, no
 HTTP, no asyncio: these functions run inside render-pool processes, since PDFium is not thread-safe)."""
 
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 from PIL import Image
 
 from core.errors import DocumentError
-from workers.render import stamp
+from workers.render import headers, ocr, stamp, svg
 from workers.render.document import Document
 from workers.render.encode import encode, hash_file
 from workers.render.spec import Rendered, RenderSpec
@@ -18,12 +19,33 @@ def render_page(doc: Document, index: int, spec: RenderSpec, out_path: str) -> R
     """Render page `index` (0-based) of an open document to `out_path`."""
     if not 0 <= index < doc.page_count:
         raise DocumentError("NoSuchPage", str(index + 1))
+    if spec.format == "svg":
+        return svg.render_svg(doc, index, spec, out_path)
+    if spec.format == "pdf" and spec.ocr_language:
+        return ocr.render_ocr(doc, index, spec, out_path)
     image = doc.render(index, spec)
     if spec.watermarks:
         image = watermarked(image, spec.watermarks, image.width / doc.width_pt(index))
+    if spec.header or spec.footer:
+        header, footer = headers.band_of(spec.header), headers.band_of(spec.footer)
+        px_per_pt = image.width / doc.width_pt(index)
+        image = headers.add_to_image(image, header, footer, px_per_pt, index + 1, spec.page_count)
+        image = _within_box(image, spec)
     encode(image, spec, out_path)
     size, sha = hash_file(out_path)
     return Rendered(image.width, image.height, size, sha)
+
+
+def _within_box(image: Image.Image, spec: RenderSpec) -> Image.Image:
+    """The image scaled down to maxWidth x maxHeight when growing it for a header or footer overflowed."""
+    factor = min(
+        spec.max_width / image.width if spec.max_width else 1.0,
+        spec.max_height / image.height if spec.max_height else 1.0,
+    )
+    if factor >= 1.0:
+        return image
+    size = (max(1, math.floor(image.width * factor)), max(1, math.floor(image.height * factor)))
+    return image.resize(size, Image.Resampling.LANCZOS)
 
 
 @lru_cache(maxsize=4)

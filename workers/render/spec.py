@@ -20,6 +20,14 @@ class RenderSpec:
     scale: float = 1.0  # multiplies the natural size (dpi for PDF pages, pixels for images)
     # Watermark objects (schemas.watermarks.Watermark dumps); image ones carry a local "_path".
     watermarks: tuple[dict[str, Any], ...] = ()
+    # dest.header / dest.footer (raster outputs draw them on the page image) and the output's page count.
+    header: dict[str, Any] | None = None
+    footer: dict[str, Any] | None = None
+    page_count: int = 0
+    tool_timeout_s: float = 25.0  # an external engine (pdftocairo, tesseract) is killed after this
+    # pdf output with dest.pdfOptions.ocr: the Tesseract language, and the resolution of images without one.
+    ocr_language: str | None = None
+    ocr_default_dpi: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class WatermarkError(Exception):
 
 
 @cache
-def _system_fonts() -> dict[tuple[str, bool, bool], str]:
+def system_fonts() -> dict[tuple[str, bool, bool], str]:
     """Installed TrueType fonts by (family, bold, italic), read once per process."""
     found: dict[tuple[str, bool, bool], str] = {}
     for base in SYSTEM_FONT_DIRS:
@@ -59,7 +59,7 @@ def _system_fonts() -> dict[tuple[str, bool, bool], str]:
 def font_path(family: str | None, bold: bool, italic: bool) -> str:
     """The installed font of that family and style, else the bundled DejaVu Sans of that style."""
     if family:
-        path = _system_fonts().get((family.strip().lower(), bold, italic))
+        path = system_fonts().get((family.strip().lower(), bold, italic))
         if path:
             return path
     return str(FONT_DIR / BUNDLED[(bold, italic)])
