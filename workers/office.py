@@ -84,6 +84,9 @@ class Converter:
             answer = json.loads(line or b"{}")
         except (TimeoutError, ValueError):
             answer = {}
+        except BaseException:  # cancelled (the worker is closing): not one process may be left behind
+            self._kill(proc)
+            raise
         if not answer.get("ready"):
             self._kill(proc)
             raise DocumentError("CouldNotOpenDocument", f"LibreOffice did not start: {answer.get('detail', '')}")
@@ -91,9 +94,14 @@ class Converter:
         warm_src, warm_out = self.profile / "warm-up.txt", self.profile / "warm-up.pdf"
         warm_src.write_text("pagemill\n")
         request = {"src": str(warm_src), "out": str(warm_out), "export": "pdf", "import": "text", "password": None}
-        with contextlib.suppress(TimeoutError, OSError):
+        try:
             proc.stdin.write(json.dumps(request).encode() + b"\n")  # type: ignore[union-attr]
             await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)  # type: ignore[union-attr]
+        except (TimeoutError, OSError):
+            pass
+        except BaseException:
+            self._kill(proc)
+            raise
         warm_out.unlink(missing_ok=True)
         log.info("office_started", ms=round((time.monotonic() - started) * 1000), soffice_pid=answer.get("pid"))
         self.docs = 0
