@@ -28,6 +28,7 @@ from core.ids import new_id
 from core.queue import connect_redis
 from core.records import Store, now_ms
 from core.redisproc import RedisServer, free_port
+from core.settings import Settings
 from schemas import jobs
 from tests.docgen import text_pdf
 
@@ -62,7 +63,7 @@ def curl_mb_s(url: str, size_mb: float, repeats: int = 5) -> float:
 
 async def pickup_latencies(url: str, redis_url: str, count: int) -> list[float]:
     """Submit one-page conversions one after another; read arq's enqueue/start times of their jobs."""
-    redis = await connect_redis(redis_url)
+    redis = await connect_redis(Settings(redis_url=redis_url))
     latencies = []
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{url}/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(1)) as r:
@@ -151,7 +152,7 @@ def main() -> None:
 
 
 async def _processing_record(redis_url: str) -> str:
-    redis = await connect_redis(redis_url)
+    redis = await connect_redis(Settings(redis_url=redis_url))
     process_id = new_id()
     inp = {"sources": [{"fileId": "bench"}], "dest": {"format": "png"}}
     fields = {"input": inp, "state": "processing", "created_ms": now_ms(), "tenant": "", "total": 100}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
@@ -82,7 +83,9 @@ class Infrastructure:
 INFRASTRUCTURE: tuple[tuple[tuple[type[BaseException], ...], Infrastructure], ...] = (
     ((StorageUnavailable,), Infrastructure("ServiceUnavailable", 503, True, "StorageError")),
     ((StorageError,), Infrastructure("StorageError", 580, False, "StorageError")),
-    ((RedisConnectionError, RedisTimeoutError, ConnectionRefusedError),
+    # ReadOnlyError: the node we reach was demoted to a replica (a failover under way); WatchError: the
+    # connection broke inside a WATCH transaction. Both pass once clients reach the new primary.
+    ((RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, ReadOnlyError, WatchError),
      Infrastructure("ServiceUnavailable", 503, True, "InternalError")),
     ((OSError,), Infrastructure("InternalError", 580, True, "InternalError")),
 )  # fmt: skip

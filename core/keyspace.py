@@ -13,6 +13,12 @@ READY_CHANNEL_PREFIX = PREFIX + "ready:"
 QUOTA_SIZES = PREFIX + "quota:sizes"  # hash: stored object (or reservation) -> bytes it counts
 QUOTA_OWNERS = PREFIX + "quota:owners"  # hash: stored object (or reservation) -> its tenant
 QUOTA_LEASES = PREFIX + "quota:leases"  # sorted set: reservations of bodies in flight, by lease end (ms)
+REPLICATION_FENCE = PREFIX + "fence"  # written just before WAIT, so WAIT covers every earlier write
+
+
+def fairness(queue: str) -> str:
+    """Hash: tenant -> the virtual clock that scores its next job on `queue` (core/queue.py)."""
+    return f"{PREFIX}fair:{queue}"
 
 
 def workfile(file_id: str) -> str:
@@ -88,6 +94,11 @@ def text(doc_id: str, number: int) -> str:
 def session(session_id: str) -> str:
     """A viewing session's record."""
     return f"{PREFIX}vs:{session_id}"
+
+
+def session_jobs(session_id: str) -> str:
+    """Set: the ids of the rendering jobs a viewing session enqueued (dropped when it stops)."""
+    return f"{PREFIX}vs:{session_id}:jobs"
 
 
 def ready_channel(key: str) -> str:

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from core import keyspace
 from core.errors import CodedError
 from core.ids import new_id
+from core.queue import enqueue, make_durable
 from core.records import Store, iso_ms, now_ms
 from core.storage.base import Storage, workfile_key
 from schemas import jobs
@@ -117,9 +118,15 @@ async def start_process(store: Store, queue: ArqRedis, new: NewProcess) -> tuple
     if new.params:
         fields["params"] = new.params
     await store.create_process(process_id, fields, expires)
-    await queue.enqueue_job(
-        new.kind.first_job, process_id, _job_id=new.kind.first_job_id(process_id), _queue_name=jobs.BATCH_QUEUE
+    await enqueue(
+        queue,
+        new.kind.first_job,
+        process_id,
+        job_id=new.kind.first_job_id(process_id),
+        queue=jobs.BATCH_QUEUE,
+        tenant=new.tenant,
     )
+    await make_durable(queue)  # the client is told it was accepted: have it on the replicas first
     record = await store.get_process(process_id, parse_json=False)
     assert record is not None
     return record, False
@@ -213,11 +220,13 @@ async def hand_over_webhook(store: Store, queue: ArqRedis, process_id: str) -> N
         return
     payload = json.dumps({"url": record["webhook"], "body": process_json_text(record)})
     if await store.redis.set(keyspace.webhook(process_id), payload, nx=True, ex=WEBHOOK_KEEP_S):
-        await queue.enqueue_job(
+        await enqueue(
+            queue,
             jobs.DELIVER_WEBHOOK,
             process_id,
-            _job_id=jobs.webhook_job_id(process_id),
-            _queue_name=jobs.BATCH_QUEUE,
+            job_id=jobs.webhook_job_id(process_id),
+            queue=jobs.BATCH_QUEUE,
+            tenant=record.get("tenant", ""),
         )
 
 
@@ -236,8 +245,14 @@ async def cancel_process(store: Store, queue: ArqRedis, process_id: str) -> bool
             pipe.zrem(jobs.BATCH_QUEUE, *doomed)
             pipe.delete(*[b"arq:job:" + m for m in doomed])
             await pipe.execute()
-    await queue.enqueue_job(
-        jobs.DISCARD_OUTPUTS, process_id, _job_id=jobs.discard_job_id(process_id), _queue_name=jobs.BATCH_QUEUE
+    record = await store.get_process(process_id, parse_json=False)
+    await enqueue(
+        queue,
+        jobs.DISCARD_OUTPUTS,
+        process_id,
+        job_id=jobs.discard_job_id(process_id),
+        queue=jobs.BATCH_QUEUE,
+        tenant=(record or {}).get("tenant", ""),
     )
     return True
 

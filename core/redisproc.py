@@ -56,11 +56,14 @@ def free_port() -> int:
 class RedisServer:
     """Start, stop, kill and restart one redis-server on 127.0.0.1."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, persist: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, *, persist: bool = True, extra: tuple[str, ...] = ()
+    ) -> None:
         # Absolute: redis-server changes into --dir before it opens --logfile and the append-only file.
         self.data_dir = data_dir.absolute()
         self.port = port or free_port()
         self.persist = persist
+        self.extra = extra  # more options, e.g. ("--replicaof", "127.0.0.1", "6379")
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,6 +89,7 @@ class RedisServer:
             "yes",
             "--logfile",
             str(log_path),
+            *self.extra,
         ]
         # What redis-server prints before its log file is open (config errors) goes to this file.
         console_path = self.data_dir / "redis-console.log"

@@ -91,6 +91,15 @@ class SessionStore:
     async def stop(self, session_id: str, stopped: dict[str, Any]) -> None:
         await self.redis.hset(keyspace.session(session_id), "stopped", json.dumps(stopped))
 
+    async def is_live(self, session_id: str) -> bool:
+        """Whether the session still exists and was not stopped (rendering for it goes on)."""
+        key = keyspace.session(session_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(key)
+            pipe.hexists(key, "stopped")
+            exists, stopped = await pipe.execute()
+        return bool(exists) and not stopped
+
     async def track_private_page(self, session_id: str, page_key: str, expires_ms: int) -> None:
         """Remember a page rendered only for this session, to delete it with the session."""
         key = keyspace.session(session_id) + ":pages"

@@ -39,7 +39,13 @@ _boolean.__name__ = "boolean"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ADDRESSING = ("auto", "path", "virtual")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_SECRETS = ("PAGEMILL_SIGNING_KEY", "PAGEMILL_WEBHOOK_SECRET", "PAGEMILL_S3_SECRET_ACCESS_KEY")  # never echoed
+_SECRETS = (  # never echoed
+    "PAGEMILL_SIGNING_KEY",
+    "PAGEMILL_WEBHOOK_SECRET",
+    "PAGEMILL_S3_SECRET_ACCESS_KEY",
+    "PAGEMILL_REDIS_PASSWORD",
+    "PAGEMILL_REDIS_SENTINEL_PASSWORD",
+)
 _PREFIX = re.compile(r"^([A-Za-z0-9_-]+/)*$")
 
 
@@ -90,6 +96,21 @@ def _public_routes(raw: str) -> frozenset[str]:
 _public_routes.__name__ = "list of route groups (metrics, docs; or none)"
 
 
+def _sentinels(raw: str) -> tuple[tuple[str, int], ...]:
+    """host:port,host:port,... (an IPv6 host in brackets: [::1]:26379)."""
+    found = []
+    for item in (i.strip() for i in raw.split(",") if i.strip()):
+        host, sep, port = item.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(item)
+        found.append((host, int(port)))
+    return tuple(found)
+
+
+_sentinels.__name__ = "list of sentinels (host:port,host:port,...)"
+
+
 def _directory(raw: str) -> Path:
     # Absolute once, here: child processes (redis-server, workers) may run from other directories.
     return Path(raw).expanduser().absolute()
@@ -105,6 +126,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 18681
     redis_url: str | None = None
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_sentinel_master: str = "mymaster"
+    redis_sentinel_password: str | None = None
+    redis_password: str | None = None
+    redis_wait_replicas: int = 0
     data_dir: Path = field(default_factory=lambda: _directory("var"))
     log_format: str = "json"
     log_level: str = "INFO"
@@ -164,6 +190,11 @@ class Settings:
     s3_cache_max_bytes: int = 2 * 1024**3
 
     @property
+    def has_redis(self) -> bool:
+        """Whether a Redis is configured (REDIS_URL, or Sentinel)."""
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
     def storage_dir(self) -> Path:
         """Where local storage keeps bytes."""
         return self.data_dir / "storage"
@@ -171,6 +202,8 @@ class Settings:
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["redis_url"] = _redact(self.redis_url)
+        shown["redis_password"] = "***" if self.redis_password else None
+        shown["redis_sentinel_password"] = "***" if self.redis_sentinel_password else None
         shown["signing_key"] = "***" if self.signing_key else None
         shown["webhook_secret"] = "***" if self.webhook_secret else None
         shown["s3_secret_access_key"] = "***" if self.s3_secret_access_key else None
@@ -211,6 +244,11 @@ class Settings:
             lambda v: urlsplit(v).scheme in ("redis", "rediss", "unix"),
             "redis://, rediss:// or unix://",
         )
+        read("PAGEMILL_REDIS_SENTINELS", "redis_sentinels", _sentinels)
+        read("PAGEMILL_REDIS_SENTINEL_MASTER", "redis_sentinel_master", str)
+        read("PAGEMILL_REDIS_SENTINEL_PASSWORD", "redis_sentinel_password", str)
+        read("PAGEMILL_REDIS_PASSWORD", "redis_password", str)
+        read("PAGEMILL_REDIS_WAIT_REPLICAS", "redis_wait_replicas", int, lambda v: 0 <= v <= 16, "0-16")
         read("PAGEMILL_DATA_DIR", "data_dir", _directory)
         read("PAGEMILL_LOG_FORMAT", "log_format", str, lambda v: v in ("json", "console"), "json or console")
         read("PAGEMILL_LOG_LEVEL", "log_level", str.upper, lambda v: v in _LEVELS, "one of " + ", ".join(_LEVELS))
@@ -309,6 +347,8 @@ class Settings:
             problems.append("PAGEMILL_S3_BUCKET is required when PAGEMILL_STORAGE=s3")
         if bool(settings.s3_access_key_id) != bool(settings.s3_secret_access_key):
             problems.append("PAGEMILL_S3_ACCESS_KEY_ID and PAGEMILL_S3_SECRET_ACCESS_KEY go together")
+        if settings.redis_url and settings.redis_sentinels:
+            problems.append("REDIS_URL and PAGEMILL_REDIS_SENTINELS exclude each other (Sentinel names the primary)")
         if problems:
             raise SettingsError("invalid configuration: " + "; ".join(problems))
         return settings

@@ -22,13 +22,14 @@ from service.auth import is_loopback
 log = structlog.get_logger("pagemill")
 
 NO_REDIS = (
-    "REDIS_URL is not set: point it at your Redis (e.g. export REDIS_URL=redis://127.0.0.1:6379/0), "
-    "or run `python -m service serve` (./dev serve), which starts a private one"
+    "REDIS_URL is not set: point it at your Redis (e.g. export REDIS_URL=redis://127.0.0.1:6379/0, "
+    "or PAGEMILL_REDIS_SENTINELS for Sentinel), or run `python -m service serve` (./dev serve), "
+    "which starts a private one"
 )
 
 
 def run_web(settings: Settings) -> None:
-    if not settings.redis_url:
+    if not settings.has_redis:
         sys.exit(NO_REDIS)
     url = f"http://{settings.host}:{settings.port}"
     if not settings.api_keys.enabled:
@@ -99,10 +100,11 @@ class Children:
 
 
 def serve(settings: Settings, workers: int) -> None:
-    """Web and `workers` worker processes; a private redis-server (under PAGEMILL_DATA_DIR) when REDIS_URL is unset."""
+    """Web and `workers` worker processes; a private redis-server (under PAGEMILL_DATA_DIR) when no Redis
+    (REDIS_URL or Sentinel) is configured."""
     redis: RedisServer | None = None
     env = dict(os.environ)
-    if not settings.redis_url:
+    if not settings.has_redis:
         redis = RedisServer(settings.data_dir / "redis")
         try:
             redis.start()

@@ -122,9 +122,9 @@ def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: St
         if redis is not None:
             app[keys.REDIS] = redis
         else:
-            if not settings.redis_url:
-                raise RuntimeError("REDIS_URL is not set")
-            app[keys.REDIS] = await connect_redis(settings.redis_url)
+            if not settings.has_redis:
+                raise RuntimeError("REDIS_URL (or PAGEMILL_REDIS_SENTINELS) is not set")
+            app[keys.REDIS] = await connect_redis(settings)
         app[keys.STORE] = Store(app[keys.REDIS])
         app[keys.QUOTA] = Quota(app[keys.REDIS], settings.tenant_max_bytes)
         app[keys.VIEWS] = SessionStore(app[keys.REDIS])

@@ -11,27 +11,29 @@ ctx keys set up in `startup` (and closed in `shutdown`), shared by both queues' 
     max_tries int             arq's retry limit, for jobs deciding whether to give up
     stats     Task            publishes the storage's operation counts to /metrics every few seconds
     readable  Task            publishes the source formats this worker reads (LibreOffice or not)
-arq itself sets ctx["redis"] (each worker its own pool, so not used here) and per-job job_id/job_try.
+arq itself sets ctx["redis"] (each worker its own client, so not used here) and per-job job_id/job_try.
+Every Redis client comes from core/queue.py (a plain URL or Sentinel, retrying across a failover).
 """
 
 import asyncio
 import contextlib
 import signal
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import structlog
 from arq import cron
-from arq.connections import RedisSettings
 from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Worker, func
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core import capabilities, engines, keyspace
 from core.metrics import publish_storage_stats_every
-from core.queue import connect_redis
+from core.queue import connect_redis, redis_client
 from core.quota import Quota
 from core.records import Store
 from core.settings import Settings
@@ -54,8 +56,7 @@ STATS_INTERVAL_S = 5.0
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
-    assert settings.redis_url
-    ctx["queue"] = await connect_redis(settings.redis_url)
+    ctx["queue"] = await connect_redis(settings)
     ctx["store"] = Store(ctx["queue"])
     ctx["quota"] = Quota(ctx["queue"], settings.tenant_max_bytes)
     ctx["storage"] = open_storage(settings)
@@ -138,7 +139,7 @@ def functions(settings: Settings) -> list[Function]:
 
 def worker_options(settings: Settings, queue: str, ctx: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for one of the two arq Workers, all derived from `settings`."""
-    assert settings.redis_url, "REDIS_URL is required for a worker"
+    assert settings.has_redis, "REDIS_URL or PAGEMILL_REDIS_SENTINELS is required for a worker"
     batch = queue == jobs.BATCH_QUEUE
     return {
         "functions": functions(settings),
@@ -153,7 +154,7 @@ def worker_options(settings: Settings, queue: str, ctx: dict[str, Any]) -> dict[
         ]
         if batch
         else [],
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "redis_pool": redis_client(settings),  # arq closes it with the worker
         "queue_name": queue,
         "ctx": ctx,
         "job_timeout": settings.job_timeout_s,
@@ -210,16 +211,21 @@ class WorkerGroup:
                         await pipe.execute()
 
     async def _keep_running(self, worker: Worker) -> None:
-        """Run one arq worker; when Redis goes away, wait and take up the same loop again once it is back
-        (jobs in flight keep running; the ones that need Redis retry by themselves)."""
+        """Run one arq worker; when Redis goes away (a restart, a Sentinel failover), wait and take up the
+        same loop again once it is back (jobs in flight keep running; the ones that need Redis retry by
+        themselves). A connection lost inside one of arq's WATCH transactions is a WatchError."""
         delay_s = 0.5
         while True:
+            started = time.monotonic()
             try:
                 await worker.async_run()
                 return
-            except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
+            except (RedisError, OSError) as exc:
+                if time.monotonic() - started > 30:
+                    delay_s = 0.5  # it had been running fine: this is a new outage
                 log.warning("redis_unreachable", queue=worker.queue_name, error=str(exc), retry_in_s=delay_s)
-                await asyncio.sleep(delay_s)
+                await asyncio.sleep(delay_s)  # (done jobs' callbacks give their slots back meanwhile)
+                _release_leaked_slots(worker)
                 delay_s = min(5.0, delay_s * 2)
 
     async def close(self, grace_s: float = 10.0) -> None:
@@ -243,6 +249,15 @@ class WorkerGroup:
         if self._started:
             await shutdown(self.ctx)
             self._started = False
+
+
+def _release_leaked_slots(worker: Worker) -> None:
+    """arq counts a job slot (and takes a semaphore permit) before claiming a job; a Redis error in the
+    claim leaves both taken. Give back every slot no running job holds, so the loop never starves."""
+    running = sum(1 for task in worker.tasks.values() if not task.done())
+    while worker.job_counter > running:
+        worker.job_counter -= 1
+        worker.sem.release()
 
 
 async def serve(settings: Settings) -> None:

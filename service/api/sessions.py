@@ -100,9 +100,11 @@ async def post_session(request: web.Request) -> web.Response:
     lifetime_s = max(settings.session_lifetime_s, props.minSecondsAvailable or 0)
     session_id = secrets.token_urlsafe(64)
     created = now_ms()
-    await request.app[keys.VIEWS].create(session_id, stored, created, created + lifetime_s * 1000, request[TENANT])
+    expires_ms = created + lifetime_s * 1000
+    await request.app[keys.VIEWS].create(session_id, stored, created, expires_ms, request[TENANT])
     if props.documentSource in ("http", "file"):
-        await triggers.request_source(request.app[keys.REDIS], session_id)
+        session = {"id": session_id, "tenant": request[TENANT], "expires_ms": expires_ms}
+        await triggers.request_source(request.app[keys.REDIS], session)
     log.info("session_created", session_id=session_id[:12], source=props.documentSource or "api")
     return web.json_response({"viewingSessionId": session_id, "affinityToken": new_affinity_token()})
 
@@ -117,14 +119,16 @@ async def delete_session(request: web.Request) -> web.Response:
     if session["props"].get("serverCaching", "full") == "full":
         raise ApiError("CannotDeleteCachedViewingSession", status=580)
     storage = request.app[keys.STORAGE]
-    for record in await request.app[keys.VIEWS].delete(session["id"]):
+    records = await request.app[keys.VIEWS].delete(session["id"])
+    dropped = await triggers.drop_session_jobs(request.app[keys.REDIS], session["id"])
+    for record in records:
         if "storageKey" in record:
             await storage.delete(record["storageKey"])
     if session.get("ownsSource") == "1":  # nothing of a private session outlives it
         await request.app[keys.STORE].delete_workfile(session["fileId"])
         await storage.delete(workfile_key(session["fileId"]))
         await request.app[keys.QUOTA].release(workfile_key(session["fileId"]))
-    log.info("session_deleted", session_id=session["id"][:12])
+    log.info("session_deleted", session_id=session["id"][:12], jobs_dropped=dropped)
     return web.Response(status=204)
 
 
@@ -202,5 +206,8 @@ async def post_session_stopped(request: web.Request) -> web.Response:
     session = await load_session(request, _path_session_id(request), stopped_ok=True)
     stopped = await read_model(request, SessionStopped, settings.max_json_bytes, optional=True)
     await request.app[keys.VIEWS].stop(session["id"], stopped.model_dump())
-    log.info("session_stopped", session_id=session["id"][:12], message=stopped.serverLogMessage)
+    # Nothing more is rendered for a stopped session: its queued jobs go now, running ones stop at their
+    # next page (another session of the same document asks for what it still needs again).
+    dropped = await triggers.drop_session_jobs(request.app[keys.REDIS], session["id"])
+    log.info("session_stopped", session_id=session["id"][:12], message=stopped.serverLogMessage, jobs_dropped=dropped)
     return web.Response(status=200)

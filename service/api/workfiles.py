@@ -7,6 +7,7 @@ import structlog
 from aiohttp import web
 
 from core.ids import new_affinity_token, new_id
+from core.queue import make_durable
 from core.records import iso_ms, make_workfile, now_ms
 from core.sniff import SNIFF_BYTES, choose_extension, refine, sniff_extension
 from core.storage.base import MeteredUpload, workfile_key
@@ -90,6 +91,7 @@ async def receive_workfile(
     wf = make_workfile(file_id, extension, upload.size, upload.sha256, expires, affinity, request[TENANT])
     await store.put_workfile(wf)
     await reservation.settle(workfile_key(file_id), upload.size)
+    await make_durable(request.app[keys.REDIS])
     return wf
 
 

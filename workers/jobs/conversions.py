@@ -17,6 +17,7 @@ from core.errors import DocumentError, QuotaExceeded, RenderCrashed, RenderTimeo
 from core.ids import derive_id
 from core.metrics import record_outcome
 from core.processes import end_process
+from core.queue import enqueue
 from core.records import Store, make_workfile, now_ms
 from core.settings import Settings
 from core.storage.base import Storage, workfile_key
@@ -38,21 +39,31 @@ log = structlog.get_logger("pagemill.jobs")
 CRASH_ATTEMPTS = 3
 
 
-async def _enqueue_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> None:
-    """Enqueue a chunk job; its deterministic id makes a duplicate enqueue a no-op."""
-    await ctx["queue"].enqueue_job(
+async def _enqueue_chunk(ctx: Ctx, record: dict[str, Any], chunk: int, start: int) -> None:
+    """Enqueue a chunk job (fairly, for the process's tenant); its deterministic id makes a duplicate
+    enqueue a no-op."""
+    process_id = record["processId"]
+    await enqueue(
+        ctx["queue"],
         jobs.RENDER_CHUNK,
         process_id,
         chunk,
         start,
-        _job_id=jobs.chunk_job_id(process_id, chunk, start),
-        _queue_name=jobs.BATCH_QUEUE,
+        job_id=jobs.chunk_job_id(process_id, chunk, start),
+        queue=jobs.BATCH_QUEUE,
+        tenant=record.get("tenant", ""),
     )
 
 
-async def _enqueue_finish(ctx: Ctx, process_id: str) -> None:
-    await ctx["queue"].enqueue_job(
-        jobs.FINISH_CONVERSION, process_id, _job_id=jobs.finish_job_id(process_id), _queue_name=jobs.BATCH_QUEUE
+async def _enqueue_finish(ctx: Ctx, record: dict[str, Any]) -> None:
+    process_id = record["processId"]
+    await enqueue(
+        ctx["queue"],
+        jobs.FINISH_CONVERSION,
+        process_id,
+        job_id=jobs.finish_job_id(process_id),
+        queue=jobs.BATCH_QUEUE,
+        tenant=record.get("tenant", ""),
     )
 
 
@@ -163,9 +174,9 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
         log.info("process_planned", pages=len(plan.units), render=len(plan.render), chunks=len(plan.chunks()))
     chunks = plan.chunks()
     for k in range(len(chunks)):
-        await _enqueue_chunk(ctx, process_id, k, 0)
+        await _enqueue_chunk(ctx, record, k, 0)
     if not chunks:
-        await _enqueue_finish(ctx, process_id)
+        await _enqueue_finish(ctx, record)
     return "planned"
 
 
@@ -256,7 +267,7 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
         if existing is not None:
             continue
         if time.monotonic() > deadline:
-            await _enqueue_chunk(ctx, process_id, chunk, start + offset)
+            await _enqueue_chunk(ctx, record, chunk, start + offset)
             return "continued"
         result = await _render_unit(ctx, process_id, record, plan, u)
         count = await store.record_unit(process_id, u, result, record["expires_ms"])
@@ -267,7 +278,7 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
             await discard(ctx, [result.file_id] if result.file_id else [])
             return "cancelled"
     if count >= len(plan.render):
-        await _enqueue_finish(ctx, process_id)
+        await _enqueue_finish(ctx, record)
     return "rendered"
 
 

@@ -30,7 +30,7 @@ from core.sessions import SessionStore, source_lifetime_s
 from core.settings import Settings
 from core.sniff import choose_extension, refine, sniff_extension
 from core.storage.base import MeteredUpload, workfile_key
-from core.triggers import BATCH, INTERACTIVE, default_variant, namespace, request_page
+from core.triggers import BATCH, INTERACTIVE, default_variant, namespace, request_page, session_job
 from schemas import formats, jobs
 from schemas.records import WorkFile
 from schemas.viewing import Variant, document_id
@@ -78,9 +78,10 @@ def _views(ctx: Ctx) -> SessionStore:
 
 
 async def _load(ctx: Ctx, session_id: str) -> tuple[dict[str, Any], WorkFile] | None:
-    """The session and its source work file; None when either is gone."""
+    """The session and its source work file; None when either is gone (or the session was stopped:
+    nothing more is rendered for it)."""
     session = await _views(ctx).get(session_id)
-    if session is None or "fileId" not in session:
+    if session is None or "fileId" not in session or "stopped" in session:
         return None
     wf = await ctx["store"].get_workfile(session["fileId"])
     if wf is None:
@@ -194,18 +195,22 @@ async def view_render(
         key = keyspace.page(ns, variant.digest(), page)
         if await views.get_record(key) is not None:
             continue
+        if i > 0 and not await views.is_live(session_id):
+            log.info("session_stopped_rendering", rendered=i, left=len(pages) - i)
+            return "stopped"
         if time.monotonic() > deadline:
             rest = pages[i:]
             queue = jobs.INTERACTIVE_QUEUE if priority == INTERACTIVE else jobs.BATCH_QUEUE
             what = f"cont:{rest[0]}-{rest[-1]}"
-            await ctx["queue"].enqueue_job(
+            await session_job(
+                ctx["queue"],
+                session,
                 jobs.VIEW_RENDER,
-                session_id,
+                jobs.view_job_id(ns, variant.digest(), what),
+                queue,
                 variant_payload,
                 rest,
                 priority,
-                _job_id=jobs.view_job_id(ns, variant.digest(), what),
-                _queue_name=queue,
             )
             return "continued"
         storage_key = None
@@ -239,14 +244,15 @@ async def view_rest(ctx: Ctx, session_id: str, variant_payload: dict[str, Any], 
     step = settings.chunk_pages
     for first in range(start, info["pageCount"], step):
         pages = list(range(first, min(first + step, info["pageCount"])))
-        await ctx["queue"].enqueue_job(
+        await session_job(
+            ctx["queue"],
+            session,
             jobs.VIEW_RENDER,
-            session_id,
+            jobs.view_job_id(ns, digest, f"chunk:{first}"),
+            jobs.BATCH_QUEUE,
             variant_payload,
             pages,
             BATCH,
-            _job_id=jobs.view_job_id(ns, digest, f"chunk:{first}"),
-            _queue_name=jobs.BATCH_QUEUE,
         )
     return "enqueued"
 
