@@ -70,7 +70,10 @@ MESSAGES: dict[str, str] = {
     "ViewingSessionDoesNotExist": "No viewing session has this id.",
     "ViewingSessionExpired": "The viewing session has expired.",
     "CannotChangeDocument": "The viewing session already has its document.",
-    "CannotDeleteCachedViewingSession": 'A session with serverCaching "full" cannot be deleted; it expires.',
+    "CannotDeleteCachedViewingSession": (
+        'A session with serverCaching "full" cannot be deleted; it expires. '
+        "Post Notification/SessionStopped to stop its rendering."
+    ),
     "DocumentNotProvidedYet": "The viewing session has no document yet.",
     "SessionStopped": "The viewing session was stopped.",
     "NotReadyYet": "The page is not ready yet; retry.",

@@ -182,7 +182,8 @@ OPERATIONS = [
     Operation("GET", SESSION, sessions.get_session, "Get a viewing session's properties", SESSIONS,
               response=r.ViewingSession, errors=(404,), error_headers=VIEWER_ERRORS),
     Operation("DELETE", SESSION, sessions.delete_session, "Delete a viewing session", SESSIONS,
-              "Only sessions with `serverCaching: none` (580 CannotDeleteCachedViewingSession otherwise).",
+              "Only sessions with `serverCaching: none` (580 CannotDeleteCachedViewingSession otherwise, as "
+              "PrizmDoc); the session's queued rendering is dropped at once.",
               status=204, errors=(404,)),
     Operation("PUT", SESSION + "/SourceFile", sessions.put_source_file, "Provide the session's document", SESSIONS,
               params=(EXTENSION,), body="binary", errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
@@ -197,7 +198,8 @@ OPERATIONS = [
               "The viewer has started: convert now", SESSIONS, body=SessionStarted, body_required=False,
               errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
     Operation("POST", SESSION + "/Notification/SessionStopped", sessions.post_session_stopped, "Stop the session",
-              SESSIONS, "Every later request of the session gets the given status and message.",
+              SESSIONS, "Every later request of the session gets the given status and message; its queued "
+              "rendering is dropped and running page jobs stop at their next page.",
               body=SessionStopped, body_required=False, errors=(404, 413, 480)),
     Operation("GET", "/PCCIS/V1/Page/q/{page}", viewer.get_page, "A page as an image", VIEWER,
               "Waits (bounded) until the page is rendered. SVG content types answer JSON SvgNotAvailable.",

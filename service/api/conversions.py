@@ -12,6 +12,7 @@ from aiohttp import web
 
 from core import capabilities, engines
 from core.processes import CONTENT_CONVERSION, NewProcess, kind_of, output_files, process_json_text, start_process
+from core.queue import backlog
 from schemas import formats, jobs
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
 from schemas.pages import PageSyntaxError, parse_pages
@@ -80,14 +81,15 @@ async def post_converter(request: web.Request) -> web.Response:
     """Validate, record the process as `processing`, enqueue its plan job by name."""
     settings, store = request.app[keys.SETTINGS], request.app[keys.STORE]
     req = await read_model(request, ConvertRequest, settings.max_json_bytes)
-    queued = await request.app[keys.REDIS].zcard(jobs.BATCH_QUEUE)
+    queued = await backlog(request.app[keys.REDIS], jobs.BATCH_QUEUE, request[TENANT])
     if queued >= settings.max_queued_jobs:
-        # Backpressure: refuse new work (cheaply, before any of it is stored) until the queue drains.
+        # Backpressure for this tenant only (cheaply, before anything is stored): its own jobs wait;
+        # other tenants' work is scored ahead of them anyway (core/queue.py).
         retry_s = max(1, min(60, queued // max(1, settings.render_processes * 10)))
         raise ApiError(
             "TooManyQueuedJobs",
             status=429,
-            message=f"{queued} jobs are waiting; retry later",
+            message=f"{queued} of your jobs are waiting; retry later",
             headers={"Retry-After": str(retry_s)},
         )
     normalised = normalise_input(req)
