@@ -94,6 +94,28 @@ async def test_a_small_conversion_is_not_starved_by_another_tenants_flood(api, t
     )
 
 
+async def test_a_conversion_is_not_starved_by_another_tenants_huge_viewing_session(api, tenants_settings):
+    # Given alpha's 400-page viewing session converting as a whole (100 page jobs fanned out)
+    session_id = await new_session(api, ALPHA, text_pdf(400), countOfInitialPages=0)
+    beta = await upload(api, BETA, text_pdf(1))
+    async with running_worker(tenants_settings) as group:
+        redis = group.ctx["queue"]
+        resp = await api.get("/PCCIS/V1/Page/q/0", params={"DocumentID": f"u{session_id}"}, headers=ALPHA)
+        assert resp.status == 200
+        while await redis.scard(keyspace.session_jobs(session_id)) < 100:
+            await asyncio.sleep(0.02)
+        # When beta converts a one-page document
+        started = time.monotonic()
+        small = await convert(api, BETA, beta)
+        while (await states(api, BETA, [small])) == ["processing"]:
+            assert time.monotonic() - started < 20, "beta's conversion starved"
+            await asyncio.sleep(0.05)
+        # Then it is done while most of alpha's pages still wait
+        rendered = int(await redis.hget(keyspace.METRICS, "pages_rendered") or 0)
+    assert rendered < 200, rendered
+    print(f"beta's conversion done after {time.monotonic() - started:.2f} s, {rendered} of alpha's 400 pages before")
+
+
 async def new_session(api: TestClient, headers: dict[str, str], data: bytes, **props: Any) -> str:
     resp = await api.post("/PCCIS/V1/ViewingSession", json={"serverCaching": "none", **props}, headers=headers)
     session_id = (await resp.json())["viewingSessionId"]
