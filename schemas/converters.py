@@ -144,7 +144,22 @@ class Webhook(BaseModel):
 class ConvertRequest(BaseModel):
     """Body of POST /v2/contentConverters."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"input": {"sources": [{"fileId": "Xe6zv3dH0kVSzLuaNhd32A"}], "dest": {"format": "png"}}},
+                {
+                    "input": {
+                        "sources": [{"fileId": "Xe6zv3dH0kVSzLuaNhd32A", "pages": "1-3,5"}],
+                        "dest": {"format": "tiff", "tiffOptions": {"forceOneFilePerPage": False, "maxWidth": "800px"}},
+                    },
+                    "minSecondsAvailable": 3600,
+                },
+            ]
+        },
+    )
     input: ConvertInput
     webhook: Webhook | None = Field(
         default=None, description="pagemill extension: notify this URL when the process ends"

@@ -38,7 +38,15 @@ class Render(BaseModel):
 class ViewingSessionProperties(BaseModel):
     """POST /PCCIS/V1/ViewingSession body; unknown properties are kept and echoed."""
 
-    model_config = _STRICT_OPEN
+    model_config = ConfigDict(
+        **_STRICT_OPEN,
+        json_schema_extra={
+            "examples": [
+                {"render": {"html5": {"alwaysUseRaster": False}}, "countOfInitialPages": 1},
+                {"serverCaching": "none", "minSecondsAvailable": 3600},
+            ]
+        },
+    )
     origin: dict[str, Any] | list[Any] | None = None
     render: Render | None = None
     password: str | None = Field(default=None, max_length=1024)
@@ -62,7 +70,11 @@ class ViewingSessionProperties(BaseModel):
 class SessionStopped(BaseModel):
     """POST .../Notification/SessionStopped body."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(
+        extra="allow",
+        strict=True,
+        json_schema_extra={"examples": [{"endUserMessage": "Session no longer available", "httpStatus": 504}]},
+    )
     endUserMessage: str = Field(default="Session is stopped", max_length=512)
     httpStatus: int = Field(default=580, ge=400, le=599)
     accusoftErrorNumber: int = 580
@@ -72,7 +84,11 @@ class SessionStopped(BaseModel):
 class SourceRef(BaseModel):
     """PUT .../SourceRef body."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"refType": "workFile", "fileId": "Xe6zv3dH0kVSzLuaNhd32A"}]},
+    )
     refType: Literal["workFile"]
     fileId: str = Field(min_length=1, max_length=64)
 

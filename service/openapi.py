@@ -111,7 +111,7 @@ class _Document:
         return {"$ref": f"#/components/schemas/{model.__name__}"}
 
     def _media(self, content: Content) -> dict[str, Any]:
-        if content == "binary":
+        if content in ("binary", "file"):
             return {"schema": _BINARY}
         if content == "text":
             return {"schema": STRING}
@@ -124,6 +124,8 @@ class _Document:
             return {media: self._media(c) for media, c in body.items()}
         if body == "binary":
             return {"application/octet-stream": {"schema": _BINARY}}
+        if body == "file":  # served with the file's own media type (application/pdf, image/png, ...)
+            return {"*/*": {"schema": _BINARY}}
         if body == "text":
             return {"text/plain": {"schema": STRING}}
         assert body is not None

@@ -9,10 +9,10 @@ from aiohttp import web
 from pydantic import BaseModel
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# A body or response: a pydantic model (JSON), "binary" (bytes of the given media types), "text"
-# (a plain string), "form" (a multipart form with a file) or, for several media types at once, a
-# mapping media type -> one of those.
-Content = type[BaseModel] | Literal["binary", "text", "form"]
+# A body or response: a pydantic model (JSON), "binary" (bytes of the given media types), "file" (a
+# stored file's bytes, served with the file's own media type), "text" (a plain string), "form" (a
+# multipart form with a file) or, for several media types at once, a mapping media type -> one of those.
+Content = type[BaseModel] | Literal["binary", "file", "text", "form"]
 Body = Content | Mapping[str, Content] | None
 
 STRING: dict[str, Any] = {"type": "string"}

@@ -36,10 +36,28 @@ SERVICE, SEARCH, REDACTION = "Service", "Search", "Redaction"
 AFFINITY = Param(
     "Accusoft-Affinity-Token", "The affinityToken of an earlier file, to keep files together", in_="header"
 )
-FILENAME = Param("ContentDispositionFilename", "The file name for Content-Disposition (no separators)")
+# What the handlers accept, stated in the schemas too, so clients (and generated requests) can see it.
+PLAIN_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": '^[^\\x00-\\x1f\\x7f/\\\\"]+$',
+              "not": {"enum": [".", ".."]}, "examples": ["report.pdf"]}  # fmt: skip
+FILENAME = Param("ContentDispositionFilename", "The file name for Content-Disposition (no separators)", PLAIN_NAME)
 MIN_SECONDS = Param("MinSecondsAvailable", "Keep the file at least this long (capped by the server)", INTEGER)
-EXTENSION = Param("FileExtension", "The file's extension when its bytes do not tell (no leading period)")
-DOCUMENT_ID = Param("DocumentID", '"u" + the viewing session id, or "e" + its base64', required=True)
+EXTENSION = Param(
+    "FileExtension",
+    "The file's extension when its bytes do not tell (no leading period)",
+    {"type": "string", "pattern": "^[A-Za-z0-9]{1,16}$", "examples": ["pdf"]},
+)
+DOCUMENT_ID = Param(
+    "DocumentID",
+    '"u" + the viewing session id, or "e" + its base64',
+    {"type": "string", "pattern": "^(u[A-Za-z0-9_-]{16,128}|e[A-Za-z0-9_=+/-]{20,200})$"},
+    required=True,
+)
+FILE_NAMES = (
+    Param("namespace", "1-64 letters, digits, '.', '_' or '-'", {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
+          "path"),
+    Param("filename", "A file name without path separators or control characters",
+          {**PLAIN_NAME, "pattern": "^[^\\x00-\\x1f\\x7f/\\\\]+$"}, "path"),
+)  # fmt: skip
 TUS_RESUMABLE = Param("Tus-Resumable", "The tus version", {"type": "string", "enum": ["1.0.0"]}, "header", True)
 UPLOAD_CHECKSUM = Param("Upload-Checksum", "`sha1|sha256 <base64 digest>` of this request's body", in_="header")
 VIEWER_ERRORS = ("Accusoft-Status-Number", "Accusoft-Status-Message")
@@ -56,7 +74,7 @@ OPERATIONS = [
               "The raw body is streamed to storage; magic bytes (pdf, png, jpeg, gif, bmp, tiff) beat FileExtension.",
               params=(EXTENSION, MIN_SECONDS, AFFINITY), body="binary", response=r.WorkFileRef, errors=(413, 480)),
     Operation("GET", "/PCCIS/V1/WorkFile/{fileId}", workfiles.get_workfile, "Download a work file", WORK_FILES,
-              params=(FILENAME,), response="binary", response_headers=FILE_HEADERS, ranges=True, errors=(404, 480)),
+              params=(FILENAME,), response="file", response_headers=FILE_HEADERS, ranges=True, errors=(404, 480)),
     Operation("GET", "/PCCIS/V1/WorkFile/{fileId}/Info", workfiles.get_workfile_info, "Describe a work file",
               WORK_FILES, response=r.WorkFileInfo, errors=(404, 480)),
     Operation("DELETE", "/PCCIS/V1/WorkFile/{fileId}", workfiles.delete_workfile, "Delete a work file", WORK_FILES,
@@ -114,28 +132,29 @@ OPERATIONS = [
         for base, suffix in FILES.items()
         for op in (
             Operation("POST", base + "/{namespace}/{filename}", files.upload, "Store a new version of a file",
-                      FILE_SERVICE, "The raw body, or the first file of a multipart form.",
+                      FILE_SERVICE, "The raw body, or the first file of a multipart form.", params=FILE_NAMES,
                       body={"application/octet-stream": "binary", "multipart/form-data": "form"},
                       response=r.FileStored, errors=(400, 413), name=f"storeFile{suffix}"),
             Operation("GET", base + "/{namespace}/{filename}", files.download, "Download a file", FILE_SERVICE,
-                      params=(Param("version", "A version number (default: the latest)", INTEGER),),
-                      response="binary", response_headers=FILE_HEADERS, ranges=True, errors=(400, 404),
+                      params=(*FILE_NAMES, Param("version", "A version number (default: the latest)", INTEGER)),
+                      response="file", response_headers=FILE_HEADERS, ranges=True, errors=(400, 404),
                       name=f"downloadFile{suffix}"),
             Operation("GET", base + "/{namespace}/{filename}/versions", files.list_versions,
-                      "List a file's versions", FILE_SERVICE, response=r.FileVersions, errors=(400, 404),
+                      "List a file's versions", FILE_SERVICE, params=FILE_NAMES, response=r.FileVersions,
+                      errors=(400, 404),
                       name=f"listFileVersions{suffix}"),
             Operation("DELETE", base + "/{namespace}/{filename}", files.delete,
                       "Delete a file (or one version)", FILE_SERVICE,
-                      params=(Param("version", "Delete only this version", INTEGER),),
+                      params=(*FILE_NAMES, Param("version", "Delete only this version", INTEGER)),
                       response=r.FileDeleted, errors=(400, 404), name=f"deleteFile{suffix}"),
         )
     ],
     Operation("GET", "/files/signed/{namespace}/{filename}", files.signed_download,
               "Download through a signed link", FILE_SERVICE,
               "The `secureFilePath` of an upload: no credentials needed; 403 once expired or altered.",
-              params=tuple(Param(name, "Part of the signed link", required=True)
-                           for name in ("version", "tenant", "expires", "signature")),
-              response="binary", response_headers=FILE_HEADERS, ranges=True, errors=(400, 403, 404)),
+              params=(*FILE_NAMES, *(Param(name, "Part of the signed link", required=True)
+                                     for name in ("version", "tenant", "expires", "signature"))),
+              response="file", response_headers=FILE_HEADERS, ranges=True, errors=(400, 403, 404)),
     Operation("GET", "/api/QueuedJobs", queuedjobs.list_jobs, "List queued jobs", QUEUED_JOBS,
               params=(Param("page", "1-based page", INTEGER), Param("pageSize", "Jobs per page (1-200)", INTEGER),
                       Param("state", "Only jobs in this state",
@@ -188,7 +207,7 @@ OPERATIONS = [
     Operation("PUT", SESSION + "/SourceFile", sessions.put_source_file, "Provide the session's document", SESSIONS,
               params=(EXTENSION,), body="binary", errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
     Operation("GET", SESSION + "/SourceFile", sessions.get_source_file, "Download the session's document", SESSIONS,
-              params=(FILENAME,), response="binary", response_headers=FILE_HEADERS, ranges=True,
+              params=(FILENAME,), response="file", response_headers=FILE_HEADERS, ranges=True,
               errors=(404, 480), error_headers=VIEWER_ERRORS),
     Operation("PUT", SESSION + "/SourceRef", sessions.put_source_ref, "Use a work file as the session's document",
               SESSIONS, body=SourceRef, errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
@@ -215,7 +234,8 @@ OPERATIONS = [
               response=r.PageAttributes, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
     Operation("GET", r"/PCCIS/V1/Page/q/{page}/{width:[0-9]{1,5}}x{height:[0-9]{1,5}}", viewer.get_thumbnail,
               "A thumbnail fitted into width x height (up to 2000)", VIEWER,
-              params=(DOCUMENT_ID, Param("ContentType", "png (default) or jpeg")),
+              params=(DOCUMENT_ID, Param("ContentType", "png (default) or jpeg (svg types: png)",
+                                         {"type": "string", "enum": ["png", "jpeg", "jpg", "svg", "svga", "svgb"]})),
               response=IMAGES, ranges=True, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
     Operation("GET", "/PCCIS/V1/Document/q/Attributes", viewer.get_document_attributes, "The page count", VIEWER,
               "DesiredPageCountConfidence <= 50 may answer at once with an estimate (confidence 50).",
