@@ -95,11 +95,17 @@ async def start_process(store: Store, queue: ArqRedis, new: NewProcess) -> tuple
     """Record a new process (`processing`), number it as a queued job and enqueue its first job.
 
     Returns the record (JSON fields unparsed) and whether it is an earlier process replayed for the
-    same Idempotency-Key. Raises CodedError IdempotencyKeyReused / IdempotentRequestInProgress."""
+    same Idempotency-Key (whose first job is enqueued again if it is still processing: a retry after a
+    503 restarts a process whose job a failover lost). Raises CodedError IdempotencyKeyReused /
+    IdempotentRequestInProgress."""
     process_id = new_id()
     if new.idempotency_key is not None:
         prior = await _claim(store, new, process_id)
         if prior is not None:
+            if prior["state"] == "processing":
+                # The first request may have failed after recording the process (Redis went away, a
+                # failover lost the job): enqueue its first job again (a no-op when it is there or done).
+                await _enqueue_first(queue, new.kind, prior["processId"], new.tenant)
             return prior, True
     created = now_ms()
     expires = created + new.lifetime_s * 1000
@@ -118,18 +124,16 @@ async def start_process(store: Store, queue: ArqRedis, new: NewProcess) -> tuple
     if new.params:
         fields["params"] = new.params
     await store.create_process(process_id, fields, expires)
-    await enqueue(
-        queue,
-        new.kind.first_job,
-        process_id,
-        job_id=new.kind.first_job_id(process_id),
-        queue=jobs.BATCH_QUEUE,
-        tenant=new.tenant,
-    )
+    await _enqueue_first(queue, new.kind, process_id, new.tenant)
     await make_durable(queue)  # the client is told it was accepted: have it on the replicas first
     record = await store.get_process(process_id, parse_json=False)
     assert record is not None
     return record, False
+
+
+async def _enqueue_first(queue: ArqRedis, kind: ProcessType, process_id: str, tenant: str) -> None:
+    job_id = kind.first_job_id(process_id)
+    await enqueue(queue, kind.first_job, process_id, job_id=job_id, queue=jobs.BATCH_QUEUE, tenant=tenant)
 
 
 async def _claim(store: Store, new: NewProcess, process_id: str) -> dict[str, Any] | None:

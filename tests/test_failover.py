@@ -18,6 +18,7 @@ from core import keyspace
 from core.redisproc import RedisServer
 from core.settings import Settings, SettingsError
 from schemas import jobs
+from service import keys as app_keys
 from service.app import create_app
 from tests.conftest import make_env, running_worker
 from tests.docgen import text_pdf
@@ -197,3 +198,22 @@ async def test_a_connection_lost_inside_arqs_watch_does_not_stop_the_worker(clie
         # Then the worker carries on (its slot given back) and converts them all
         finals = [await poll(client, pid, interval_s=0.1, timeout_s=30) for pid in ids]
     assert failures and [f["state"] for f in finals] == ["complete"] * 3
+
+
+async def test_a_retried_request_restarts_a_process_whose_first_job_was_lost(client, settings):
+    # Given a conversion accepted, whose first job a failover then lost (gone from the queue)
+    wf = await upload(client, text_pdf(2))
+    body = {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}}
+    headers = {"Idempotency-Key": "batch-7-doc-3"}
+    first = await client.post("/v2/contentConverters", json=body, headers=headers)
+    process_id = (await first.json())["processId"]
+    redis = client.app[app_keys.REDIS]
+    assert await redis.zrem(jobs.BATCH_QUEUE, jobs.plan_job_id(process_id)) == 1
+    await redis.delete("arq:job:" + jobs.plan_job_id(process_id))
+    # When the client sends the same request again (as after a 503), with the same Idempotency-Key
+    again = await client.post("/v2/contentConverters", json=body, headers=headers)
+    assert again.status == 200 and (await again.json())["processId"] == process_id
+    # Then the same process runs to completion
+    async with running_worker(settings):
+        final = await poll(client, process_id, interval_s=0.1, timeout_s=30)
+    assert final["state"] == "complete" and len(final["output"]["results"]) == 2
