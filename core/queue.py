@@ -30,8 +30,10 @@ from schemas import jobs
 
 log = structlog.get_logger("pagemill.queue")
 
-# A command that meets a broken connection (Redis restarting, a Sentinel failover under way) is tried
-# again on a new connection for about 3 s (0.1 + 0.2 + 0.4 + 0.5 x 5), then the caller sees the error.
+# A command that meets a broken connection (Redis restarting, a Sentinel failover under way) is sent
+# again on a new connection. With Sentinel, connecting is retried for about 3 s (0.1 + 0.2 + 0.4 +
+# 0.5 x 5) while the Sentinels still name the dead primary; a plain URL that refuses connections fails
+# at once (the request answers 503 rather than hang).
 RETRIES = 8
 CONNECT_TIMEOUT_S = 1.0
 START_ATTEMPTS = 5  # connecting at start-up: Redis may come up a little after us

@@ -48,20 +48,31 @@ async def session_job(redis: ArqRedis, session: dict[str, Any], name: str, job_i
             await pipe.execute()
 
 
+# KEYS: the queues. ARGV: the job key prefix, the session id, job ids. A job is dropped only while its
+# payload still names this session: a viewer job's id is reused once it is done (a shared page can be
+# requested again by another session of the same document), and that one is not ours to drop.
+_DROP = """
+local dropped = 0
+for i = 3, #ARGV do
+  local data = redis.call('GET', ARGV[1] .. ARGV[i])
+  if data and string.find(data, ARGV[2], 1, true) then
+    for _, queue in ipairs(KEYS) do dropped = dropped + redis.call('ZREM', queue, ARGV[i]) end
+    redis.call('DEL', ARGV[1] .. ARGV[i])
+  end
+end
+return dropped
+"""
+
+
 async def drop_session_jobs(redis: ArqRedis, session_id: str) -> int:
     """Take every job the session enqueued off both queues (a running one stops at its next page, as it
     finds the session stopped or gone). Returns how many were still queued."""
     key = keyspace.session_jobs(session_id)
     job_ids = [m async for m in redis.sscan_iter(key, count=1000)]
     dropped = 0
-    for start in range(0, len(job_ids), 1000):
-        batch = job_ids[start : start + 1000]
-        async with redis.pipeline(transaction=False) as pipe:
-            for queue in jobs.QUEUES:
-                pipe.zrem(queue, *batch)
-            pipe.delete(*[job_key_prefix.encode() + j for j in batch])
-            removed = await pipe.execute()
-        dropped += sum(removed[: len(jobs.QUEUES)])
+    for start in range(0, len(job_ids), 500):
+        batch = job_ids[start : start + 500]
+        dropped += int(await redis.eval(_DROP, len(jobs.QUEUES), *jobs.QUEUES, job_key_prefix, session_id, *batch))
     await redis.delete(key)
     return dropped
 

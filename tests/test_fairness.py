@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from core import keyspace
+from core import keyspace, triggers
 from core.settings import Settings
 from schemas import jobs
+from service import keys as app_keys
 from service.app import create_app
 from tests.conftest import running_worker
 from tests.docgen import text_pdf
@@ -184,3 +185,32 @@ async def test_a_stopped_or_deleted_session_stops_rendering_at_once(api, tenants
         await asyncio.sleep(2)
         after = int(await redis.hget(keyspace.METRICS, "pages_rendered") or 0)
         assert after - at_stop <= 2 and after < 80, (at_stop, after)
+
+
+async def test_stopping_a_session_leaves_another_sessions_job_of_the_same_id(api, tenants_settings):
+    # Given two sessions of one cached document: alpha's job for page 3 ran, then beta asked for page 3
+    # again under the same job id (a viewer job's id is free again once it is done)
+    file_id = await upload(api, ALPHA, text_pdf(5))
+    sessions = []
+    for _ in range(2):
+        resp = await api.post("/PCCIS/V1/ViewingSession", json={}, headers=ALPHA)
+        session_id = (await resp.json())["viewingSessionId"]
+        resp = await api.put(
+            f"/PCCIS/V1/ViewingSession/u{session_id}/SourceRef",
+            json={"refType": "workFile", "fileId": file_id},
+            headers=ALPHA,
+        )
+        assert resp.status == 200
+        sessions.append(await api.app[app_keys.VIEWS].get(session_id))
+    first, second = sessions
+    redis = api.app[app_keys.REDIS]
+    await triggers.request_page(redis, first, triggers.default_variant(first), 3)
+    job_id = jobs.view_job_id(triggers.namespace(first), triggers.default_variant(first).digest(), "p3")
+    await redis.zrem(jobs.INTERACTIVE_QUEUE, job_id)  # done, as a worker leaves a viewer job
+    await redis.delete("arq:job:" + job_id)
+    await triggers.request_page(redis, second, triggers.default_variant(second), 3)
+    # When the first session is stopped
+    resp = await api.post(f"/PCCIS/V1/ViewingSession/u{first['id']}/Notification/SessionStopped", headers=ALPHA)
+    assert resp.status == 200
+    # Then the second session's job stays queued
+    assert await redis.zscore(jobs.INTERACTIVE_QUEUE, job_id) is not None

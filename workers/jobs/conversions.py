@@ -158,7 +158,7 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
                 await fail(ctx, process_id, "CouldNotConvert", [{"errorCode": code, "sources": [src]}])
                 return "failed"
         if inp["dest"]["format"] == "docx":
-            await _enqueue_finish(ctx, process_id)  # LibreOffice writes it there, in a job of its own
+            await _enqueue_finish(ctx, record)  # LibreOffice writes it there, in a job of its own
             return "planned"
         if sum(counts) > settings.max_pages:
             log.info("process_too_large", pages=sum(counts), limit=settings.max_pages)
