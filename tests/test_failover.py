@@ -88,12 +88,21 @@ async def test_primary_killed_mid_batch_replica_promoted_every_accepted_process_
         ]
 
         def body(i: int) -> dict[str, Any]:
-            return {"json": {"input": {"sources": [{"fileId": files[i % 3]}], "dest": {"format": "png"}}}}
+            # (a retried POST carries its Idempotency-Key, so a 503 that did take effect is not doubled)
+            return {
+                "json": {"input": {"sources": [{"fileId": files[i % 3]}], "dest": {"format": "png"}}},
+                "headers": {"Idempotency-Key": f"batch-{i}"},
+            }
 
         async with running_worker(settings):
             # When a batch is submitted and the primary is SIGKILLed once the first conversion is done
             accepted = [(await client.call("POST", "/v2/contentConverters", **body(i)))["processId"] for i in range(6)]
             await client.final(accepted[0])
+            in_flight = [
+                pid
+                for pid in accepted
+                if (await client.call("GET", f"/v2/contentConverters/{pid}"))["state"] == "processing"
+            ]
             cluster.primary.kill()
             killed = time.monotonic()
             # ... and the rest of the batch is submitted during the failover
@@ -103,13 +112,18 @@ async def test_primary_killed_mid_batch_replica_promoted_every_accepted_process_
             recovered_s = time.monotonic() - killed
         await client.http.close()  # before the Sentinels go
 
-        # Then the replica was promoted, and every accepted conversion completed with all its pages
+        # Then the replica was promoted, and every accepted conversion completed with all its pages,
+        # including those that were being converted when the primary died
+        assert in_flight, "the primary was to die mid-batch"
         assert cluster.master_port() == cluster.replica.port
         assert [f["state"] for f in finals] == ["complete"] * 12, [f.get("errorCode") for f in finals]
         assert all(len(f["output"]["results"]) == PAGES for f in finals)
         # and the clients saw only answers and 503s with Retry-After, never a 5xx error of another kind
         assert set(client.statuses) <= {200, 503}, client.statuses
-        print(f"failover: all done {recovered_s:.1f} s after the kill; answers {dict(client.statuses)}")
+        print(
+            f"failover: {len(in_flight)} conversions in flight at the kill, all 12 done {recovered_s:.1f} s after it;"
+            f" answers {dict(client.statuses)}"
+        )
     finally:
         cluster.stop()
 
