@@ -419,6 +419,10 @@ def test_no_operation_fails_inside_the_server(operation, live_url):
 # -- schemathesis with real resources: most operations reach 2xx -----------------------------------------
 
 
+SEARCH_TERMS = {"input": {"searchTerms": [{"type": "simple", "pattern": "e"}]}}
+RULES = [{"find": {"type": "regex", "pattern": "e"}, "redactWith": {"type": "RectangleRedaction"}}]
+
+
 class Seeds:
     """Real resources in the live service that generated requests name (ids cannot be guessed)."""
 
@@ -427,12 +431,33 @@ class Seeds:
         self.http = requests.Session()
         self.file_id = self.work_file()
         done = self.conversion(text_pdf(1))
-        self.wait(done["processId"])
         self.process_id, self.job = done["processId"], done["queuedJobId"]
         self.session = self.viewing_session({})
         self.put(
             f"/PCCIS/V1/ViewingSession/u{self.session}/SourceRef", json={"refType": "workFile", "fileId": self.file_id}
         )
+        self.context = self.search_context()
+        redactions = self.process(
+            "/v2/redactionCreators", {"input": {"source": {"fileId": self.file_id}, "rules": RULES}}
+        )
+        self.markup_id = self.wait("/v2/redactionCreators", redactions)["output"]["markupFileId"]
+        self.processes = {  # each process type's poll route -> one of its processes
+            "/v2/contentConverters": self.process_id,
+            "/v2/searchTasks": self.search_task(),
+            "/v2/redactionCreators": redactions,
+            "/PCCIS/V1/MarkupBurner": self.burner(),
+            "/v2/plainTextRedactors": self.process(
+                "/v2/plainTextRedactors",
+                {
+                    "input": {
+                        "source": {"fileId": self.file_id},
+                        "markup": {"fileId": self.markup_id},
+                        "dest": {"lineEndings": "\n"},
+                    }
+                },
+            ),
+        }
+        self.wait("/v2/contentConverters", self.process_id)
 
     def post(self, path: str, **kwargs: Any) -> Any:
         resp = self.http.post(self.url + path, timeout=30, **kwargs)
@@ -452,15 +477,27 @@ class Seeds:
         body = {"input": {"sources": [{"fileId": file_id}], "dest": {"format": "png"}}}
         return self.post("/v2/contentConverters", json=body).json()
 
-    def wait(self, process_id: str) -> None:
+    def process(self, path: str, body: dict[str, Any]) -> str:
+        return self.post(path, json=body).json()["processId"]
+
+    def search_context(self) -> str:
+        body = {"input": {"documentIdentifier": "doc", "source": "workFile", "fileId": self.file_id}}
+        return self.post("/v2/searchContexts", json=body).json()["contextId"]
+
+    def search_task(self) -> str:
+        return self.process(f"/v2/viewingSessions/{self.session}/searchTasks", SEARCH_TERMS)
+
+    def burner(self) -> str:
+        body = {"input": {"documentFileId": self.file_id, "markupFileId": self.markup_id}}
+        return self.process("/PCCIS/V1/MarkupBurner", body)
+
+    def wait(self, route: str, process_id: str) -> dict[str, Any]:
         for _ in range(300):
-            if (
-                self.http.get(f"{self.url}/v2/contentConverters/{process_id}", timeout=30).json()["state"]
-                != "processing"
-            ):
-                return
+            body = self.http.get(f"{self.url}{route}/{process_id}", timeout=30).json()
+            if body["state"] != "processing":
+                return body
             time.sleep(0.05)
-        raise AssertionError(f"{process_id} did not finish")
+        raise AssertionError(f"{route}/{process_id} did not finish")
 
     def viewing_session(self, props: dict[str, Any]) -> str:
         return self.post("/PCCIS/V1/ViewingSession", json=props).json()["viewingSessionId"]
@@ -481,14 +518,25 @@ class Seeds:
         return self.post("/api_gateway/file-service/ns/a.txt", data=b"v1").json()
 
     def fixed(self, operation: Any) -> dict[str, Any]:
-        """The parts of a request that must name a real resource: path parameters, and what goes with them."""
+        """The parts of a request that must name a real resource: path parameters, and what goes with them.
+        What a DELETE ends (or cancels) is made for it."""
         path, method, op_id = operation.path, operation.method.upper(), operation.definition.raw["operationId"]
         fixed: dict[str, Any] = {"path_parameters": {}}
         params = fixed["path_parameters"]
         if "{fileId}" in path:
             params["fileId"] = self.work_file()
         if "{processId}" in path:
-            params["processId"] = self.conversion(text_pdf(30))["processId"] if method == "DELETE" else self.process_id
+            route = path.split("/{processId}")[0]
+            if method == "DELETE" and route == "/v2/contentConverters":
+                params["processId"] = self.conversion(text_pdf(30))["processId"]
+            elif method == "DELETE" and route == "/v2/searchTasks":
+                params["processId"] = self.search_task()
+            else:
+                params["processId"] = self.processes[route]
+        if "{contextId}" in path:
+            params["contextId"] = self.search_context() if method == "DELETE" else self.context
+            if path.endswith("/records"):
+                fixed["query"] = {"pages": "0-"}
         if "{id}" in path:
             params["id"] = self.conversion(text_pdf(30))["queuedJobId"] if method == "DELETE" else self.job
         if "{sessionId}" in path:
@@ -532,20 +580,28 @@ class Seeds:
         return fixed
 
     def adjust(self, case: Any) -> None:
-        """Generated bodies name work files too; and nothing may make the service call out to generated URLs."""
+        """Generated bodies name work files too (a markup where markup is meant); and nothing may make the
+        service call out to generated URLs."""
+
+        def name_real_files(node: Any, parent: str = "") -> None:
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if key in ("fileId", "documentFileId", "src") and isinstance(value, str):
+                        node[key] = self.markup_id if parent == "markup" else self.file_id
+                    elif key == "markupFileId" and isinstance(value, str):
+                        node[key] = self.markup_id
+                    else:
+                        name_real_files(value, key)
+            elif isinstance(node, list):
+                for item in node:
+                    name_real_files(item, parent)
+
         body = case.body
         if isinstance(body, dict):
-            for source in (body.get("input") or {}).get("sources") or []:
-                if isinstance(source, dict):
-                    source["fileId"] = self.file_id
-            if "refType" in body:
-                body["fileId"] = self.file_id
+            name_real_files(body)
             body.pop("webhook", None)
             if body.get("documentSource") in ("http", "file"):
                 body["documentSource"] = "api"
-            for mark in body.get("watermarks") or (body.get("input") or {}).get("dest", {}).get("watermarks") or []:
-                if isinstance(mark, dict) and "src" in mark:
-                    mark["src"] = self.file_id
 
 
 @pytest.fixture(scope="module")

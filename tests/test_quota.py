@@ -248,7 +248,7 @@ async def test_concurrent_charges_never_overshoot(redis_url):
     # Given a quota of 1 MB and 200 objects of 10 kB charged at once by many clients
     from core.queue import connect_redis
 
-    redis = await connect_redis(redis_url)
+    redis = await connect_redis(Settings(redis_url=redis_url))
     try:
         quota = Quota(redis, LIMIT)
         outcomes = await asyncio.gather(

@@ -13,6 +13,7 @@ from arq import Retry
 from core.errors import CodedError, infrastructure
 from core.metrics import record_job, record_outcome
 from core.processes import end_process, hand_over_webhook
+from core.queue import enqueue
 from core.storage.base import workfile_key
 from schemas import jobs
 from schemas.errors import process_message, result_messages
@@ -37,11 +38,13 @@ def process_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
                 # past the storage quota): it ends with that errorCode, and what it stored so far goes
                 log.info("process_stopped", error_code=exc.code, detail=str(exc))
                 await fail(ctx, process_id, exc.code)
-                await ctx["queue"].enqueue_job(
+                await enqueue(
+                    ctx["queue"],
                     jobs.DISCARD_OUTPUTS,
                     process_id,
-                    _job_id=jobs.discard_job_id(process_id),
-                    _queue_name=jobs.BATCH_QUEUE,
+                    job_id=jobs.discard_job_id(process_id),
+                    queue=jobs.BATCH_QUEUE,
+                    tenant=await _tenant(ctx, process_id),
                 )
                 return None
             except Exception as exc:
@@ -107,7 +110,20 @@ def step_deadline(ctx: Ctx) -> float:
 
 
 async def continue_later(ctx: Ctx, job: str, process_id: str, start: int) -> None:
-    """Enqueue the continuation of a page-by-page job from page `start` (deterministic id: once)."""
-    await ctx["queue"].enqueue_job(
-        job, process_id, start, _job_id=jobs.step_job_id(process_id, start), _queue_name=jobs.BATCH_QUEUE
+    """Enqueue the continuation of a page-by-page job from page `start` (deterministic id: once), scored
+    for the process's tenant."""
+    await enqueue(
+        ctx["queue"],
+        job,
+        process_id,
+        start,
+        job_id=jobs.step_job_id(process_id, start),
+        queue=jobs.BATCH_QUEUE,
+        tenant=await _tenant(ctx, process_id),
     )
+
+
+async def _tenant(ctx: Ctx, process_id: str) -> str:
+    """The tenant a process belongs to (jobs are scored for it, core/queue.py)."""
+    record = await ctx["store"].get_process(process_id, parse_json=False)
+    return (record or {}).get("tenant", "")
