@@ -69,9 +69,15 @@ async def test_a_flooding_tenant_gets_429_and_the_others_do_not(aiohttp_client, 
     )
     assert refused.status == 429 and int(refused.headers["Retry-After"]) >= 1
     assert (await refused.json())["errorCode"] == "TooManyQueuedJobs"
-    # beta is not refused for alpha's backlog
-    for _ in range(3):
+    # and so is any other process it starts (here a search context)
+    context = {"input": {"documentIdentifier": "d", "source": "workFile", "fileId": alpha}}
+    refused = await api.post("/v2/searchContexts", json=context, headers=ALPHA)
+    assert refused.status == 429 and (await refused.json())["errorCode"] == "TooManyQueuedJobs"
+    # beta is not refused for alpha's backlog (up to its own three jobs)
+    for _ in range(2):
         await convert(api, BETA, beta)
+    context["input"]["fileId"] = beta
+    assert (await api.post("/v2/searchContexts", json=context, headers=BETA)).status == 200
 
 
 async def test_a_small_conversion_is_not_starved_by_another_tenants_flood(api, tenants_settings):

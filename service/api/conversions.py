@@ -12,11 +12,11 @@ from aiohttp import web
 
 from core import capabilities, engines
 from core.processes import CONTENT_CONVERSION, NewProcess, kind_of, output_files, process_json_text, start_process
-from core.queue import backlog
-from schemas import formats, jobs
+from schemas import formats
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
 from schemas.pages import PageSyntaxError, parse_pages
 from service import keys
+from service.api.processes import refuse_if_backlogged
 from service.api.queuedjobs import cancel_or_409
 from service.api.workfiles import content_disposition
 from service.archive import zip_chunks
@@ -81,17 +81,7 @@ async def post_converter(request: web.Request) -> web.Response:
     """Validate, record the process as `processing`, enqueue its plan job by name."""
     settings, store = request.app[keys.SETTINGS], request.app[keys.STORE]
     req = await read_model(request, ConvertRequest, settings.max_json_bytes)
-    queued = await backlog(request.app[keys.REDIS], jobs.BATCH_QUEUE, request[TENANT])
-    if queued >= settings.max_queued_jobs:
-        # Backpressure for this tenant only (cheaply, before anything is stored): its own jobs wait;
-        # other tenants' work is scored ahead of them anyway (core/queue.py).
-        retry_s = max(1, min(60, queued // max(1, settings.render_processes * 10)))
-        raise ApiError(
-            "TooManyQueuedJobs",
-            status=429,
-            message=f"{queued} of your jobs are waiting; retry later",
-            headers={"Retry-After": str(retry_s)},
-        )
+    await refuse_if_backlogged(request)  # cheaply, before anything is stored
     normalised = normalise_input(req)
     echo = {"input": normalised, "minSecondsAvailable": req.minSecondsAvailable}
     if req.minSecondsAvailable is None:

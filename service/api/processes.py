@@ -10,10 +10,12 @@ import structlog
 from aiohttp import web
 
 from core.processes import NewProcess, ProcessType, kind_of, process_json_text, start_process
+from core.queue import backlog
+from schemas import jobs
 from service import keys
 from service.api.queuedjobs import cancel_or_409
 from service.auth import TENANT
-from service.errors import InvalidInput, NotFound
+from service.errors import ApiError, InvalidInput, NotFound
 from service.params import lifetime_param, path_id
 
 log = structlog.get_logger("pagemill.processes")
@@ -28,6 +30,21 @@ def process_response(record: dict[str, Any], headers: dict[str, str] | None = No
     return web.Response(body=body, content_type="application/json", headers=headers)
 
 
+async def refuse_if_backlogged(request: web.Request) -> None:
+    """Backpressure for the calling tenant only: 429 with Retry-After once PAGEMILL_MAX_QUEUED_JOBS of its
+    own jobs wait on the batch queue (other tenants' work is scored ahead of them anyway, core/queue.py)."""
+    settings = request.app[keys.SETTINGS]
+    queued = await backlog(request.app[keys.REDIS], jobs.BATCH_QUEUE, request[TENANT])
+    if queued >= settings.max_queued_jobs:
+        retry_s = max(1, min(60, queued // max(1, settings.render_processes * 10)))
+        raise ApiError(
+            "TooManyQueuedJobs",
+            status=429,
+            message=f"{queued} of your jobs are waiting; retry later",
+            headers={"Retry-After": str(retry_s)},
+        )
+
+
 async def start(
     request: web.Request,
     kind: ProcessType,
@@ -39,6 +56,7 @@ async def start(
 ) -> web.Response:
     """Record and enqueue a process of `kind` for the caller's tenant; its POST answer (or, for a
     repeated Idempotency-Key with the same body, the first process's)."""
+    await refuse_if_backlogged(request)
     settings = request.app[keys.SETTINGS]
     lifetime_s = lifetime_param(
         min_seconds, "minSecondsAvailable", settings.process_lifetime_s, settings.max_lifetime_s, in_="body"
