@@ -43,7 +43,9 @@ async def test_readiness_with_a_worker(client, worker):
 
 @pytest.mark.fault
 async def test_front_door_answers_503_while_redis_is_down_and_recovers_without_restart(aiohttp_client, tmp_path):
-    server = RedisServer(tmp_path / "redis", persist=True)
+    # fsync on every write: with the default (every second) Redis may postpone writing its append-only file
+    # while a background fsync is busy, and a SIGKILL then loses the work file this test needs back
+    server = RedisServer(tmp_path / "redis", persist=True, extra=("--appendfsync", "always"))
     server.start()
     try:
         settings = Settings.from_env({"REDIS_URL": server.url, "PAGEMILL_DATA_DIR": str(tmp_path / "data")})
