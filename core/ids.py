@@ -19,6 +19,11 @@ def derive_id(parent: str, tag: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def office_pdf_id(tenant: str, sha256: str, password: str | None) -> str:
+    """The PDF work file an office document becomes in the source stage (per tenant: no cross-tenant hits)."""
+    return derive_id(f"{tenant}\x00{sha256}", f"office-pdf\x00{password or ''}")
+
+
 def new_affinity_token() -> str:
     """An opaque affinity token shaped like PrizmDoc's (base64 of 32 bytes)."""
     return base64.b64encode(secrets.token_bytes(32)).decode()

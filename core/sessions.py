@@ -68,6 +68,11 @@ class SessionStore:
         raw = await self.redis.hgetall(keyspace.session(session_id))
         return {**_decode(raw), "id": session_id} if raw else None
 
+    async def tenant(self, session_id: str) -> str | None:
+        """The tenant a session belongs to (None: no such session)."""
+        raw = await self.redis.hget(keyspace.session(session_id), "tenant")
+        return None if raw is None else raw.decode()
+
     async def set_source(self, session_id: str, file_id: str, doc_id: str, extension: str, *, owned: bool) -> int:
         """1: set; 0: the session already has a document; -1: no such session.
 

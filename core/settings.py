@@ -168,6 +168,7 @@ class Settings:
     session_max_s: int = 24 * 3600
     page_cache_lifetime_s: int = 24 * 3600
     page_wait_s: float = 60.0
+    viewer_requires_key: bool = False  # True: a viewing session id is not a credential for its viewer routes
     fetch_timeout_s: float = 60.0
     allow_private_sources: bool = False
     file_source_root: Path | None = None
@@ -287,6 +288,7 @@ class Settings:
         read("PAGEMILL_SESSION_MAX_S", "session_max_s", int, positive)
         read("PAGEMILL_PAGE_CACHE_LIFETIME_S", "page_cache_lifetime_s", int, positive)
         read("PAGEMILL_PAGE_WAIT_S", "page_wait_s", float, positive)
+        read("PAGEMILL_VIEWER_REQUIRES_KEY", "viewer_requires_key", _boolean, lambda v: True)
         read("PAGEMILL_FETCH_TIMEOUT_S", "fetch_timeout_s", float, positive)
         read("PAGEMILL_ALLOW_PRIVATE_SOURCES", "allow_private_sources", _boolean, lambda v: True)
         read("PAGEMILL_FILE_SOURCE_ROOT", "file_source_root", _directory, lambda v: True)

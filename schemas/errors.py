@@ -75,6 +75,7 @@ MESSAGES: dict[str, str] = {
         "Post Notification/SessionStopped to stop its rendering."
     ),
     "DocumentNotProvidedYet": "The viewing session has no document yet.",
+    "PdfNotAvailable": "This document has no PDF form here (an image: download the original, or convert it).",
     "SessionStopped": "The viewing session was stopped.",
     "NotReadyYet": "The page is not ready yet; retry.",
     "SvgNotAvailable": "Pages are available as raster images (png, jpeg) only.",

@@ -26,11 +26,12 @@ from core.storage.base import Storage
 from service import keys
 from service.api.files import SIGNING_KEY
 from service.api.metrics import REQUESTS, count_request
-from service.auth import TENANT, authenticate
+from service.auth import NO_TENANT, TENANT, authenticate
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.cors import preflight, response_signal
 from service.errors import error_response
 from service.gate import BodyGate
+from service.keys import VIEWS
 from service.openapi import openapi_document
 from service.params import check_encoding
 from service.pollcache import PollCache
@@ -48,6 +49,7 @@ def front_door(
     cors_origins: tuple[str, ...] = (),
     public: frozenset[str] = DEFAULT_PUBLIC_ROUTES,
     gate: BodyGate | None = None,
+    viewer_requires_key: bool = False,
 ) -> Any:
     """The one middleware: request id bound to every log line, CORS preflights, authentication, errors
     as JSON, and one log line per request when INFO is enabled. (A single layer: the poll route is hot.)"""
@@ -66,7 +68,8 @@ def front_door(
             response = preflight(cors_origins, request) if cors_origins else None
             if response is None:
                 check_encoding(request)
-                authenticate(request, keys, public)
+                if (session_id := authenticate(request, keys, public, viewer_requires_key)) is not None:
+                    request[TENANT] = await request.app[VIEWS].tenant(session_id) or NO_TENANT
                 if request.body_exists:
                     with gate.admit(request[TENANT]):
                         response = await handler(request)
@@ -104,13 +107,15 @@ def body_gate(settings: Settings) -> BodyGate:
 def create_app(settings: Settings, *, redis: ArqRedis | None = None, storage: Storage | None = None) -> web.Application:
     """Build the front door. Pass `redis`/`storage` to share existing ones (they are then not closed)."""
     log_requests = logging.getLevelName(settings.log_level) <= logging.INFO
-    app = web.Application(
-        middlewares=[
-            front_door(
-                settings.api_keys, log_requests, settings.cors_origins, settings.public_routes, body_gate(settings)
-            )
-        ]
+    door = front_door(
+        settings.api_keys,
+        log_requests,
+        settings.cors_origins,
+        settings.public_routes,
+        body_gate(settings),
+        settings.viewer_requires_key,
     )
+    app = web.Application(middlewares=[door])
     if settings.cors_origins:
         app.on_response_prepare.append(response_signal(settings.cors_origins))
     app[keys.SETTINGS] = settings

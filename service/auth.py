@@ -8,6 +8,7 @@ and refuses to listen anywhere but loopback.
 import base64
 import binascii
 import ipaddress
+import re
 
 import structlog
 from aiohttp import web
@@ -27,6 +28,17 @@ OPTIONAL_PUBLIC: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # name 
     "metrics": (("/metrics",), ()),
     "docs": (("/openapi.json", "/docs"), ("/docs/",)),
 }
+
+# The browser viewer (GET /viewer and its files) and the routes a viewing session's viewer calls. A
+# request without credentials that names a session on one of these routes acts as that session's
+# tenant: the session id (512 random bits) is its credential, as with PrizmDoc's viewer. It opens
+# nothing else, not even the session's properties (they may hold the document's password).
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+NO_TENANT = "\x00"  # the tenant of a keyless request naming an unknown session: nothing belongs to it
+VIEWER_PAGE_PATHS = ("/viewer",)
+VIEWER_PAGE_PREFIXES = ("/viewer/static/",)
+_DOCUMENT_ROUTES = re.compile(r"^/PCCIS/V1/(?:Page|Document)/q/")
+_SESSION_ROUTES = re.compile(r"^/PCCIS/V1/ViewingSession/u([^/]*)/(?:SourceFile|Pdf)$")
 
 
 def credentials(request: web.Request) -> tuple[str | None, str | None]:
@@ -57,6 +69,37 @@ def is_public(method: str, path: str, public: frozenset[str] = DEFAULT_PUBLIC_RO
     return False
 
 
+def document_session(raw: str) -> str | None:
+    """The session id in a DocumentID: "u" + the id, or "e" + its (URL-safe) base64; None if malformed."""
+    if raw[:1] == "u":
+        value = raw[1:]
+    elif raw[:1] == "e":
+        try:
+            encoded = raw[1:].replace("-", "+").replace("_", "/")
+            value = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
+        except ValueError:  # not base64 (non-ASCII included), or not UTF-8
+            return None
+    else:
+        return None
+    return value if SESSION_ID.match(value) else None
+
+
+def is_viewer_page(path: str) -> bool:
+    return path in VIEWER_PAGE_PATHS or path.startswith(VIEWER_PAGE_PREFIXES)
+
+
+def session_claim(request: web.Request) -> str | None:
+    """The viewing session named by a request to one of that session's viewer routes (None: not such a
+    request, or no well-formed session id in it)."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    if match := _SESSION_ROUTES.match(request.path):
+        return match.group(1) if SESSION_ID.match(match.group(1)) else None
+    if _DOCUMENT_ROUTES.match(request.path):
+        return document_session(request.query.get("DocumentID", ""))
+    return None
+
+
 def unauthorized(message: str) -> ApiError:
     return ApiError(
         "Unauthorized", status=401, message=message,
@@ -64,19 +107,34 @@ def unauthorized(message: str) -> ApiError:
     )  # fmt: skip
 
 
-def authenticate(request: web.Request, keys: ApiKeys, public: frozenset[str] = DEFAULT_PUBLIC_ROUTES) -> None:
-    """Set request[TENANT] from the request's credentials, or raise 401."""
+def authenticate(
+    request: web.Request,
+    keys: ApiKeys,
+    public: frozenset[str] = DEFAULT_PUBLIC_ROUTES,
+    viewer_requires_key: bool = False,
+) -> str | None:
+    """Set request[TENANT] from the request's credentials, or raise 401. Returns the viewing session a
+    keyless viewer request names: its caller then sets request[TENANT] to that session's tenant."""
     if not keys.enabled:
         request[TENANT] = OPEN_TENANT
-        return
+        return None
     if is_public(request.method, request.path, public):
         request[TENANT] = OPEN_TENANT
-        return
+        return None
+    keyless = "Acs-Api-Key" not in request.headers and "Authorization" not in request.headers
+    if keyless and not viewer_requires_key:
+        if is_viewer_page(request.path):
+            request[TENANT] = OPEN_TENANT
+            return None
+        if (session_id := session_claim(request)) is not None:
+            request[TENANT] = NO_TENANT  # until the caller has found the session's own tenant
+            return session_id
     key, claimed = credentials(request)
     tenant = keys.tenant(key) if key else None
     if tenant is None or (claimed is not None and claimed != tenant):
         raise unauthorized("a valid API key is required (Acs-Api-Key, Bearer or Basic)")
     request[TENANT] = tenant
+    return None
 
 
 def is_loopback(host: str) -> bool:

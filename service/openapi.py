@@ -19,7 +19,9 @@ TAGS = {
     "Conversions": "Content conversion processes (PrizmDoc's /v2/contentConverters).",
     "Queued jobs": "Every conversion process as a numbered job: list them, fetch their output.",
     "Viewing sessions": "Viewing sessions: create, provide the document, notifications.",
-    "Viewer": "What the HTML5 viewer asks for: pages, thumbnails, attributes, text.",
+    "Viewer": "pagemill's browser viewer (/viewer) and what a viewer asks for: pages, thumbnails, attributes, "
+    "text. A request without a key that names a viewing session is that session's (the session id is the "
+    "credential) unless PAGEMILL_VIEWER_REQUIRES_KEY=true.",
     "Search": "Search contexts (every page's text) and search tasks (matches with rectangles, paged).",
     "Redaction": "Redaction creators (regex rules to markup), markup burners and plain-text redactors.",
     "Service": "Health, readiness, information, metrics and this documentation.",

@@ -19,6 +19,7 @@ from service.api import (
     search,
     sessions,
     tus,
+    ui,
     viewer,
     workfiles,
 )
@@ -63,6 +64,9 @@ UPLOAD_CHECKSUM = Param("Upload-Checksum", "`sha1|sha256 <base64 digest>` of thi
 VIEWER_ERRORS = ("Accusoft-Status-Number", "Accusoft-Status-Message")
 FILE_HEADERS = ("Content-Disposition",)
 IMAGES = {"image/png": "binary", "image/jpeg": "binary"}
+VIEWER_CREDENTIAL = (
+    "Needs no API key: the viewing session id is the credential (unless PAGEMILL_VIEWER_REQUIRES_KEY=true)."
+)
 TUS_STATE = ("Tus-Resumable", "Upload-Offset", "Upload-Expires", "Pagemill-File-Id")
 
 OPERATIONS = [
@@ -207,8 +211,13 @@ OPERATIONS = [
     Operation("PUT", SESSION + "/SourceFile", sessions.put_source_file, "Provide the session's document", SESSIONS,
               params=(EXTENSION,), body="binary", errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
     Operation("GET", SESSION + "/SourceFile", sessions.get_source_file, "Download the session's document", SESSIONS,
-              params=(FILENAME,), response="file", response_headers=FILE_HEADERS, ranges=True,
+              VIEWER_CREDENTIAL, params=(FILENAME,), response="file", response_headers=FILE_HEADERS, ranges=True,
               errors=(404, 480), error_headers=VIEWER_ERRORS),
+    Operation("GET", SESSION + "/Pdf", viewer.get_pdf, "Download the session's document as a PDF", SESSIONS,
+              "pagemill extension: the original when it is a PDF, else the PDF LibreOffice made of an office "
+              "document (waits, bounded, until it is made); 404 `PdfNotAvailable` for images. " + VIEWER_CREDENTIAL,
+              params=(FILENAME,), response={"application/pdf": "binary"}, response_headers=FILE_HEADERS, ranges=True,
+              errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
     Operation("PUT", SESSION + "/SourceRef", sessions.put_source_ref, "Use a work file as the session's document",
               SESSIONS, body=SourceRef, errors=(404, 413, 480), error_headers=VIEWER_ERRORS),
     Operation("GET", SESSION + "/FileId", sessions.get_file_id, "The work file behind the session", SESSIONS,
@@ -240,7 +249,9 @@ OPERATIONS = [
     Operation("GET", "/PCCIS/V1/Document/q/Attributes", viewer.get_document_attributes, "The page count", VIEWER,
               "DesiredPageCountConfidence <= 50 may answer at once with an estimate (confidence 50).",
               params=(DOCUMENT_ID, Param("DesiredPageCountConfidence", "0 to 100 (default 100)",
-                                         {"type": "integer", "minimum": 0, "maximum": 100})),
+                                         {"type": "integer", "minimum": 0, "maximum": 100}),
+                      Param("IncludePageSizes", "pagemill: add every page's size to the real count",
+                            {"type": "boolean"})),
               response=r.DocumentAttributes, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
     Operation("GET", r"/PCCIS/V1/Document/q/{first:[0-9]{1,9}}-{last:[0-9]{1,9}}/Text", viewer.get_text,
               "The text of pages first..last (0-based, up to 500)", VIEWER,
@@ -303,6 +314,15 @@ OPERATIONS = [
     Operation("GET", "/docs/static/{name}", docs.get_asset, "A file of the documentation page", SERVICE,
               params=(Param("name", "The file", {"type": "string", "enum": sorted(docs.ASSETS)}, "path"),),
               response={media: "binary" for media in sorted(set(docs.ASSETS.values()))}, errors=(404,),
+              stateful=False),
+    Operation("GET", "/viewer", ui.get_viewer, "The document viewer (a web page)", VIEWER,
+              "Shows the session's document in the browser; embed it in an iframe. " + VIEWER_CREDENTIAL,
+              params=(Param("session", "The viewing session id"),
+                      Param("page", "The page to open (1-based)", INTEGER)),
+              response={"text/html": "text"}, stateful=False),
+    Operation("GET", "/viewer/static/{name}", ui.get_viewer_asset, "A file of the document viewer", VIEWER,
+              params=(Param("name", "The file", {"type": "string", "enum": sorted(ui.ASSETS)}, "path"),),
+              response={media: "binary" for media in sorted(set(ui.ASSETS.values()))}, errors=(404,),
               stateful=False),
     Operation("GET", "/PCCIS/V1/Service/Current/Health", health.get_health, "Health: Redis, storage, a worker",
               SERVICE, response={"text/plain": "text"}, responses={500: None}, stateful=False),

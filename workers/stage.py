@@ -14,7 +14,7 @@ import structlog
 
 from core import keyspace
 from core.errors import DocumentError, QuotaExceeded
-from core.ids import derive_id
+from core.ids import office_pdf_id
 from core.records import Store, make_workfile, now_ms
 from core.settings import Settings
 from core.storage.base import Storage, workfile_key
@@ -41,7 +41,7 @@ class Source:
 
 def pdf_id(wf: WorkFile, password: str | None) -> str:
     """The id of the PDF work file an office source becomes (per tenant: no cross-tenant cache hits)."""
-    return derive_id(f"{wf.tenant}\x00{wf.sha256}", f"office-pdf\x00{password or ''}")
+    return office_pdf_id(wf.tenant, wf.sha256, password)
 
 
 async def open_source(ctx: Ctx, wf: WorkFile, password: str | None) -> Source:

@@ -16,14 +16,13 @@ from core.storage.base import workfile_key
 from schemas.viewing import SessionStarted, SessionStopped, SourceRef, ViewingSessionProperties, document_id
 from service import keys
 from service.api.workfiles import receive_workfile, serve_workfile
-from service.auth import TENANT
+from service.auth import SESSION_ID, TENANT
 from service.errors import ApiError, InvalidInput, NotFound
 from service.params import extension_param, filename_param, tenant_workfile
 from service.validation import check_watermarks, read_model
 
 log = structlog.get_logger("pagemill.viewing")
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,16}$")
 RENDER_DEFAULTS = {"flash": {"optimizationLevel": 1}, "html5": {"alwaysUseRaster": False, "rasterResolution": 150}}
 

@@ -6,7 +6,6 @@ Accusoft-Status-Number/-Message headers; an unknown or expired session is 403.
 """
 
 import asyncio
-import base64
 import re
 import zipfile
 from collections.abc import Awaitable, Callable
@@ -15,14 +14,16 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from core import keyspace, triggers
+from core.ids import office_pdf_id
 from core.storage.base import workfile_key
 from schemas import formats
 from schemas.viewing import Variant
 from service import keys
-from service.api.sessions import SESSION_ID, stopped_error
-from service.auth import TENANT
-from service.errors import InvalidInput, ViewerError
-from service.params import is_number
+from service.api.sessions import load_session, stopped_error
+from service.api.workfiles import serve_workfile
+from service.auth import TENANT, document_session
+from service.errors import ApiError, InvalidInput, NotFound, ViewerError
+from service.params import filename_param, is_number, tenant_workfile
 
 T = TypeVar("T")
 
@@ -64,18 +65,8 @@ def expired() -> ViewerError:
 
 def session_id_of(request: web.Request) -> str:
     """DocumentID=u{id} (plain) or e{base64 of id}."""
-    raw = request.query.get("DocumentID", "")
-    if raw[:1] == "u":
-        value = raw[1:]
-    elif raw[:1] == "e":
-        try:
-            encoded = raw[1:].replace("-", "+").replace("_", "/")
-            value = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
-        except ValueError:  # not base64 (non-ASCII included), or not UTF-8
-            value = ""
-    else:
-        value = ""
-    if not SESSION_ID.match(value):
+    value = document_session(request.query.get("DocumentID", ""))
+    if value is None:
         raise InvalidInput(
             "DocumentID", in_="query", message='a viewing session id prefixed with "u" (or "e" + base64)'
         )
@@ -111,8 +102,12 @@ async def _wait(request: web.Request, key: str, check: Callable[[], Awaitable[T 
 
 async def viewer_session(request: web.Request) -> dict[str, Any]:
     """The session behind DocumentID, waiting (bounded) until its document has been provided."""
+    return await viewer_session_of(request, session_id_of(request))
+
+
+async def viewer_session_of(request: web.Request, session_id: str) -> dict[str, Any]:
+    """The session `session_id`, waiting (bounded) until its document has been provided."""
     views = request.app[keys.VIEWS]
-    session_id = session_id_of(request)
     session = await views.get(session_id)
     if session is None or session.get("tenant", "") != request[TENANT]:
         raise expired()  # another tenant's session is indistinguishable from an unknown one
@@ -295,8 +290,13 @@ async def _estimate(request: web.Request, session: dict[str, Any]) -> int | None
 
 
 async def get_document_attributes(request: web.Request) -> web.Response:
-    """Page count; DesiredPageCountConfidence <= 50 may get a fast estimate, 100 waits for the real one."""
+    """Page count; DesiredPageCountConfidence <= 50 may get a fast estimate, 100 waits for the real one.
+    IncludePageSizes=true (pagemill) adds every page's size with the real count, so a viewer lays out
+    the whole document from one request."""
     confidence = int(_number(request, "DesiredPageCountConfidence", 100, 0, 100))
+    sizes = request.query.get("IncludePageSizes", "false").lower()
+    if sizes not in ("true", "false"):
+        raise InvalidInput("IncludePageSizes", in_="query", expected={"type": "boolean"})
     session = await viewer_session(request)
     views = request.app[keys.VIEWS]
     info = await views.get_doc(session["docId"])
@@ -306,7 +306,32 @@ async def get_document_attributes(request: web.Request) -> web.Response:
             await triggers.request_inspection(request.app[keys.REDIS], session)
             return web.json_response({"pageCount": estimate, "pageCountConfidence": 50})
     info = await document_info(request, session)
-    return web.json_response({"pageCount": info["pageCount"], "pageCountConfidence": 100})
+    answer = {"pageCount": info["pageCount"], "pageCountConfidence": 100}
+    if sizes == "true":
+        answer |= {"pageSizes": info["sizes"], "imageResolution": info["resolution"]}
+    return web.json_response(answer)
+
+
+async def get_pdf(request: web.Request) -> web.StreamResponse:
+    """The session's document as a PDF: the original when it is one, else the PDF the office source
+    stage made of it (rendering the first pages makes it; this waits, bounded, as a page does). Images
+    have no PDF here: a content conversion makes one."""
+    session = await load_session(request, request.match_info["sessionId"])
+    filename = filename_param(request, "ContentDispositionFilename")
+    wf = await tenant_workfile(request, session.get("fileId"))
+    if wf is None:
+        raise ApiError("DocumentNotProvidedYet", at="fileId")
+    name = f"{filename or f'file-{wf.file_id}'}.pdf"
+    known = formats.by_extension(wf.extension)
+    if known is not None and known.kind == "pdf":
+        return await serve_workfile(request, wf, name)
+    if known is None or known.opener != "office":
+        raise NotFound("PdfNotAvailable")
+    await document_info(request, await viewer_session_of(request, session["id"]))
+    pdf = await tenant_workfile(request, office_pdf_id(wf.tenant, wf.sha256, session["props"].get("password")))
+    if pdf is None:  # expired before the session did: its pages still show, from their cache
+        raise NotFound("PdfNotAvailable")
+    return await serve_workfile(request, pdf, name)
 
 
 async def get_text(request: web.Request) -> web.Response:
