@@ -9,7 +9,9 @@ from aiohttp import web
 
 from service.auth import SESSION_ID
 from service.errors import NotFound
+from service.params import is_number
 
+MAX_PAGE = 10**9
 FOLDER = Path(__file__).resolve().parent.parent / "static" / "viewer"
 ASSETS = {  # the files the page uses -> their Content-Type (nothing else of the folder is served)
     "viewer.css": "text/css",
@@ -39,15 +41,17 @@ def page_template() -> str:
     return (FOLDER / "viewer.html").read_text(encoding="utf-8")
 
 
-def first_page_preload(session_id: str) -> str:
-    """A preload of page 1 as the viewer will fetch it, so it is on its way while the modules load."""
-    url = f"/PCCIS/V1/Page/q/0?DocumentID=u{quote(session_id)}"
+def first_page_preload(session_id: str, page: int) -> str:
+    """A preload of the first page shown, as the viewer will fetch it, so it is on its way while the
+    modules load (the viewer asks for it with the same URL and mode, and gets this response)."""
+    url = f"/PCCIS/V1/Page/q/{page}?DocumentID=u{quote(session_id)}"
     return f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{html.escape(url)}">'
 
 
 async def get_viewer(request: web.Request) -> web.Response:
-    session_id = request.query.get("session", "")
-    preload = first_page_preload(session_id) if SESSION_ID.match(session_id) else ""
+    session_id, page = request.query.get("session", ""), request.query.get("page", "1")
+    page_number = int(page) - 1 if is_number(page) and 1 <= int(page) <= MAX_PAGE else 0
+    preload = first_page_preload(session_id, page_number) if SESSION_ID.match(session_id) else ""
     text = page_template().replace("<!--preload-->", preload)
     return web.Response(text=text, content_type="text/html", headers=SECURITY_HEADERS)
 

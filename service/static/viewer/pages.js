@@ -18,7 +18,7 @@ export class Pages {
     this.first = 0;
     this.last = 0;
     this.scheduled = false;
-    this.firstFailure = null;
+    this.painted = false;
     scroller.addEventListener("scroll", () => this.schedule(), { passive: true });
     new ResizeObserver(() => this.onResize?.()).observe(scroller);
   }
@@ -125,7 +125,9 @@ export class Pages {
 
   /** The pages to load next, nearest to the current one first. */
   wanted() {
-    const scale = this.layout.scaleFor(window.devicePixelRatio || 1);
+    // Until something has painted, pages come in the default rendering (the one the server pre-converts
+    // and the page preloads); sharper ones replace them afterwards when the zoom or screen needs them.
+    const scale = this.painted ? this.layout.scaleFor(window.devicePixelRatio || 1) : null;
     const from = Math.max(0, this.first - NEAR);
     const to = Math.min(this.count - 1, this.last + NEAR);
     const missing = [];
@@ -186,6 +188,7 @@ export class Pages {
       el.prepend(image);
       el.dataset.scale = String(scale ?? "");
       el.dataset.state = "loaded";
+      this.painted = true;
       el.dataset.ms = String(Math.round(performance.now() - started));
       this.status.slow(false);
       this.onLoaded?.(n, image);
