@@ -9,6 +9,7 @@ import pypdf
 import pytest
 
 from core.settings import Settings
+from service.api.viewer import estimate_page_count
 from service.app import create_app
 from tests.docgen import corrupt_pdf, image_bytes, text_pdf
 from tests.helpers import wire
@@ -185,3 +186,14 @@ async def test_viewer_errors_reach_a_keyless_viewer(api, worker):
     sid = await new_session(api, corrupt_pdf(), "pdf")
     resp = await api.get(f"/PCCIS/V1/Page/q/0?DocumentID=u{sid}")
     assert resp.status == 580 and resp.headers["Accusoft-Status-Number"] == "5005"
+
+
+def test_page_count_estimate_reads_past_a_long_kids_array():
+    # A root /Pages dictionary whose /Count follows 117 kids (as the test documents and many writers
+    # put it) still gives the viewer its estimate before PDFium has opened the file
+    for pages in (1, 7, 117, 2000):
+        document = text_pdf(pages, lines=1)
+        assert estimate_page_count(document[: 256 * 1024], document[-256 * 1024 :]) == pages
+    # and a /Count in another object is not read as the document's
+    other = b"1 0 obj\n<< /Type /Pages /Kids [] >>\nendobj\n2 0 obj\n<< /Count 99 >>\nendobj\n"
+    assert estimate_page_count(other, b"") is None

@@ -234,14 +234,19 @@ async def get_page_attributes(request: web.Request) -> web.Response:
 
 _PAGES_COUNT = re.compile(rb"/Count\s+(\d+)")
 _PAGES_TYPE = re.compile(rb"/Type\s*/Pages\b")
+_OBJECT_SPAN = 64 * 1024
 
 
 def estimate_page_count(head: bytes, tail: bytes) -> int | None:
-    """The root /Pages /Count visible in the file's first or last bytes, if any (compressed: None)."""
+    """The root /Pages /Count visible in the file's first or last bytes, if any (compressed: None).
+    A /Pages dictionary's keys may sit on either side of a long /Kids array: the search spans the
+    object the /Type is in (up to `endobj`, at most 64 KiB each way), else 300 bytes each way."""
     best = None
     for chunk in (head, tail):
         for m in _PAGES_TYPE.finditer(chunk):
-            window = chunk[max(0, m.start() - 300) : m.end() + 300]
+            start = chunk.rfind(b" obj", max(0, m.start() - _OBJECT_SPAN), m.start())
+            end = chunk.find(b"endobj", m.end(), m.end() + _OBJECT_SPAN)
+            window = chunk[start if start >= 0 else max(0, m.start() - 300) : end if end >= 0 else m.end() + 300]
             for count in _PAGES_COUNT.findall(window):
                 best = max(best or 0, int(count))
     return best
