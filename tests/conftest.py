@@ -21,6 +21,12 @@ from service.app import create_app
 from workers.runner import WorkerGroup
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS: list[str] = []  # lines saying where tests saved what a person should look at (screenshots)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in ARTIFACTS:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
