@@ -31,6 +31,7 @@ function start(sessionId) {
   let countKnown = false;
   let firstPainted = false;
   let urlTimer = 0;
+  let countsRequested = false;
 
   const pages = new Pages({
     scroller,
@@ -58,9 +59,14 @@ function start(sessionId) {
   setCount((target ?? 0) + 1, 0);
   zoomTo(zoomMode);
   if (target !== null) pages.scrollToPage(target);
-  readCounts();
+  // The counts wait for the first page (or half a second): asking for them starts the document's
+  // inspection on the server, which would compete with rendering the page the reader waits for.
+  const countsAfter = setTimeout(readCounts, 500);
 
   async function readCounts() {
+    clearTimeout(countsAfter);
+    if (countsRequested) return;
+    countsRequested = true;
     const onWait = () => status.slow(true);
     try {
       const first = await api.json(api.attributesUrl(50, true), { onWait });
@@ -95,7 +101,8 @@ function start(sessionId) {
     if (target === n) target = null;
     if (firstPainted) return;
     firstPainted = true;
-    root.dataset.firstPaintMs = String(Math.round(performance.now()));
+    readCounts();
+    requestAnimationFrame(() => (root.dataset.firstPaintMs = String(Math.round(performance.now()))));
     scroller.setAttribute("aria-busy", "false");
     if (layout.guessAspect(image.naturalWidth, image.naturalHeight)) {
       thumbs.setPages(layout.natural);
