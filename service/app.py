@@ -26,7 +26,7 @@ from core.storage.base import Storage
 from service import keys
 from service.api.files import SIGNING_KEY
 from service.api.metrics import REQUESTS, count_request
-from service.auth import NO_TENANT, TENANT, authenticate
+from service.auth import TENANT, authenticate, claimed_tenant
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.cors import preflight, response_signal
 from service.errors import error_response
@@ -68,8 +68,8 @@ def front_door(
             response = preflight(cors_origins, request) if cors_origins else None
             if response is None:
                 check_encoding(request)
-                if (session_id := authenticate(request, keys, public, viewer_requires_key)) is not None:
-                    request[TENANT] = await request.app[VIEWS].tenant(session_id) or NO_TENANT
+                if (claim := authenticate(request, keys, public, viewer_requires_key)) is not None:
+                    request[TENANT] = await claimed_tenant(request.app[VIEWS], claim)
                 if request.body_exists:
                     with gate.admit(request[TENANT]):
                         response = await handler(request)

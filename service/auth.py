@@ -8,12 +8,16 @@ and refuses to listen anywhere but loopback.
 import base64
 import binascii
 import ipaddress
+import json
 import re
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
+from core import keyspace
 from core.apikeys import ApiKeys
+from core.sessions import SessionStore
 from core.settings import DEFAULT_PUBLIC_ROUTES
 from service.errors import ApiError
 
@@ -39,6 +43,16 @@ VIEWER_PAGE_PATHS = ("/viewer",)
 VIEWER_PAGE_PREFIXES = ("/viewer/static/",)
 _DOCUMENT_ROUTES = re.compile(r"^/PCCIS/V1/(?:Page|Document)/q/")
 _SESSION_ROUTES = re.compile(r"^/PCCIS/V1/ViewingSession/u([^/]*)/(?:SourceFile|Pdf)$")
+_SEARCH_START = re.compile(r"^/v2/viewingSessions/([^/]*)/searchTasks$")  # POST
+_SEARCH_READ = re.compile(r"^/v2/searchTasks/([A-Za-z0-9_-]{16,64})(?:/results)?$")  # GET, with DocumentID
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a keyless viewer request names: a session, and the search task of that session it reads."""
+
+    session_id: str
+    process_id: str | None = None
 
 
 def credentials(request: web.Request) -> tuple[str | None, str | None]:
@@ -88,16 +102,43 @@ def is_viewer_page(path: str) -> bool:
     return path in VIEWER_PAGE_PATHS or path.startswith(VIEWER_PAGE_PREFIXES)
 
 
-def session_claim(request: web.Request) -> str | None:
-    """The viewing session named by a request to one of that session's viewer routes (None: not such a
-    request, or no well-formed session id in it)."""
+def session_claim(request: web.Request) -> Claim | None:
+    """The viewing session (and search task) named by a request to one of that session's viewer routes
+    (None: not such a request, or no well-formed id in it). A search task is read with its session's
+    DocumentID beside its process id: the task must be that session's."""
+    path = request.path
+    if request.method == "POST":
+        match = _SEARCH_START.match(path)
+        return Claim(match.group(1)) if match and SESSION_ID.match(match.group(1)) else None
     if request.method not in ("GET", "HEAD"):
         return None
-    if match := _SESSION_ROUTES.match(request.path):
-        return match.group(1) if SESSION_ID.match(match.group(1)) else None
-    if _DOCUMENT_ROUTES.match(request.path):
-        return document_session(request.query.get("DocumentID", ""))
+    if match := _SESSION_ROUTES.match(path):
+        return Claim(match.group(1)) if SESSION_ID.match(match.group(1)) else None
+    session_id = document_session(request.query.get("DocumentID", ""))
+    if session_id is None:
+        return None
+    if _DOCUMENT_ROUTES.match(path):
+        return Claim(session_id)
+    if match := _SEARCH_READ.match(path):
+        return Claim(session_id, match.group(1))
     return None
+
+
+async def claimed_tenant(views: SessionStore, claim: Claim) -> str:
+    """The tenant a keyless viewer request acts as: its session's, when the session exists (and the
+    search task it reads belongs to that session); else NO_TENANT, which owns nothing."""
+    tenant = await views.tenant(claim.session_id)
+    if tenant is None:
+        return NO_TENANT
+    if claim.process_id is not None:
+        kind, params = await views.redis.hmget(keyspace.process(claim.process_id), ["type", "params"])
+        try:
+            owner = json.loads(params).get("sessionId") if params else None
+        except (ValueError, AttributeError):
+            owner = None
+        if kind != b"SearchTask" or owner != claim.session_id:
+            return NO_TENANT
+    return tenant
 
 
 def unauthorized(message: str) -> ApiError:
@@ -112,9 +153,9 @@ def authenticate(
     keys: ApiKeys,
     public: frozenset[str] = DEFAULT_PUBLIC_ROUTES,
     viewer_requires_key: bool = False,
-) -> str | None:
-    """Set request[TENANT] from the request's credentials, or raise 401. Returns the viewing session a
-    keyless viewer request names: its caller then sets request[TENANT] to that session's tenant."""
+) -> Claim | None:
+    """Set request[TENANT] from the request's credentials, or raise 401. Returns what a keyless viewer
+    request names: its caller then sets request[TENANT] with `claimed_tenant`."""
     if not keys.enabled:
         request[TENANT] = OPEN_TENANT
         return None
@@ -126,9 +167,9 @@ def authenticate(
         if is_viewer_page(request.path):
             request[TENANT] = OPEN_TENANT
             return None
-        if (session_id := session_claim(request)) is not None:
+        if (claim := session_claim(request)) is not None:
             request[TENANT] = NO_TENANT  # until the caller has found the session's own tenant
-            return session_id
+            return claim
     key, claimed = credentials(request)
     tenant = keys.tenant(key) if key else None
     if tenant is None or (claimed is not None and claimed != tenant):

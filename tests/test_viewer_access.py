@@ -4,13 +4,20 @@ the browser viewer adds (IncludePageSizes, the session's PDF, the page and its f
 
 import base64
 import io
+import json
 
 import pypdf
 import pytest
+from aiohttp.test_utils import make_mocked_request
+from redis.asyncio import Redis
 
+from core import keyspace
+from core.records import now_ms
+from core.sessions import SessionStore
 from core.settings import Settings
 from service.api.viewer import estimate_page_count
 from service.app import create_app
+from service.auth import NO_TENANT, Claim, claimed_tenant, session_claim
 from tests.docgen import corrupt_pdf, image_bytes, text_pdf
 from tests.helpers import wire
 
@@ -197,3 +204,45 @@ def test_page_count_estimate_reads_past_a_long_kids_array():
     # and a /Count in another object is not read as the document's
     other = b"1 0 obj\n<< /Type /Pages /Kids [] >>\nendobj\n2 0 obj\n<< /Count 99 >>\nendobj\n"
     assert estimate_page_count(other, b"") is None
+
+
+async def test_a_search_task_is_open_to_its_own_session_only(redis_url):
+    # Given two sessions of one tenant and a search task of the first, recorded as the process
+    # framework records it (its type, and the session in its params)
+    redis = Redis.from_url(redis_url)
+    views = SessionStore(redis)
+    first, second = "F" * 86, "S" * 86
+    for sid in (first, second):
+        await views.create(sid, {}, now_ms(), now_ms() + 60_000, "acme")
+    task, conversion = "T" * 22, "C" * 22
+    await redis.hset(keyspace.process(task), mapping={"type": "SearchTask", "params": json.dumps({"sessionId": first})})
+    await redis.hset(keyspace.process(conversion), mapping={"type": "ContentConversion", "params": "{}"})
+    try:
+        # Then the task's results are the first session's (its tenant's) to read without a key
+        assert await claimed_tenant(views, Claim(first, task)) == "acme"
+        assert await claimed_tenant(views, Claim(first)) == "acme"
+        # and nobody else's: another session's id, another kind of process, an unknown one, a gone session
+        for claim in (Claim(second, task), Claim(first, conversion), Claim(first, "U" * 22), Claim("G" * 86, task)):
+            assert await claimed_tenant(views, claim) == NO_TENANT, claim
+    finally:
+        await redis.aclose()
+
+
+def test_search_routes_are_claimed_with_their_session():
+    def claim(method: str, path: str) -> Claim | None:
+        return session_claim(make_mocked_request(method, path))
+
+    sid = "F" * 86
+    assert claim("POST", f"/v2/viewingSessions/{sid}/searchTasks") == Claim(sid)
+    assert claim("GET", f"/v2/searchTasks/{'T' * 22}/results?DocumentID=u{sid}&limit=5") == Claim(sid, "T" * 22)
+    assert claim("GET", f"/v2/searchTasks/{'T' * 22}?DocumentID=u{sid}") == Claim(sid, "T" * 22)
+    for method, path in [
+        ("GET", f"/v2/searchTasks/{'T' * 22}/results"),  # no session named: a key is needed
+        ("DELETE", f"/v2/searchTasks/{'T' * 22}?DocumentID=u{sid}"),
+        ("POST", f"/v2/viewingSessions/{sid}/searchTasks/x"),
+        ("POST", "/v2/viewingSessions/short/searchTasks"),
+        ("GET", f"/v2/viewingSessions/{sid}/searchTasks"),
+        ("POST", f"/PCCIS/V1/Page/q/0?DocumentID=u{sid}"),
+        ("GET", f"/v2/contentConverters/{'T' * 22}?DocumentID=u{sid}"),
+    ]:
+        assert claim(method, path) is None, (method, path)
