@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from core.redisproc import free_port
+from service.routes import OPERATIONS
 from tests.conftest import ARTIFACTS, ROOT
 from tests.docgen import corrupt_pdf, encrypted_pdf, text_pdf
 from tests.helpers import cmdline, descendants
@@ -388,4 +389,64 @@ def test_download_original_and_pdf_and_print(service, browser):
     browser.wait(lambda: browser.js("return window.printedPages") == 3, what="printing")
     order = browser.js("return [...document.querySelectorAll('.pm-print-page')].map(i => i.dataset.page)")
     assert order == ["0", "1", "2"]
+    browser.assert_no_key_sent()
+
+
+# Character boxes and search tasks come with issue #16; these run once the routes are there.
+SEARCH_READY = any(op.path == "/v2/viewingSessions/{sessionId}/searchTasks" for op in OPERATIONS)
+needs_search = pytest.mark.skipif(not SEARCH_READY, reason="search tasks and character boxes come with issue #16")
+
+
+@needs_search
+def test_text_selection_returns_the_page_text(service, browser):
+    document = text_pdf(2, lines=6)
+    sid = service.session(document)
+    browser.open(viewer_url(service, sid))
+    browser.wait_css('[data-page="0"][data-state="loaded"]')
+    spans = browser.wait(lambda: browser.css('[data-page="0"] .pm-text span'), what="the text layer")
+    # A reader drags over the first text line: the selection is that line's text
+    line = next(s for s in spans if s.get_attribute("textContent").startswith("Line 1 of page 1"))
+    webdriver.ActionChains(browser.driver).move_to_element_with_offset(
+        line, -line.size["width"] // 2 + 1, 0
+    ).click_and_hold().move_to_element_with_offset(line, line.size["width"] // 2 - 1, 0).release().perform()
+    assert (
+        browser.js("return getSelection().toString()").strip()
+        == "Line 1 of page 1: the quick brown fox jumps over the lazy dog."
+    )
+    browser.shot("08-text-selected")
+    # and selecting the whole page gives the page's text as the server extracted it
+    selected = browser.js(
+        "const r = document.createRange(); r.selectNodeContents(document.querySelector('[data-page=\"0\"] .pm-text'));"
+        "getSelection().removeAllRanges(); getSelection().addRange(r); return getSelection().toString()"
+    )
+    url = f"{service.base}/PCCIS/V1/Document/q/0-0/Text?DocumentID=u{sid}"
+    expected = requests.get(url, headers=KEYED, timeout=10).json()["pages"][0]["text"]
+    assert selected.split() == expected.split()
+    browser.assert_no_key_sent()
+
+
+@needs_search
+def test_search_highlights_every_hit(service, browser):
+    sid = service.session(BIG, countOfInitialPages=1)
+    browser.open(viewer_url(service, sid))
+    browser.wait_css('[data-page="0"][data-state="loaded"]')
+    # Ctrl+F goes to the search box
+    browser.js("document.getElementById('pm-pages').focus()")
+    browser.keys(Keys.CONTROL, "f")
+    assert browser.js("return document.activeElement.id") == "pm-search"
+    browser.keys("of page 7:", Keys.ENTER)
+    # Then every line of page 7 is a hit, highlighted on that page, and the reader is taken there
+    browser.wait(lambda: browser.css("#pm-hits")[0].text == "1 of 40", what="the hit count")
+    hits = browser.css(".pm-hit")
+    assert len(hits) == 40
+    assert {h.find_element(By.XPATH, "..").get_attribute("data-page") for h in hits} == {"6"}
+    browser.wait_css('[data-page="6"][data-state="loaded"]')
+    assert browser.css("#pm-page")[0].get_attribute("value") == "7"
+    first = browser.css(".pm-hit-current")[0].location["y"]
+    browser.keys(Keys.ENTER)  # the next hit
+    browser.wait(lambda: browser.css("#pm-hits")[0].text == "2 of 40", what="the next hit")
+    assert browser.css(".pm-hit-current")[0].location["y"] > first
+    browser.shot("09-search-hits")
+    browser.keys(Keys.SHIFT, Keys.ENTER)
+    browser.wait(lambda: browser.css("#pm-hits")[0].text == "1 of 40", what="the previous hit")
     browser.assert_no_key_sent()

@@ -22,6 +22,8 @@ ASSETS = {  # the files the page uses -> their Content-Type (nothing else of the
     "thumbs.js": "text/javascript",
     "status.js": "text/javascript",
     "printing.js": "text/javascript",
+    "textlayer.js": "text/javascript",
+    "search.js": "text/javascript",
 }
 # The page itself and the module graph are the viewer's own: no inline script, nothing from elsewhere.
 # Page images arrive as blob: URLs (fetched, so the viewer reads error statuses and can abort).

@@ -73,8 +73,18 @@ export class Api {
       this.query({ DesiredPageCountConfidence: confidence, IncludePageSizes: withSizes ? "true" : null });
   }
 
-  textUrl(first, last) {
-    return `/PCCIS/V1/Document/q/${first}-${last}/Text` + this.query();
+  textUrl(first, last, positions = false) {
+    return `/PCCIS/V1/Document/q/${first}-${last}/Text` + this.query({ Positions: positions ? "characters" : null });
+  }
+
+  searchUrl() {
+    return `/v2/viewingSessions/${encodeURIComponent(this.sessionId)}/searchTasks`;
+  }
+
+  /** A search task's results from `token` on; DocumentID names the session the task belongs to. */
+  resultsUrl(processId, token, limit = 500) {
+    return `/v2/searchTasks/${encodeURIComponent(processId)}/results` +
+      this.query({ limit, continueToken: token });
   }
 
   sourceUrl(name = "document") {
@@ -90,12 +100,13 @@ export class Api {
   /** The response to `url`, waiting through a slow server: 504 (not rendered within the server's wait)
    *  is asked again at once, 502/503 and network failures after a growing pause. `onWait(error)` is
    *  called each time it waits. Anything else that is not 2xx throws a ViewerError. */
-  async fetch(url, { signal, method = "GET", onWait } = {}) {
+  async fetch(url, { signal, method = "GET", onWait, body } = {}) {
     let pause = 500;
+    const headers = body === undefined ? undefined : { "Content-Type": "application/json" };
     for (;;) {
       let error;
       try {
-        const response = await fetch(url, { signal, method, credentials: "same-origin" });
+        const response = await fetch(url, { signal, method, headers, body, credentials: "same-origin" });
         if (response.ok) return response;
         error = await errorOf(response);
       } catch (exc) {

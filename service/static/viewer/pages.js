@@ -10,8 +10,8 @@ const MAX_LOADING = 3; // page requests at once (a browser has 6 connections per
 const SLOW_MS = 700; // a page taking longer shows a spinner
 
 export class Pages {
-  constructor({ scroller, doc, api, layout, status, onCurrent, onLoaded }) {
-    Object.assign(this, { scroller, doc, api, layout, status, onCurrent, onLoaded });
+  constructor({ scroller, doc, api, layout, status, onCurrent, onLoaded, onPlaced, onReleased }) {
+    Object.assign(this, { scroller, doc, api, layout, status, onCurrent, onLoaded, onPlaced, onReleased });
     this.elements = [];
     this.inflight = new Map(); // page -> {controller, scale}
     this.current = 0;
@@ -69,6 +69,7 @@ export class Pages {
       el.style.width = `${box.width}px`;
       el.style.height = `${box.height}px`;
       el.setAttribute("aria-label", `Page ${n + 1} of ${count}`);
+      if (el.dataset.state === "loaded") this.onPlaced?.(n, el, box);
     });
     if (anchor && anchor.page < count) {
       const box = this.layout.box(anchor.page);
@@ -86,9 +87,10 @@ export class Pages {
     return { page, offset: box.height ? Math.max(0, (y - box.top) / box.height) : 0 };
   }
 
-  scrollToPage(n) {
+  /** Scroll page n to the top (or a fraction `offset` of its height into it). */
+  scrollToPage(n, offset = 0) {
     n = Math.max(0, Math.min(this.count - 1, n));
-    this.place({ page: n, offset: 0 });
+    this.place({ page: n, offset });
     this.update();
   }
 
@@ -248,6 +250,7 @@ export class Pages {
     }
     const el = this.elements[n];
     if (!el) return;
+    this.onReleased?.(n, el);
     this.dropImage(el);
     el.querySelector(".pm-page-error")?.remove();
     delete el.dataset.scale;

@@ -5,7 +5,9 @@ import { Api } from "./api.js";
 import { Layout, clampZoom, nextStep } from "./layout.js";
 import { Pages } from "./pages.js";
 import { printDocument } from "./printing.js";
+import { Search } from "./search.js";
 import { Status } from "./status.js";
+import { TextLayer } from "./textlayer.js";
 import { Thumbs } from "./thumbs.js";
 
 const $ = (id) => document.getElementById(id);
@@ -33,6 +35,7 @@ function start(sessionId) {
   let urlTimer = 0;
   let countsRequested = false;
 
+  const text = new TextLayer({ api });
   const pages = new Pages({
     scroller,
     doc: $("pm-doc"),
@@ -41,6 +44,17 @@ function start(sessionId) {
     status,
     onCurrent: (n) => showCurrent(n),
     onLoaded: (n, image) => loaded(n, image),
+    onPlaced: (n, el, box) => text.fit(el, box.width),
+    onReleased: (n, el) => text.release(n, el),
+  });
+  const search = new Search({
+    api,
+    pages,
+    status,
+    input: $("pm-search"),
+    count: $("pm-hits"),
+    prev: $("pm-hit-prev"),
+    next: $("pm-hit-next"),
   });
   const thumbs = new Thumbs({
     sidebar,
@@ -52,7 +66,7 @@ function start(sessionId) {
     },
   });
   pages.onResize = () => (zoomMode === "custom" ? pages.place() : zoomTo(zoomMode));
-  window.pagemillViewer = { api, layout, pages, thumbs }; // for scripts embedding the page, and tests
+  window.pagemillViewer = { api, layout, pages, thumbs, text, search }; // for scripts embedding the page, and tests
 
   // --- the document: pages known so far, then the estimated count, then the real one -------------
   toggleSidebar(!narrow.matches);
@@ -99,6 +113,7 @@ function start(sessionId) {
 
   function loaded(n, image) {
     if (target === n) target = null;
+    text.attach(n, pages.element(n));
     if (firstPainted) return;
     firstPainted = true;
     readCounts();
@@ -158,6 +173,7 @@ function start(sessionId) {
   $("pm-zoom-out").addEventListener("click", () => zoomStep(-1));
 
   // --- navigation --------------------------------------------------------------------------------------
+  $("pm-search-form").addEventListener("submit", (event) => event.preventDefault());
   $("pm-prev-page").addEventListener("click", () => goTo(pages.current - 1));
   $("pm-next-page").addEventListener("click", () => goTo(pages.current + 1));
   pageInput.addEventListener("change", () => {
