@@ -27,6 +27,7 @@ from tests.helpers import cmdline, descendants
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service as DriverService  # noqa: E402
+from selenium.webdriver.common.actions.action_builder import ActionBuilder  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.select import Select  # noqa: E402
@@ -226,6 +227,7 @@ def test_a_117_page_pdf_shows_its_first_page_lays_out_every_page_and_loads_a_far
     assert len(browser.css(".pm-page")) == 117
     assert browser.css("#pm-count")[0].text == "of 117"
     browser.wait(lambda: len(browser.css(".pm-thumb-image")) >= 3, what="thumbnails")
+    assert not [s for s in browser.css(".pm-spinner") if s.is_displayed()]  # nothing still spins
     browser.shot("01-first-page")
     # When the reader scrolls to page 61
     browser.js("document.querySelector('[data-page=\"60\"]').scrollIntoView({block: 'start'})")
@@ -258,7 +260,7 @@ def test_a_slow_server_shows_a_spinner_then_the_page_and_the_real_count(service,
         browser.wait(lambda: browser.data().get("countConfidence") == "50", what="the estimate")
         assert browser.css("#pm-count")[0].text == "of ~117"
         browser.wait_css(".pm-viewer.pm-is-slow", timeout_s=10)  # the server answered 504 at least once
-        browser.wait_css('[data-page="0"].pm-slow .pm-spinner')
+        browser.wait(lambda: browser.css('[data-page="0"] .pm-spinner')[0].is_displayed(), what="the spinner")
         assert browser.css("#pm-overlay")[0].get_attribute("hidden") is not None
         assert "Preparing" in browser.css("#pm-status")[0].get_attribute("textContent")
         browser.shot("03-slow-server")
@@ -270,6 +272,7 @@ def test_a_slow_server_shows_a_spinner_then_the_page_and_the_real_count(service,
     browser.wait(lambda: browser.css("#pm-count")[0].text == "of 117", what="the real count")
     assert browser.data()["countConfidence"] == "100"
     assert not browser.css(".pm-viewer.pm-is-slow")
+    assert not browser.css('[data-page="0"] .pm-spinner')[0].is_displayed()
     browser.assert_no_key_sent()
 
 
@@ -404,13 +407,19 @@ def test_text_selection_returns_the_page_text(service, browser):
     browser.open(viewer_url(service, sid))
     browser.wait_css('[data-page="0"][data-state="loaded"]')
     spans = browser.wait(lambda: browser.css('[data-page="0"] .pm-text span'), what="the text layer")
-    # A reader drags over the first text line: the selection is that line's text
+    # A reader drags over the first text line (from its first letter to its last, in viewport pixels:
+    # the layer is scaled, and selenium's element offsets ignore transforms): the selection is that line
     line = next(s for s in spans if s.get_attribute("textContent").startswith("Line 1 of page 1"))
-    webdriver.ActionChains(browser.driver).move_to_element_with_offset(
-        line, -line.size["width"] // 2 + 1, 0
-    ).click_and_hold().move_to_element_with_offset(line, line.size["width"] // 2 - 1, 0).release().perform()
+    left, top, right, bottom = browser.js(
+        "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]", line
+    )
+    y = int((top + bottom) / 2)
+    drag = ActionBuilder(browser.driver)
+    drag.pointer_action.move_to_location(int(left) + 1, y).pointer_down().move_to_location(int(right) - 1, y)
+    drag.pointer_action.pointer_up()
+    drag.perform()
     assert (
-        browser.js("return getSelection().toString()").strip()
+        browser.js("return getSelection().toString()")
         == "Line 1 of page 1: the quick brown fox jumps over the lazy dog."
     )
     browser.shot("08-text-selected")
@@ -432,7 +441,7 @@ def test_search_highlights_every_hit(service, browser):
     browser.wait_css('[data-page="0"][data-state="loaded"]')
     # Ctrl+F goes to the search box
     browser.js("document.getElementById('pm-pages').focus()")
-    browser.keys(Keys.CONTROL, "f")
+    webdriver.ActionChains(browser.driver).key_down(Keys.CONTROL).send_keys("f").key_up(Keys.CONTROL).perform()
     assert browser.js("return document.activeElement.id") == "pm-search"
     browser.keys("of page 7:", Keys.ENTER)
     # Then every line of page 7 is a hit, highlighted on that page, and the reader is taken there
@@ -447,6 +456,6 @@ def test_search_highlights_every_hit(service, browser):
     browser.wait(lambda: browser.css("#pm-hits")[0].text == "2 of 40", what="the next hit")
     assert browser.css(".pm-hit-current")[0].location["y"] > first
     browser.shot("09-search-hits")
-    browser.keys(Keys.SHIFT, Keys.ENTER)
+    webdriver.ActionChains(browser.driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
     browser.wait(lambda: browser.css("#pm-hits")[0].text == "1 of 40", what="the previous hit")
     browser.assert_no_key_sent()
