@@ -346,7 +346,6 @@ def test_deep_link_keyboard_zoom_and_thumbnails(service, browser):
     browser.wait_css('[data-thumb="9"]').click()
     browser.wait(lambda: browser.css("#pm-page")[0].get_attribute("value") == "10", what="thumbnail click")
     browser.wait_css('[data-page="9"][data-state="loaded"]')
-    # Ctrl+F goes to the viewer's search box only once search is there; tab order starts in the toolbar
     browser.assert_no_key_sent()
 
 
