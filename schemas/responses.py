@@ -135,7 +135,7 @@ class SvgNotAvailable(Closed):
 class DocumentAttributes(Closed):
     pageCount: int
     pageCountConfidence: Literal[50, 100] = Field(description="50: an estimate; 100: the real count")
-    pageSizes: list[tuple[int, int]] | None = Field(
+    pageSizes: list[list[int]] | None = Field(
         None, description="pagemill, with IncludePageSizes=true: each page's [width, height] in pixels"
     )
     imageResolution: int | None = Field(None, description="pagemill: the dpi of pageSizes (as imageXResolution)")
