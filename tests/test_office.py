@@ -424,3 +424,15 @@ async def test_an_email_converts_with_its_headers_body_and_attachment_names(clie
         assert words in text, (words, text)
     garbage = await convert_one(client, b"\x00\x01 not a message", "eml")
     assert garbage["output"]["results"][0]["errorCode"] == "CorruptFile"
+
+
+async def test_a_docx_sessions_pdf_is_the_pdf_libreoffice_made(client, worker):
+    from tests.test_viewing import new_session, page, png_of, put_source
+
+    sid = await new_session(client)
+    await put_source(client, sid, officegen.docx(["First of two", "Second of two"]), "docx")
+    await png_of(await page(client, sid, 0))  # the document is converted for its first page
+    resp = await client.get(f"/PCCIS/V1/ViewingSession/u{sid}/Pdf")
+    assert resp.status == 200, await resp.text()
+    assert resp.headers["Content-Type"] == "application/pdf"
+    assert [t.strip() for t in pdf_texts(await resp.read())] == ["First of two", "Second of two"]
