@@ -110,6 +110,14 @@ class Variant:
     box_width: int = 0  # thumbnails: fit into box_width x box_height
     box_height: int = 0
     watermark: str = ""  # digest of the session's watermarks ("" when none)
+    tile_x: int = 0  # tiles: the region (x, y, width, height) of the page image at `scale`
+    tile_y: int = 0
+    tile_width: int = 0
+    tile_height: int = 0
+
+    @property
+    def tile(self) -> tuple[int, int, int, int] | None:
+        return (self.tile_x, self.tile_y, self.tile_width, self.tile_height) if self.tile_width else None
 
     def digest(self) -> str:
         raw = json.dumps(asdict(self), sort_keys=True).encode()

@@ -31,6 +31,7 @@ SEED_UPLOAD = "/archives/{archiveId}/entities/H:{entityHandle}/create_sessions"
 FILES = {"/api_gateway/file-service": "", "/PCCIS/V1/Files": "Pccis"}  # base -> operationId suffix
 
 WORK_FILES, UPLOADS, TUS, FILE_SERVICE = "Work files", "Uploads", "tus", "File service"
+TILE = ("x", "y", "width", "height")
 CONVERSIONS, QUEUED_JOBS, SESSIONS, VIEWER = "Conversions", "Queued jobs", "Viewing sessions", "Viewer"
 SERVICE, SEARCH, REDACTION = "Service", "Search", "Redaction"
 
@@ -238,6 +239,16 @@ OPERATIONS = [
                       Param("Quality", "jpeg quality, 1 to 100", {"type": "integer", "minimum": 1, "maximum": 100})),
               response={**IMAGES, "application/json": r.SvgNotAvailable}, ranges=True,
               errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
+    Operation("GET", "/PCCIS/V1/Page/q/{page}/Tile/" + "/".join(f"{{{n}:[0-9]{{1,9}}}}" for n in TILE), viewer.get_tile,
+              "A region of a page image", VIEWER,
+              "x, y, width, height in pixels of the page image at Scale (the page's natural size x Scale, with no "
+              "pixel cap: only the tile is drawn); a tile reaching past the page is cut at its edge; width and "
+              "height up to 4096.",
+              params=(DOCUMENT_ID,
+                      Param("ContentType", "png (default) or jpeg", {"type": "string", "enum": ["png", "jpeg", "jpg"]}),
+                      Param("Scale", "0.05 to 8", {"type": "number", "minimum": 0.05, "maximum": 8}),
+                      Param("Quality", "jpeg quality, 1 to 100", {"type": "integer", "minimum": 1, "maximum": 100})),
+              response=IMAGES, ranges=True, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
     Operation("GET", "/PCCIS/V1/Page/q/{page}/Attributes", viewer.get_page_attributes, "A page's size", VIEWER,
               params=(DOCUMENT_ID, Param("ContentType", "Echoed in contentType")),
               response=r.PageAttributes, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),

@@ -237,3 +237,27 @@ def contacts_pdf() -> bytes:
     name, ssn, email = PEOPLE[4]
     page2 += [f"Name: {name}", f"SSN: {ssn}", f"Email: {email}", "Backup SSN: 999-88-7777"]
     return lines_pdf([page1, page2])
+
+
+def scans_and_text_pdf() -> bytes:
+    """Three pages: text, a scan (an image only), and a scan with invisible OCR text over it."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    pdf = pdfium.PdfDocument(text_pdf(1))
+    scans = pdfium.PdfDocument(image_pdf(2, size=(620, 877)))
+    pdf.import_pages(scans)
+    page = pdf[2]
+    font = pdfium_c.FPDFText_LoadStandardFont(pdf.raw, b"Helvetica")
+    text = pdfium_c.FPDFPageObj_CreateTextObj(pdf.raw, font, 12.0)
+    words = "Recognised words".encode("utf-16-le") + b"\x00\x00"
+    pdfium_c.FPDFText_SetText(text, ctypes.cast(ctypes.c_char_p(words), ctypes.POINTER(ctypes.c_ushort)))
+    pdfium_c.FPDFTextObj_SetTextRenderMode(text, pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
+    pdfium_c.FPDFPageObj_Transform(text, 1, 0, 0, 1, 72, 400)
+    pdfium_c.FPDFPage_InsertObject(page.raw, text)
+    pdfium_c.FPDFPage_GenerateContent(page.raw)
+    buf = io.BytesIO()
+    pdf.save(buf)
+    return buf.getvalue()

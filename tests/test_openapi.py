@@ -571,6 +571,8 @@ class Seeds:
             params["page"] = "0"
         if "{width}" in path:
             params.update(width="100", height="100")
+        if "{x}" in path:
+            params.update(x="10", y="10")
         if "{first}" in path:
             params.update(first="0", last="1")
         if "DocumentID" in {p.name for p in operation.query}:

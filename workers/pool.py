@@ -24,7 +24,7 @@ from core.errors import RenderCrashed, RenderTimeout
 from workers.render import glyphs as glyph_fns
 from workers.render import headers
 from workers.render.burn import burn_page, redaction_boxes
-from workers.render.document import Document, inspect, open_document, page_glyphs, page_text
+from workers.render.document import Document, inspect, open_document, page_glyphs, page_text, raster_pages
 from workers.render.page import render_page
 from workers.render.spec import Rendered, RenderSpec
 
@@ -99,6 +99,10 @@ def missing_fonts(families: list[str | None]) -> list[str]:
 
 def inspect_document(path: str, extension: str, password: str | None, dpi: int) -> dict[str, object]:
     return inspect(_document(path, extension, password), dpi)
+
+
+def classify_pages(path: str, extension: str, password: str | None, budget_s: float) -> dict[str, object]:
+    return raster_pages(_document(path, extension, password), budget_s)
 
 
 def text_of_pages(path: str, extension: str, password: str | None, pages: list[int]) -> list[str]:

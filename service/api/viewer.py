@@ -9,6 +9,7 @@ import asyncio
 import re
 import zipfile
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -52,6 +53,7 @@ SOURCE_ERROR = (580, 5020, "The document could not be acquired")
 SVG_TYPES = ("svg", "svga", "svgb")
 MAX_TEXT_PAGES = 500
 MAX_THUMBNAIL_PX = 2000
+MAX_TILE_PX = 4096
 
 
 def viewer_error(code: str) -> ViewerError:
@@ -188,7 +190,7 @@ def page_attributes(info: dict[str, Any], page: int, content_type: str) -> dict[
         "imageXResolution": info["resolution"],
         "imageYResolution": info["resolution"],
         "pageCount": info["pageCount"],
-        "isRaster": "true" if info["raster"] else "false",
+        "isRaster": "true" if info["raster"] or page in info.get("rasterPages", ()) else "false",
         "contentType": content_type,
     }
 
@@ -216,6 +218,28 @@ async def get_thumbnail(request: web.Request) -> web.StreamResponse:
     session = await viewer_session(request)
     variant = _variant(request, session, box=(width, height)) or _variant_png(session, (width, height))
     return await _serve_page(request, session, variant, page)
+
+
+async def get_tile(request: web.Request) -> web.StreamResponse:
+    """A region of the page image at Scale, drawn on its own (deep zoom costs the tile's pixels only)."""
+    page = _page_number(request)
+    x, y, width, height = (int(request.match_info[n]) for n in ("x", "y", "width", "height"))
+    for name, value in (("width", width), ("height", height)):
+        if not 1 <= value <= MAX_TILE_PX:
+            raise InvalidInput(name, in_="path", expected={"type": "integer", "minimum": 1, "maximum": MAX_TILE_PX})
+    session = await viewer_session(request)
+    variant = _variant(request, session)
+    if variant is None:
+        raise InvalidInput("ContentType", in_="query", expected={"enum": ["png", "jpeg"]})
+    info = await document_info(request, session)
+    if page >= info["pageCount"]:
+        raise viewer_error("NoSuchPage")
+    page_w, page_h = (max(1, round(v * variant.scale)) for v in info["sizes"][page])
+    for name, value, limit in (("x", x, page_w), ("y", y, page_h)):
+        if value >= limit:
+            raise InvalidInput(name, in_="path", expected={"type": "integer", "minimum": 0, "maximum": limit - 1})
+    tile = replace(variant, tile_x=x, tile_y=y, tile_width=min(width, page_w - x), tile_height=min(height, page_h - y))
+    return await _serve_page(request, session, tile, page)
 
 
 def _variant_png(session: dict[str, Any], box: tuple[int, int]) -> Variant:

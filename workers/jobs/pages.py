@@ -45,6 +45,7 @@ from workers.stage import open_source
 log = structlog.get_logger("pagemill.viewing")
 
 ERROR_TTL_S = 300
+CLASSIFY_BUDGET_S = 5.0
 
 
 def view_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -122,6 +123,16 @@ async def _ensure_doc(ctx: Ctx, session: dict[str, Any], wf: WorkFile, priority:
     ttl = ERROR_TTL_S if "error" in info else settings.page_cache_lifetime_s
     await views.put_doc(session["docId"], info, ttl)
     log.info("document_inspected", pages=info.get("pageCount"), error=info.get("error"))
+    if "error" not in info and not info["raster"]:
+        # Then which PDF pages are scans (isRaster), in a batch slot and within a time budget: the count
+        # above is out first. A page left unclassified (budget spent, or this job died) reports "false".
+        budget = min(CLASSIFY_BUDGET_S, settings.page_timeout_s / 2)
+        try:
+            info |= await _on_source(ctx, session, wf, BATCH, pool_fns.classify_pages, budget)
+        except (DocumentError, RenderTimeout, RenderCrashed) as exc:
+            log.info("pages_unclassified", error_code=render_failure(exc, "open"))
+        else:
+            await views.put_doc(session["docId"], info, ttl)
     return info
 
 
@@ -150,6 +161,7 @@ async def _render_page(
         jpeg_quality=variant.quality,
         png_compress_level=settings.png_compress_level,
         watermarks=marks,
+        tile=variant.tile,
     )
     ext = formats.by_output(variant.content_type).extension
     tmp = ctx["storage"].scratch_path("." + ext)

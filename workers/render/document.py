@@ -5,6 +5,7 @@ get an opener here: a *source stage* job turns it into a PDF work file first (ca
 hash), and everything downstream opens that PDF.
 """
 
+import time
 import warnings
 from typing import Protocol
 
@@ -27,6 +28,7 @@ class Document(Protocol):
     page_count: int
 
     def render(self, index: int, spec: RenderSpec) -> Image.Image: ...
+    def render_region(self, index: int, spec: RenderSpec) -> Image.Image: ...
     def page_sizes(self) -> list[tuple[float, float]]: ...
     def width_pt(self, index: int) -> float: ...
     def text(self, index: int) -> str: ...
@@ -126,6 +128,24 @@ class PdfSource:
         finally:
             page.close()
 
+    def render_region(self, index: int, spec: RenderSpec) -> Image.Image:
+        """The tile `spec.tile` of the page drawn at `spec.scale`, drawing only that region (no pixel cap
+        on the whole page: a deep zoom costs the tile's pixels, not the page's)."""
+        assert spec.tile is not None
+        x, y, w, h = spec.tile
+        page = self._page(index)
+        try:
+            width, height = page.get_size()
+            px = spec.scale * spec.dpi / POINTS_PER_INCH
+            # crop is the margin cut off each side (left, bottom, right, top), in points.
+            crop = (x / px, height - (y + h) / px, width - (x + w) / px, y / px)
+            image = page.render(scale=px, crop=tuple(max(0.0, c) for c in crop), may_draw_forms=True).to_pil()
+        except pdfium.PdfiumError as exc:
+            raise DocumentError("CorruptFile", str(exc)) from None
+        finally:
+            page.close()
+        return image if image.size == (w, h) else image.resize((w, h), Image.Resampling.BICUBIC)
+
     def width_pt(self, index: int) -> float:
         return float(self.pdf.get_page_size(index)[0])
 
@@ -210,6 +230,14 @@ class RasterSource:
             frame = frame.resize(size, Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
         return frame
 
+    def render_region(self, index: int, spec: RenderSpec) -> Image.Image:
+        """The tile `spec.tile` of the frame scaled by `spec.scale`."""
+        assert spec.tile is not None
+        x, y, w, h = spec.tile
+        frame, s = self.frame(index), spec.scale
+        resample = Image.Resampling.LANCZOS if s < 1 else Image.Resampling.BICUBIC
+        return frame.resize((w, h), resample, box=(x / s, y / s, (x + w) / s, (y + h) / s))
+
     def width_pt(self, index: int) -> float:
         self.image.seek(index)
         return self.image.width * 72 / RASTER_DPI  # an image pixel is taken as 1/96 inch
@@ -252,6 +280,40 @@ def inspect(doc: Document, dpi: int) -> dict[str, object]:
     factor = 1.0 if raster else dpi / POINTS_PER_INCH
     sizes = [[max(1, round(w * factor)), max(1, round(h * factor))] for w, h in doc.page_sizes()]
     return {"pageCount": doc.page_count, "sizes": sizes, "raster": raster, "resolution": RASTER_DPI if raster else dpi}
+
+
+def raster_pages(doc: Document, budget_s: float) -> dict[str, object]:
+    """Which pages are pictures (a scan: images, and at most invisible OCR text), in page order until the time
+    budget runs out: `rasterPages` (0-based) among the first `classifiedPages`."""
+    if not isinstance(doc, PdfSource):
+        return {"rasterPages": list(range(doc.page_count)), "classifiedPages": doc.page_count}
+    deadline = time.monotonic() + budget_s
+    found, index = [], 0
+    while index < doc.page_count and time.monotonic() < deadline:
+        page = doc._page(index)
+        try:
+            if _is_picture(page):
+                found.append(index)
+        except pdfium.PdfiumError:
+            pass  # a page PDFium cannot read is not called a picture
+        finally:
+            page.close()
+        index += 1
+    return {"rasterPages": found, "classifiedPages": index}
+
+
+def _is_picture(page: pdfium.PdfPage) -> bool:
+    """Images and nothing visible besides them."""
+    images = 0
+    for obj in page.get_objects(max_depth=3):
+        if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            images += 1
+        elif obj.type == pdfium_c.FPDF_PAGEOBJ_TEXT:
+            if pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw) != pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE:
+                return False
+        elif obj.type != pdfium_c.FPDF_PAGEOBJ_FORM:
+            return False
+    return images > 0
 
 
 def page_text(doc: Document, index: int) -> str:

@@ -10,9 +10,9 @@ from PIL import Image
 
 from core.errors import DocumentError
 from workers.render import headers, ocr, stamp, svg
-from workers.render.document import Document
+from workers.render.document import RASTER_DPI, Document, PdfSource
 from workers.render.encode import encode, hash_file
-from workers.render.spec import Rendered, RenderSpec
+from workers.render.spec import POINTS_PER_INCH, Rendered, RenderSpec
 
 
 def render_page(doc: Document, index: int, spec: RenderSpec, out_path: str) -> Rendered:
@@ -23,8 +23,8 @@ def render_page(doc: Document, index: int, spec: RenderSpec, out_path: str) -> R
         return svg.render_svg(doc, index, spec, out_path)
     if spec.format == "pdf" and spec.ocr_language:
         return ocr.render_ocr(doc, index, spec, out_path)
-    image = doc.render(index, spec)
-    if spec.watermarks:
+    image = _tile(doc, index, spec) if spec.tile else doc.render(index, spec)
+    if spec.watermarks and not spec.tile:
         image = watermarked(image, spec.watermarks, image.width / doc.width_pt(index))
     if spec.header or spec.footer:
         header, footer = headers.band_of(spec.header), headers.band_of(spec.footer)
@@ -34,6 +34,20 @@ def render_page(doc: Document, index: int, spec: RenderSpec, out_path: str) -> R
     encode(image, spec, out_path)
     size, sha = hash_file(out_path)
     return Rendered(image.width, image.height, size, sha)
+
+
+def _tile(doc: Document, index: int, spec: RenderSpec) -> Image.Image:
+    """A viewer tile: only its region is drawn; with watermarks, the watermarked page (within the pixel cap) is
+    drawn and the region cut from it, so marks sit where they sit on the whole page."""
+    assert spec.tile is not None
+    if not spec.watermarks:
+        return doc.render_region(index, spec)
+    page = doc.render(index, spec)
+    page = watermarked(page, spec.watermarks, page.width / doc.width_pt(index))
+    x, y, w, h = spec.tile
+    per_pt = (spec.dpi if isinstance(doc, PdfSource) else RASTER_DPI) / POINTS_PER_INCH
+    f = page.width / (doc.width_pt(index) * per_pt * spec.scale)  # < 1 when the pixel cap shrank the page
+    return page.resize((w, h), Image.Resampling.BICUBIC, box=(x * f, y * f, (x + w) * f, (y + h) * f))
 
 
 def _within_box(image: Image.Image, spec: RenderSpec) -> Image.Image:

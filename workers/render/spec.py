@@ -28,6 +28,8 @@ class RenderSpec:
     # pdf output with dest.pdfOptions.ocr: the Tesseract language, and the resolution of images without one.
     ocr_language: str | None = None
     ocr_default_dpi: tuple[int, int] | None = None
+    # A viewer tile: (x, y, width, height) in pixels of the page image at `scale`; only that region is drawn.
+    tile: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
