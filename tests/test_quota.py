@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+from dataclasses import replace
 
 import pytest
 from aiohttp import ClientSession
@@ -12,7 +13,7 @@ from service import keys
 from service.app import create_app
 from service.uploads import partial_key
 from tests.conftest import running_worker
-from tests.docgen import text_pdf
+from tests.docgen import contacts_pdf, text_pdf
 from workers.jobs import conversions, sweep
 from workers.office import find_engine
 from workers.runner import WorkerGroup
@@ -413,3 +414,46 @@ async def test_an_office_sources_pdf_counts_and_is_refused_past_the_quota(aiohtt
     assert final["output"]["results"][0]["errorCode"] == "QuotaExceeded", final
     assert await held(api, "acme") == len(text)
     assert len(stored_files(settings)) == 1
+
+
+async def test_redaction_outputs_count_and_one_that_does_not_fit_ends_the_process(aiohttp_client, env):
+    pdf = contacts_pdf()
+    settings = Settings.from_env(quota_env(env, limit=100_000 * KB))
+    api = await aiohttp_client(create_app(settings))
+    source = (await (await api.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=pdf, headers=ACME)).json())["fileId"]
+    rules = [{"find": {"type": "regex", "pattern": r"\d{3}-\d{2}-\d{4}"}, "redactWith": {"type": "RectangleRedaction"}}]
+
+    async def run(path: str, body: dict, worker_settings: Settings = settings) -> dict:
+        resp = await api.post(path, json={"input": body}, headers=ACME)
+        assert resp.status == 200, await resp.text()
+        pid = (await resp.json())["processId"]
+        w = WorkerGroup(worker_settings, burst=True)
+        await w.start()
+        try:
+            await w.run()
+        finally:
+            await w.close()
+        return await (await api.get(f"{path}/{pid}", headers=ACME)).json()
+
+    async def size(file_id: str) -> int:
+        return (await (await api.get(f"/PCCIS/V1/WorkFile/{file_id}/Info", headers=ACME)).json())["size"]
+
+    # Given a markup made by a redaction creator, a burned PDF and a plain-text redaction: each counts
+    created = await run("/v2/redactionCreators", {"source": {"fileId": source}, "rules": rules})
+    markup = created["output"]["markupFileId"]
+    assert await held(api, "acme") == len(pdf) + await size(markup)
+    burned = await run("/PCCIS/V1/MarkupBurner", {"documentFileId": source, "markupFileId": markup})
+    text = await run(
+        "/v2/plainTextRedactors",
+        {"source": {"fileId": source}, "markup": {"fileId": markup}, "dest": {"lineEndings": "\n"}},
+    )
+    outputs = [markup, burned["output"]["documentFileId"], text["output"]["fileId"]]
+    counted = len(pdf) + sum([await size(f) for f in outputs])
+    assert await held(api, "acme") == counted
+    # When the tenant's quota leaves less room than a burned PDF takes
+    tight = replace(settings, tenant_max_bytes=counted + 1000)
+    again = await run("/PCCIS/V1/MarkupBurner", {"documentFileId": source, "markupFileId": markup}, tight)
+    # Then the burn ends in QuotaExceeded, its page files are gone and nothing more is counted
+    assert again["state"] == "error" and again["errorCode"] == "QuotaExceeded", again
+    assert await held(api, "acme") == counted
+    assert len(stored_files(settings)) == 1 + len(outputs)

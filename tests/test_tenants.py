@@ -18,7 +18,7 @@ from service.api.files import SIGNING_KEY, sign
 from service.api.files import versions_key as files_key
 from service.app import create_app
 from tests.conftest import ROOT
-from tests.docgen import image_bytes, text_pdf
+from tests.docgen import contacts_pdf, image_bytes, text_pdf
 from tests.helpers import poll
 
 ACME = {"Acs-Api-Key": "acme-key-123"}
@@ -443,3 +443,98 @@ async def test_metrics_and_docs_are_public_only_as_configured(aiohttp_client, en
 def test_public_routes_setting_is_validated():
     with pytest.raises(ValueError, match="PAGEMILL_PUBLIC_ROUTES"):
         Settings.from_env({"PAGEMILL_PUBLIC_ROUTES": "metrics,admin"})
+
+
+async def _ended(api, path: str, headers: dict) -> dict:
+    """Poll a process route until it leaves "processing"."""
+    for _ in range(300):
+        body = await (await api.get(path, headers=headers)).json()
+        if body.get("state") != "processing":
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(body)
+
+
+async def test_redaction_and_search_resources_and_ids_are_tenant_scoped(api, worker):
+    # Given acme's document, the markup of a redaction creator, a search context and a search task
+    fid = (await (await api.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=contacts_pdf(), headers=ACME)).json())[
+        "fileId"
+    ]
+    rules = [{"find": {"type": "regex", "pattern": r"\d{3}-\d{2}-\d{4}"}, "redactWith": {"type": "RectangleRedaction"}}]
+    created = await (
+        await api.post(
+            "/v2/redactionCreators", json={"input": {"source": {"fileId": fid}, "rules": rules}}, headers=ACME
+        )
+    ).json()
+    done = await _ended(api, f"/v2/redactionCreators/{created['processId']}", ACME)
+    markup = done["output"]["markupFileId"]
+    context = await (
+        await api.post(
+            "/v2/searchContexts",
+            json={"input": {"documentIdentifier": "d", "source": "workFile", "fileId": fid}},
+            headers=ACME,
+        )
+    ).json()
+    sid = (await (await api.post("/PCCIS/V1/ViewingSession", json={}, headers=ACME)).json())["viewingSessionId"]
+    ref = {"refType": "workFile", "fileId": fid}
+    assert (await api.put(f"/PCCIS/V1/ViewingSession/u{sid}/SourceRef", json=ref, headers=ACME)).status == 200
+    terms = {"input": {"searchTerms": [{"type": "simple", "pattern": "Wayne"}]}}
+    task = await (await api.post(f"/v2/viewingSessions/{sid}/searchTasks", json=terms, headers=ACME)).json()
+    await _ended(api, f"/v2/searchTasks/{task['processId']}", ACME)
+    own = (await (await api.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=contacts_pdf(), headers=GLOBEX)).json())[
+        "fileId"
+    ]
+    unknown = "AAAAAAAAAAAAAAAAAAAAAA"
+    owned = {
+        fid: "ID",
+        markup: "ID",
+        context["contextId"]: "ID",
+        task["processId"]: "ID",
+        sid: "ID",
+        created["processId"]: "ID",
+    }
+
+    async def answer(method: str, path: str, json: dict | None = None) -> tuple[int, str]:
+        """globex's answer, with every id masked; a process started is followed to its end."""
+        resp = await api.request(method, path, json=json, headers=GLOBEX)
+        text = await resp.text()
+        if method == "POST" and resp.status == 200:
+            text = str(
+                {
+                    k: v
+                    for k, v in (await _ended(api, f"{path}/{(await resp.json())['processId']}", GLOBEX)).items()
+                    if k in ("state", "errorCode", "errorDetails")
+                }
+            )
+        for raw in (*owned, unknown):
+            text = text.replace(raw, "ID")
+        return resp.status, text
+
+    # When globex names acme's ids, in routes and inside its own requests, each answers as for an unknown id
+    cases = [
+        ("GET", "/v2/redactionCreators/{}", lambda i: None, created["processId"]),
+        ("GET", "/v2/searchContexts/{}", lambda i: None, context["contextId"]),
+        ("GET", "/v2/searchContexts/{}/records?pages=0-", lambda i: None, context["contextId"]),
+        ("DELETE", "/v2/searchContexts/{}", lambda i: None, context["contextId"]),
+        ("GET", "/v2/searchTasks/{}", lambda i: None, task["processId"]),
+        ("GET", "/v2/searchTasks/{}/results", lambda i: None, task["processId"]),
+        ("DELETE", "/v2/searchTasks/{}", lambda i: None, task["processId"]),
+        ("POST", "/v2/viewingSessions/{}/searchTasks", lambda i: terms, sid),
+        ("POST", "/v2/redactionCreators", lambda i: {"input": {"source": {"fileId": i}, "rules": rules}}, fid),
+        ("POST", "/PCCIS/V1/MarkupBurner", lambda i: {"input": {"documentFileId": i, "markupFileId": markup}}, fid),
+        ("POST", "/PCCIS/V1/MarkupBurner", lambda i: {"input": {"documentFileId": own, "markupFileId": i}}, markup),
+        ("POST", "/v2/plainTextRedactors",
+         lambda i: {"input": {"source": {"fileId": i}, "markup": {"fileId": markup}, "dest": {"lineEndings": "\n"}}}, fid),
+        ("POST", "/v2/plainTextRedactors",
+         lambda i: {"input": {"source": {"fileId": own}, "markup": {"fileId": i}, "dest": {"lineEndings": "\n"}}}, markup),
+        ("POST", "/v2/searchContexts",
+         lambda i: {"input": {"documentIdentifier": "d", "source": "workFile", "fileId": i}}, fid),
+    ]  # fmt: skip
+    for method, template, body_of, acme_id in cases:
+        theirs = await answer(method, template.format(acme_id), body_of(acme_id))
+        nobodys = await answer(method, template.format(unknown), body_of(unknown))
+        assert theirs == nobodys, (method, template, theirs, nobodys)
+        assert theirs[0] >= 400 or "error" in theirs[1], (method, template, theirs)
+    # while acme still reads its own
+    assert (await api.get(f"/v2/searchTasks/{task['processId']}/results", headers=ACME)).status == 200
+    assert (await api.get(f"/v2/searchContexts/{context['contextId']}", headers=ACME)).status == 200

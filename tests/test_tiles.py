@@ -34,11 +34,14 @@ def _difference(a: Image.Image, b: Image.Image) -> float:
     return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
 
 
-@pytest.mark.parametrize(("name", "data", "scale"), [
-    ("a.pdf", text_pdf(1), 1.0),
-    ("a.pdf", text_pdf(1), 2.5),
-    ("b.png", image_bytes("png", (800, 600), "navy"), 1.5),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "scale"),
+    [
+        ("a.pdf", text_pdf(1), 1.0),
+        ("a.pdf", text_pdf(1), 2.5),
+        ("b.png", image_bytes("png", (800, 600), "navy"), 1.5),
+    ],
+)
 def test_a_tile_is_the_same_region_of_the_whole_page(tmp_path, name, data, scale):
     doc = _open(tmp_path, name, data)
     whole = _draw(doc, RenderSpec("png", scale=scale), tmp_path / "whole.png")
@@ -71,8 +74,12 @@ def test_a_watermarked_tile_shows_the_mark_where_the_page_has_it(tmp_path):
     doc = _open(tmp_path, "a.pdf", text_pdf(1, lines=0))
     spec = RenderSpec("png", watermarks=(MARK,))
     whole = _draw(doc, spec, tmp_path / "whole.png")
-    red = [(x, y) for x in range(0, whole.width, 4) for y in range(0, whole.height, 4)
-           if whole.getpixel((x, y))[0] > 200 and whole.getpixel((x, y))[1] < 80]
+    red = [
+        (x, y)
+        for x in range(0, whole.width, 4)
+        for y in range(0, whole.height, 4)
+        if whole.getpixel((x, y))[0] > 200 and whole.getpixel((x, y))[1] < 80
+    ]
     assert red, "the page shows the watermark"
     cx, cy = red[len(red) // 2]
     box = (max(0, cx - 100), max(0, cy - 60), 200, 120)
@@ -111,17 +118,20 @@ async def test_tile_route_serves_the_region_cut_at_the_page_edge(client, worker)
     assert Image.open(io.BytesIO(await jpeg.read())).size == (64, 64)
 
 
-@pytest.mark.parametrize(("path", "query", "at"), [
-    ("0/Tile/0/0/0/10", {}, "width"),
-    ("0/Tile/0/0/10/0", {}, "height"),
-    ("0/Tile/0/0/4097/10", {}, "width"),
-    ("0/Tile/1275/0/10/10", {}, "x"),
-    ("0/Tile/0/3290/10/10", {"Scale": "2"}, None),  # inside at scale 2 (3300 high)
-    ("0/Tile/0/3290/10/10", {}, "y"),
-    ("0/Tile/0/0/10/10", {"ContentType": "svgb"}, "ContentType"),
-    ("0/Tile/0/0/10/10", {"Scale": "9"}, "Scale"),
-    ("x/Tile/0/0/10/10", {}, "PageNumber"),
-])
+@pytest.mark.parametrize(
+    ("path", "query", "at"),
+    [
+        ("0/Tile/0/0/0/10", {}, "width"),
+        ("0/Tile/0/0/10/0", {}, "height"),
+        ("0/Tile/0/0/4097/10", {}, "width"),
+        ("0/Tile/1275/0/10/10", {}, "x"),
+        ("0/Tile/0/3290/10/10", {"Scale": "2"}, None),  # inside at scale 2 (3300 high)
+        ("0/Tile/0/3290/10/10", {}, "y"),
+        ("0/Tile/0/0/10/10", {"ContentType": "svgb"}, "ContentType"),
+        ("0/Tile/0/0/10/10", {"Scale": "9"}, "Scale"),
+        ("x/Tile/0/0/10/10", {}, "PageNumber"),
+    ],
+)
 async def test_tile_route_validation(client, worker, path, query, at):
     sid = await new_session(client)
     await put_source(client, sid, text_pdf(1))

@@ -17,6 +17,7 @@ from workers.plan import make_plan
 from workers.pool import BATCH, INTERACTIVE, PrioritySlots
 from workers.render.assemble import PdfPart, build_pdf, concat_tiffs
 from workers.render.document import open_document
+from workers.render.glyphs import PageGlyphs, redacted_lines
 from workers.render.page import render_page
 from workers.render.spec import RenderSpec
 
@@ -207,3 +208,24 @@ def test_poll_cache_keeps_final_processes_and_briefly_processing_ones(monkeypatc
     assert cache.get("done") is not None
     cache.announced("pm:proc:done")  # a worker announced a change
     assert cache.get("done") is None
+
+
+def _spans(text: str, *words: str) -> list[tuple[int, int]]:
+    return [(text.index(w), text.index(w) + len(w)) for w in words]
+
+
+@pytest.mark.parametrize(("text", "words", "lines"), [
+    # whitespace between two redacted runs belongs to one run
+    ("Name: John  Smith, SSN", ("John", "Smith"), ["Name: <Text Redacted>, SSN"]),
+    ("a John\tSmith b", ("John", "Smith"), ["a <Text Redacted> b"]),
+    # whitespace next to one redacted run stays
+    ("Name: John  Smith", ("John",), ["Name: <Text Redacted>  Smith"]),
+    ("x  John  y", ("John",), ["x  <Text Redacted>  y"]),
+    # a line break is never part of a run, even between two redacted lines
+    ("John\r\nSmith", ("John", "Smith"), ["<Text Redacted>", "<Text Redacted>"]),
+    ("John\r\n", ("John\r\n",), ["<Text Redacted>", ""]),
+    ("nothing", (), ["nothing"]),
+])  # fmt: skip
+def test_redacted_lines_join_runs_across_whitespace_only(text, words, lines):
+    glyphs = PageGlyphs(text, [], [], 612, 792)
+    assert redacted_lines(glyphs, [], _spans(text, *words)) == lines

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from core.errors import DocumentError, QuotaExceeded, RenderCrashed, RenderTimeout, StorageError, render_failure
+from core.errors import DocumentError, RenderCrashed, RenderTimeout, StorageError, render_failure
 from core.ids import derive_id
 from core.metrics import record_outcome
 from core.processes import end_process
@@ -27,7 +27,7 @@ from schemas.records import Plan, UnitResult, WorkFile
 from workers import pool as pool_fns
 from workers.images import resolve_marks
 from workers.jobs import Ctx
-from workers.jobs.lifecycle import discard, fail, process_job, running
+from workers.jobs.lifecycle import discard, fail, process_job, record_output, running
 from workers.plan import make_plan, one_file_per_page, result_sources
 from workers.render import headers
 from workers.render.assemble import PdfPart, build_pdf, concat_tiffs
@@ -100,23 +100,12 @@ async def _source_file(ctx: Ctx, file_id: str) -> WorkFile:
 async def _store_output(
     ctx: Ctx, out_id: str, tmp_path: Any, rendered: Rendered, extension: str, record: dict[str, Any], expires_ms: int
 ) -> None:
-    """Rename a finished file into place, record it as a work file and count it against the tenant's quota
-    (QuotaExceeded, with the file deleted again, when it does not fit). In that order, so a worker that dies
-    in between leaves a file counted for no one rather than a count for no file; a second run of the job
-    sets the same size again, so nothing is counted twice."""
-    storage: Storage = ctx["storage"]
+    """Rename a finished file into place and record it, charged to the tenant (see `record_output`)."""
+    await ctx["storage"].commit_file(tmp_path, workfile_key(out_id))
     tenant = record.get("tenant", "")
-    await storage.commit_file(tmp_path, workfile_key(out_id))
-    await ctx["store"].put_workfile(
-        make_workfile(
-            out_id, extension, rendered.size, rendered.sha256, expires_ms, record.get("affinityToken", ""), tenant
-        )
-    )
-    try:
-        await ctx["quota"].charge(tenant, workfile_key(out_id), rendered.size)
-    except QuotaExceeded:
-        await discard(ctx, [out_id])
-        raise
+    affinity = record.get("affinityToken", "")
+    wf = make_workfile(out_id, extension, rendered.size, rendered.sha256, expires_ms, affinity, tenant)
+    await record_output(ctx, wf)
 
 
 def _output_expiry(ctx: Ctx, record: dict[str, Any]) -> int:

@@ -10,13 +10,14 @@ from typing import Any
 import structlog
 from arq import Retry
 
-from core.errors import CodedError, infrastructure
+from core.errors import CodedError, QuotaExceeded, infrastructure
 from core.metrics import record_job, record_outcome
 from core.processes import end_process, hand_over_webhook
 from core.queue import enqueue
 from core.storage.base import workfile_key
 from schemas import jobs
 from schemas.errors import process_message, result_messages
+from schemas.records import WorkFile
 from workers.jobs import Ctx
 
 log = structlog.get_logger("pagemill.jobs")
@@ -100,6 +101,19 @@ async def discard(ctx: Ctx, file_ids: list[str]) -> None:
         await ctx["store"].delete_workfile(file_id)
         await ctx["storage"].delete(workfile_key(file_id))
         await ctx["quota"].release(workfile_key(file_id))
+
+
+async def record_output(ctx: Ctx, wf: WorkFile) -> None:
+    """Record a file written into place as a work file and charge it to its tenant's quota (QuotaExceeded,
+    with the file deleted again, when it does not fit). In that order, so a worker that dies in between
+    leaves a file counted for no one rather than a count for no file; a second run of the job sets the
+    same size again, so nothing is counted twice."""
+    await ctx["store"].put_workfile(wf)
+    try:
+        await ctx["quota"].charge(wf.tenant, workfile_key(wf.file_id), wf.size)
+    except QuotaExceeded:
+        await discard(ctx, [wf.file_id])
+        raise
 
 
 def step_deadline(ctx: Ctx) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from core.errors import DocumentError, RenderCrashed, RenderTimeout, render_failure
+from core.errors import DocumentError, QuotaExceeded, RenderCrashed, RenderTimeout, render_failure
 from core.ids import derive_id
 from core.processes import end_process
 from core.records import iso_ms, make_workfile, now_ms
@@ -23,7 +23,7 @@ from schemas.markup import Markup
 from schemas.records import WorkFile
 from workers import pool as pool_fns
 from workers.jobs import Ctx
-from workers.jobs.lifecycle import continue_later, discard, fail, process_job, running, step_deadline
+from workers.jobs.lifecycle import continue_later, discard, fail, process_job, record_output, running, step_deadline
 from workers.jobs.search import PAGES_PER_CALL, page_count, rect_json, tenant_file
 from workers.render.assemble import PdfPart, build_pdf
 from workers.stage import open_source, size_and_digest
@@ -46,7 +46,7 @@ async def store_output(ctx: Ctx, record: dict[str, Any], out_id: str, data: byte
         tmp.unlink(missing_ok=True)
     expires_ms = max(now_ms() + settings.workfile_lifetime_s * 1000, record["expires_ms"])
     wf = make_workfile(out_id, extension, size, sha256, expires_ms, record.get("affinityToken", ""), record["tenant"])
-    await ctx["store"].put_workfile(wf)
+    await record_output(ctx, wf)
 
 
 async def finish(ctx: Ctx, process_id: str, record: dict[str, Any], output: dict[str, Any], out_id: str) -> str:
@@ -274,7 +274,11 @@ async def burn_markup(ctx: Ctx, process_id: str, start: int = 0) -> str:
         wf = make_workfile(
             out_id, "pdf", rendered.size, rendered.sha256, expires_ms, record.get("affinityToken", ""), record["tenant"]
         )
-        await store.put_workfile(wf)
+        try:
+            await record_output(ctx, wf)
+        except QuotaExceeded:
+            await discard(ctx, list(units.values()))
+            raise
     result = await finish(ctx, process_id, record, {"documentFileId": out_id}, out_id)
     await discard(ctx, list(units.values()))
     log.info("markup_burned", pages=count, burned=len(units))
