@@ -152,13 +152,15 @@ def search_pages(
     out = []
     for index in pages:
         text = page_text(doc, index)
-        glyphs = None
+        # Boxes are read for the matched characters only (most of a page's characters match nothing).
+        wanted = {i for pattern in compiled for m in pattern.finditer(text) for i in range(m.start(), m.end())}
+        glyphs = page_glyphs(doc, index, wanted) if wanted else None
+        if glyphs is not None and glyphs.text != text:  # characters beyond the BMP: indices differ, box them all
+            glyphs = page_glyphs(doc, index)
         found: list[tuple[int, glyph_fns.Match, str]] = []
         for t, pattern in enumerate(compiled):
-            if pattern.search(text) is None:
-                continue
-            glyphs = glyphs or page_glyphs(doc, index)
-            found += [(t, m, _context(glyphs.text, m)) for m in glyph_fns.find_matches(glyphs, pattern)]
+            if glyphs is not None:
+                found += [(t, m, _context(glyphs.text, m)) for m in glyph_fns.find_matches(glyphs, pattern)]
         found.sort(key=lambda item: (item[1].start, item[0]))
         width, height = (glyphs.width, glyphs.height) if glyphs else doc.size_pt(index)
         out.append((width, height, found))

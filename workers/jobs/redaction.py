@@ -213,13 +213,9 @@ async def burn_markup(ctx: Ctx, process_id: str, start: int = 0) -> str:
     burned = sorted(by_page) if source.extension == "pdf" else list(range(count))
     await store.set_total(process_id, len(burned))
     recorded = dict(zip(burned, await store.page_records(process_id, burned), strict=True))
-    deadline = step_deadline(ctx)
-    for page in burned:
-        if recorded[page] is not None:
-            continue
-        if time.monotonic() > deadline:
-            await continue_later(ctx, jobs.BURN_MARKUP, process_id, page)
-            return "continued"
+
+    async def burn_one(page: int) -> str | None:
+        """Burn one page into its one-page PDF work file; None when it could not be burned."""
         unit_id = derive_id(process_id, f"burn:{page}")
         if await store.get_workfile(unit_id) is None:
             tmp = storage.scratch_path(".pdf")
@@ -239,16 +235,30 @@ async def burn_markup(ctx: Ctx, process_id: str, start: int = 0) -> str:
                 await storage.commit_file(tmp, workfile_key(unit_id))
             except (DocumentError, RenderTimeout, RenderCrashed) as exc:
                 log.info("burn_page_failed", page=page, error_code=render_failure(exc, "page"))
-                await fail(ctx, process_id, "RedactionError")
-                return "failed"
+                return None
             finally:
                 tmp.unlink(missing_ok=True)
             wf = make_workfile(unit_id, "pdf", size, sha256, record["expires_ms"], "", record["tenant"])
             await store.put_workfile(wf)
-        recorded[page] = unit_id
         await store.record_page(process_id, page, json.dumps({"fileId": unit_id}), record["expires_ms"])
+        return unit_id
+
+    # As many pages at once as the render pool has processes (each page is independent).
+    todo = [page for page in burned if recorded[page] is None]
+    width = max(1, ctx["pool"].processes)
+    deadline = step_deadline(ctx)
+    for i in range(0, len(todo), width):
+        batch = todo[i : i + width]
+        if time.monotonic() > deadline:
+            await continue_later(ctx, jobs.BURN_MARKUP, process_id, batch[0])
+            return "continued"
+        done = await asyncio.gather(*(burn_one(page) for page in batch))
+        recorded.update((page, unit_id) for page, unit_id in zip(batch, done, strict=True) if unit_id)
+        if None in done:
+            await fail(ctx, process_id, "RedactionError")
+            return "failed"
         if await store.process_state(process_id) != "processing":
-            await discard(ctx, [unit_id])
+            await discard(ctx, [u for u in done if u])
             return "cancelled"
     units = {page: json.loads(raw)["fileId"] if raw.startswith("{") else raw for page, raw in recorded.items() if raw}
     if await store.get_workfile(out_id) is None:

@@ -7,6 +7,7 @@ hash), and everything downstream opens that PDF.
 
 import time
 import warnings
+from collections.abc import Collection
 from typing import Protocol
 
 import pypdfium2 as pdfium
@@ -32,7 +33,7 @@ class Document(Protocol):
     def page_sizes(self) -> list[tuple[float, float]]: ...
     def width_pt(self, index: int) -> float: ...
     def text(self, index: int) -> str: ...
-    def glyphs(self, index: int) -> PageGlyphs: ...
+    def glyphs(self, index: int, wanted: Collection[int] | None = None) -> PageGlyphs: ...
     def size_pt(self, index: int) -> tuple[float, float]: ...
     def close(self) -> None: ...
 
@@ -171,10 +172,10 @@ class PdfSource:
         width, height = self.pdf.get_page_size(index)
         return float(width), float(height)
 
-    def glyphs(self, index: int) -> PageGlyphs:
+    def glyphs(self, index: int, wanted: Collection[int] | None = None) -> PageGlyphs:
         page = self.pdf[index]
         try:
-            return read_glyphs(page)
+            return read_glyphs(page, wanted)
         except pdfium.PdfiumError as exc:
             raise DocumentError("CorruptFile", str(exc)) from None
         finally:
@@ -257,7 +258,7 @@ class RasterSource:
         self.image.seek(index)
         return self.image.width * 72 / RASTER_DPI, self.image.height * 72 / RASTER_DPI
 
-    def glyphs(self, index: int) -> PageGlyphs:
+    def glyphs(self, index: int, wanted: Collection[int] | None = None) -> PageGlyphs:
         return PageGlyphs("", [], [], *self.size_pt(index))
 
     def close(self) -> None:
@@ -323,8 +324,8 @@ def page_text(doc: Document, index: int) -> str:
     return doc.text(index)
 
 
-def page_glyphs(doc: Document, index: int) -> PageGlyphs:
-    """The characters of page `index` (0-based) with their boxes."""
+def page_glyphs(doc: Document, index: int, wanted: Collection[int] | None = None) -> PageGlyphs:
+    """The characters of page `index` (0-based) with their boxes (of the `wanted` characters only, if given)."""
     if not 0 <= index < doc.page_count:
         raise DocumentError("NoSuchPage", str(index + 1))
-    return doc.glyphs(index)
+    return doc.glyphs(index, wanted)

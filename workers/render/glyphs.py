@@ -8,6 +8,7 @@ synchronous: these functions run in render-pool processes.
 
 import ctypes
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
@@ -60,8 +61,9 @@ def display_transform(page: pdfium.PdfPage) -> tuple[float, float, float, float,
     return 1.0, 0.0, 0.0, -1.0, -left, top, w, h
 
 
-def read_glyphs(page: pdfium.PdfPage) -> PageGlyphs:
-    """Every character of `page` with its loose and ink boxes in display coordinates."""
+def read_glyphs(page: pdfium.PdfPage, wanted: Collection[int] | None = None) -> PageGlyphs:
+    """Every character of `page` with its loose and ink boxes in display coordinates (only the boxes of
+    the `wanted` character indices when given, the others NO_BOX: a search boxes its matches only)."""
     a, b, cc, d, e, f, width, height = display_transform(page)
     textpage = page.get_textpage()
     try:
@@ -75,18 +77,16 @@ def read_glyphs(page: pdfium.PdfPage) -> PageGlyphs:
         generated = c.FPDFText_IsGenerated
         rect = c.FS_RECTF()
         left, right, bottom, top = ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
-        edges: list[tuple[float, float, float, float, float, float, float, float] | None] = []
-        for i in range(count):
+        edges: list[tuple[float, float, float, float, float, float, float, float] | None] = [None] * count
+        for i in range(count) if wanted is None else sorted(i for i in wanted if 0 <= i < count):
             # Only whitespace is ever generated (spaces and the line breaks between lines).
             if (text[i] in " \r\n" and generated(raw, i) == 1) or not loose_box(raw, i, rect):
-                edges.append(None)
                 continue
             if ink_box(raw, i, left, right, bottom, top):
-                edges.append(
-                    (rect.left, rect.bottom, rect.right, rect.top, left.value, bottom.value, right.value, top.value)
-                )
+                ink = (left.value, bottom.value, right.value, top.value)
+                edges[i] = (rect.left, rect.bottom, rect.right, rect.top, *ink)
             else:
-                edges.append((rect.left, rect.bottom, rect.right, rect.top) * 2)
+                edges[i] = (rect.left, rect.bottom, rect.right, rect.top) * 2
     finally:
         textpage.close()
 
