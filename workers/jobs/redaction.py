@@ -24,7 +24,7 @@ from schemas.records import WorkFile
 from workers import pool as pool_fns
 from workers.jobs import Ctx
 from workers.jobs.lifecycle import continue_later, discard, fail, process_job, record_output, running, step_deadline
-from workers.jobs.search import PAGES_PER_CALL, page_count, rect_json, tenant_file
+from workers.jobs.search import batch_groups, over_pool, page_count, rect_json, tenant_file
 from workers.render.assemble import PdfPart, build_pdf
 from workers.stage import open_source, size_and_digest
 
@@ -85,7 +85,6 @@ def redaction_mark(
 async def create_redactions(ctx: Ctx, process_id: str, start: int = 0) -> str:
     """Find every rule's matches, page by page, and write them as one markup JSON work file: one
     RectangleRedaction per match and line, marks of a page in rule order."""
-    settings: Settings = ctx["settings"]
     store = ctx["store"]
     record = await running(ctx, process_id)
     if record is None:
@@ -106,26 +105,17 @@ async def create_redactions(ctx: Ctx, process_id: str, start: int = 0) -> str:
     terms = [(rule["find"]["pattern"], True) for rule in rules]
     created = iso_ms(record["created_ms"])
     deadline = step_deadline(ctx)
-    for i in range(0, len(todo), PAGES_PER_CALL):
-        batch = todo[i : i + PAGES_PER_CALL]
+    for group in batch_groups(ctx, todo):
         if time.monotonic() > deadline:
-            await continue_later(ctx, jobs.CREATE_REDACTIONS, process_id, batch[0])
+            await continue_later(ctx, jobs.CREATE_REDACTIONS, process_id, group[0][0])
             return "continued"
         try:
-            pages = await ctx["pool"].run(
-                pool_fns.search_pages,
-                source.path,
-                source.extension,
-                source.password,
-                batch,
-                terms,
-                timeout_s=settings.page_timeout_s,
-            )
+            done = await over_pool(ctx, pool_fns.search_pages, source, group, terms)
         except (DocumentError, RenderTimeout, RenderCrashed) as exc:
             log.info("redaction_page_failed", error_code=render_failure(exc, "page"))
             await fail(ctx, process_id, "MarkupCreationError")
             return "failed"
-        for page, (width, height, matches) in zip(batch, pages, strict=True):
+        for page, (width, height, matches) in done:
             marks = []
             for term, match, _ in sorted(matches, key=lambda item: (item[0], item[1].start)):
                 for rect in match.rects:
@@ -299,7 +289,6 @@ async def burn_markup(ctx: Ctx, process_id: str, start: int = 0) -> str:
 async def redact_plain_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
     """The document's text, page after page, with what the markup's redactions cover replaced by
     "<Text Redacted>", written with the requested line endings as a txt work file."""
-    settings: Settings = ctx["settings"]
     store = ctx["store"]
     record = await running(ctx, process_id)
     if record is None:
@@ -327,26 +316,20 @@ async def redact_plain_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
     recorded = await store.page_records(process_id, list(range(start, count)))
     todo = [start + i for i, raw in enumerate(recorded) if raw is None]
     deadline = step_deadline(ctx)
-    for i in range(0, len(todo), PAGES_PER_CALL):
-        batch = todo[i : i + PAGES_PER_CALL]
+    for group in batch_groups(ctx, todo):
         if time.monotonic() > deadline:
-            await continue_later(ctx, jobs.REDACT_PLAIN_TEXT, process_id, batch[0])
+            await continue_later(ctx, jobs.REDACT_PLAIN_TEXT, process_id, group[0][0])
             return "continued"
+        pages = [page for batch in group for page in batch]
         try:
-            pages = await ctx["pool"].run(
-                pool_fns.redact_pages,
-                source.path,
-                source.extension,
-                source.password,
-                batch,
-                {p: by_page[p] for p in batch if p in by_page},
-                timeout_s=settings.page_timeout_s,
+            done = await over_pool(
+                ctx, pool_fns.redact_pages, source, group, {p: by_page[p] for p in pages if p in by_page}
             )
         except (DocumentError, RenderTimeout, RenderCrashed) as exc:
             log.info("plain_text_page_failed", error_code=render_failure(exc, "page"))
             await fail(ctx, process_id, "InternalError")
             return "failed"
-        for page, lines in zip(batch, pages, strict=True):
+        for page, lines in done:
             await store.record_page(process_id, page, json.dumps(lines), record["expires_ms"])
         if await store.process_state(process_id) != "processing":
             return "cancelled"

@@ -1,8 +1,10 @@
 """arq jobs of search contexts (every page's text) and search tasks (matches over a viewing session's
 document, with rectangles), page by page with continuations; results are recorded per page once."""
 
+import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -49,6 +51,29 @@ async def page_count(ctx: Ctx, source: Source) -> int:
     )
 
 
+def batch_groups(ctx: Ctx, todo: list[int]) -> list[list[list[int]]]:
+    """`todo` in batches of PAGES_PER_CALL, grouped by as many as the render pool has processes."""
+    batches = [todo[i : i + PAGES_PER_CALL] for i in range(0, len(todo), PAGES_PER_CALL)]
+    width = max(1, ctx["pool"].processes)
+    return [batches[i : i + width] for i in range(0, len(batches), width)]
+
+
+async def over_pool(
+    ctx: Ctx, fn: Callable[..., list[Any]], source: Source, group: list[list[int]], *args: Any
+) -> list[tuple[int, Any]]:
+    """`fn(source, batch, *args)` (one result per page) in the render pool for every batch of `group` at
+    once: (page, result) pairs in page order."""
+    settings: Settings = ctx["settings"]
+    calls = [
+        ctx["pool"].run(
+            fn, source.path, source.extension, source.password, batch, *args, timeout_s=settings.page_timeout_s
+        )
+        for batch in group
+    ]
+    outs = await asyncio.gather(*calls)
+    return [pair for batch, out in zip(group, outs, strict=True) for pair in zip(batch, out, strict=True)]
+
+
 async def _pages_to_do(ctx: Ctx, process_id: str, start: int, count: int) -> list[int]:
     recorded = await ctx["store"].page_records(process_id, list(range(start, count)))
     return [start + i for i, raw in enumerate(recorded) if raw is None]
@@ -57,7 +82,6 @@ async def _pages_to_do(ctx: Ctx, process_id: str, start: int, count: int) -> lis
 @process_job
 async def extract_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
     """A search context: record the text of every page of its work file, then complete."""
-    settings: Settings = ctx["settings"]
     store = ctx["store"]
     record = await running(ctx, process_id)
     if record is None:
@@ -72,24 +96,16 @@ async def extract_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
     await store.set_total(process_id, count)
     todo = await _pages_to_do(ctx, process_id, start, count)
     deadline = step_deadline(ctx)
-    for i in range(0, len(todo), PAGES_PER_CALL):
-        batch = todo[i : i + PAGES_PER_CALL]
+    for group in batch_groups(ctx, todo):
         if time.monotonic() > deadline:
-            await continue_later(ctx, jobs.EXTRACT_TEXT, process_id, batch[0])
+            await continue_later(ctx, jobs.EXTRACT_TEXT, process_id, group[0][0])
             return "continued"
         try:
-            texts = await ctx["pool"].run(
-                pool_fns.text_of_pages,
-                source.path,
-                source.extension,
-                source.password,
-                batch,
-                timeout_s=settings.page_timeout_s,
-            )
+            done = await over_pool(ctx, pool_fns.text_of_pages, source, group)
         except (DocumentError, RenderTimeout, RenderCrashed) as exc:
             await fail(ctx, process_id, render_failure(exc, "page"))
             return "failed"
-        for page, text in zip(batch, texts, strict=True):
+        for page, text in done:
             await store.record_page(process_id, page, json.dumps({"text": text}), record["expires_ms"])
         if await store.process_state(process_id) != "processing":
             return "cancelled"
@@ -119,7 +135,6 @@ def result_json(page: int, width: float, height: float, term: int, match: Match,
 @process_job
 async def search_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
     """A search task: every match of its terms in the viewing session's document, page by page."""
-    settings: Settings = ctx["settings"]
     store = ctx["store"]
     record = await running(ctx, process_id)
     if record is None:
@@ -140,26 +155,17 @@ async def search_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
     todo = await _pages_to_do(ctx, process_id, start, count)
     deadline = step_deadline(ctx)
     found = 0
-    for i in range(0, len(todo), PAGES_PER_CALL):
-        batch = todo[i : i + PAGES_PER_CALL]
+    for group in batch_groups(ctx, todo):
         if time.monotonic() > deadline:
-            await continue_later(ctx, jobs.SEARCH_TEXT, process_id, batch[0])
+            await continue_later(ctx, jobs.SEARCH_TEXT, process_id, group[0][0])
             return "continued"
         try:
-            pages = await ctx["pool"].run(
-                pool_fns.search_pages,
-                source.path,
-                source.extension,
-                source.password,
-                batch,
-                terms,
-                timeout_s=settings.page_timeout_s,
-            )
+            done = await over_pool(ctx, pool_fns.search_pages, source, group, terms)
         except (DocumentError, RenderTimeout, RenderCrashed) as exc:
             # A pattern that backtracks without end times out like a page that never renders.
             await fail(ctx, process_id, render_failure(exc, "page"))
             return "failed"
-        for page, (width, height, matches) in zip(batch, pages, strict=True):
+        for page, (width, height, matches) in done:
             results = [result_json(page, width, height, t, m, ctx_text) for t, m, ctx_text in matches]
             await store.append_results(process_id, page, results, record["expires_ms"])
             found += len(results)
