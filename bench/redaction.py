@@ -151,18 +151,16 @@ def main() -> None:
         asyncio.run(redact_and_burn(url, contacts(2)))  # warm: the worker's first jobs, LibreOffice's prestart
         t_markup, t_burn, marks = asyncio.run(redact_and_burn(url, sheet))
         first, last, results = asyncio.run(search_session(url, book))
-    doc = f"{args.pages}-page contacts ({marks} marks)"
-    rows.append((doc, "pagemill: upload -> markup", t_markup))
-    rows.append((doc, "pagemill: upload -> burned PDF", t_burn))
-    for n in sorted({1, processes}):
-        rows.append((doc, f"PDFium text only, {n} process(es)", pdfium_directly(str(work / "sheet.pdf"),
-                                                                             args.pages, None, n)))  # fmt: skip
-    doc = f"{args.search_pages}-page search ({results} hits)"
-    rows.append((doc, "pagemill: task -> first results", first))
-    rows.append((doc, "pagemill: task -> all results", last))
-    for n in sorted({1, processes}):
-        rows.append((doc, f"PDFium text+match+boxes, {n} proc", pdfium_directly(str(work / "book.pdf"),
-                                                                             args.search_pages, SEARCH, n)))  # fmt: skip
+    measured = (
+        (f"{args.pages}-page contacts ({marks} marks)", "sheet.pdf", args.pages, None, "PDFium text only",
+         [("pagemill: upload -> markup", t_markup), ("pagemill: upload -> burned PDF", t_burn)]),
+        (f"{args.search_pages}-page search ({results} hits)", "book.pdf", args.search_pages, SEARCH,
+         "PDFium text+match+boxes", [("pagemill: task -> first results", first), ("pagemill: task -> all results", last)]),
+    )  # fmt: skip
+    for doc, name, count, pattern, peer, ours in measured:
+        rows += [(doc, how, seconds) for how, seconds in ours]
+        for n in sorted({1, processes}):
+            rows.append((doc, f"{peer}, {n} proc", pdfium_directly(str(work / name), count, pattern, n)))
     print(f"\n{'document':<34}{'how':<38}{'s':>8}   ({os.cpu_count()} cores, {processes} render processes)")
     for doc, how, seconds in rows:
         print(f"{doc:<34}{how:<38}{seconds:>8.3f}")
