@@ -1,5 +1,6 @@
-"""What the running workers can read: each worker publishes its source extensions (with LibreOffice
-or without) every few seconds; the front door validates sources and lists formats from them."""
+"""What the running workers can read and write: each worker publishes its source extensions (with
+LibreOffice or without), its output formats and its Tesseract languages every few seconds; the front
+door validates requests and lists formats from them."""
 
 import asyncio
 import contextlib
@@ -47,3 +48,11 @@ async def readable(redis: Redis) -> list[str]:
     if not lists:
         return formats.source_extensions()
     return sorted({ext for raw in lists for ext in json.loads(raw)})
+
+
+async def writable(redis: Redis) -> list[str]:
+    """Every dest.format some live worker writes; with no worker reporting, every one pagemill knows."""
+    lists = await redis.zrangebyscore(keyspace.WRITABLE, now_ms(), "+inf")
+    if not lists:
+        return formats.output_formats()
+    return sorted({fmt for raw in lists for fmt in json.loads(raw)})

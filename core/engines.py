@@ -1,8 +1,15 @@
-"""The external engines this host has for workers to run (Tesseract's languages), found once per process."""
+"""The external engines this host has for workers to run (pdftocairo, Tesseract's languages), found once per
+process."""
 
 import shutil
 import subprocess
 from functools import cache
+
+
+@cache
+def installed(command: str) -> bool:
+    """Whether `command` (pdftocairo, say) is on this host's PATH."""
+    return shutil.which(command) is not None
 
 
 @cache

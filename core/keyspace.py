@@ -7,6 +7,7 @@ METRICS = PREFIX + "metrics"  # hash: the workers' counters
 SIGNING_KEY = PREFIX + "signing-key"  # the generated secret of signed file links
 QUEUED_JOB_SEQUENCE = PREFIX + "qj:seq"
 READABLE = PREFIX + "readable"  # sorted set: source extensions workers can read (JSON lists), by expiry ms
+WRITABLE = PREFIX + "writable"  # sorted set: dest formats workers can write (JSON lists), by expiry ms
 OCR_LANGUAGES = PREFIX + "ocr-languages"  # sorted set: Tesseract languages workers have (JSON lists), by expiry
 PROCESS_PREFIX = PREFIX + "proc:"
 READY_CHANNEL_PREFIX = PREFIX + "ready:"

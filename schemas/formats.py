@@ -149,6 +149,12 @@ def source_extensions(office: bool = True) -> list[str]:
     return sorted(s for f in FORMATS if f.opener and (office or f.opener != "office") for s in f.spellings)
 
 
+def output_formats(office: bool = True, svg: bool = True) -> list[str]:
+    """Every dest.format a worker writes: svg needs poppler's pdftocairo, docx LibreOffice; sorted."""
+    wanting = {"svg": svg, "docx": office}
+    return sorted(f.output for f in FORMATS if f.output and wanting.get(f.output, True))
+
+
 def same_container(sniffed: Format, given: Format) -> bool:
     """Whether `sniffed` is a bare container (its signature only) that a file of `given` may arrive as."""
     return sniffed.kind == "data" and sniffed.extension in given.containers

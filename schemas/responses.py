@@ -287,6 +287,7 @@ class ServiceInfo(Closed):
     inputFormats: list[str] = Field(
         description="Source file extensions the running workers read (pagemill's addition)."
     )
+    outputFormats: list[str] = Field(description="dest.format values the running workers write (pagemill's addition).")
     licenseStatus: str
     instances: list[ServiceInstance]
 

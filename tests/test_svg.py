@@ -1,9 +1,11 @@
 """SVG output (dest.format "svg"): one valid SVG per page, as PrizmDoc, drawn by pdftocairo with the
 page's text kept as (invisible, searchable) text; images as SVG holding the image."""
 
+import asyncio
 import base64
 import io
 import os
+import shutil
 import signal
 import time
 import xml.etree.ElementTree as ET
@@ -11,12 +13,16 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
+from core import capabilities, keyspace
 from core.errors import DocumentError
 from core.settings import Settings
+from schemas import formats
+from service import keys
 from service.app import create_app
 from tests import officegen
 from tests.docgen import encrypted_pdf, image_bytes, text_pdf
 from tests.helpers import cmdline, convert, descendants, download, poll, upload, wire
+from workers.office import find_engine
 from workers.render import tool
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -164,3 +170,38 @@ async def test_a_word_document_gives_one_svg_per_page(client, worker):
     assert [(r["pageCount"], r["sources"][0]["pages"]) for r in results] == [(1, "1"), (1, "2")]
     for result, word in zip(results, ("Alpha page", "Beta page"), strict=True):
         assert word in layer_text(parsed((await download(client, result["fileId"]))[0]))
+
+
+async def test_svg_is_refused_up_front_when_no_live_worker_writes_it(client):
+    # Given live workers (on other hosts, say) without pdftocairo
+    redis = client.app[keys.REDIS]
+    await capabilities.publish(redis, ["jpeg", "pdf", "png", "tiff"], keyspace.WRITABLE)
+    wf = await (await client.post("/PCCIS/V1/WorkFile?FileExtension=pdf", data=text_pdf(1))).json()
+    body = {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "svg"}}}
+    # Then an svg conversion is 480 at input.dest.format, naming what to install, and Info says so
+    resp = await client.post("/v2/contentConverters", json=body)
+    answer = await resp.json()
+    assert resp.status == 480 and answer["errorCode"] == "InvalidInput", answer
+    assert answer["errorDetails"]["at"] == "input.dest.format"
+    assert answer["errorDetails"]["expected"] == {"enum": ["jpeg", "pdf", "png", "tiff"]}
+    assert "poppler-utils" in answer["message"]
+    info = await (await client.get("/PCCIS/V1/Service/Current/Info")).json()
+    assert info["outputFormats"] == ["jpeg", "pdf", "png", "tiff"]
+    # while a worker with it makes svg available again
+    await capabilities.publish(redis, formats.output_formats(), keyspace.WRITABLE)
+    assert (await client.post("/v2/contentConverters", json=body)).status == 200
+
+
+def test_a_worker_writes_svg_only_with_pdftocairo_and_docx_only_with_libreoffice():
+    assert formats.output_formats() == ["docx", "jpeg", "pdf", "png", "svg", "tiff"]
+    assert formats.output_formats(office=False, svg=False) == ["jpeg", "pdf", "png", "tiff"]
+
+
+async def test_a_worker_reports_what_it_writes(client, worker):
+    redis = client.app[keys.REDIS]
+    for _ in range(100):  # it says so as it starts, then every few seconds
+        if await redis.exists(keyspace.WRITABLE):
+            break
+        await asyncio.sleep(0.05)
+    expected = formats.output_formats(office=find_engine() is not None, svg=shutil.which("pdftocairo") is not None)
+    assert await capabilities.writable(redis) == expected

@@ -90,6 +90,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     readable = formats.source_extensions(office=ctx["office"].available)
     ctx["readable"] = asyncio.create_task(capabilities.publish_every(ctx["queue"], readable))
+    writable = formats.output_formats(office=ctx["office"].available, svg=engines.installed("pdftocairo"))
+    ctx["writable"] = asyncio.create_task(capabilities.publish_every(ctx["queue"], writable, key=keyspace.WRITABLE))
     ctx["ocr_languages"] = asyncio.create_task(_publish_ocr_languages(ctx["queue"]))
 
 
@@ -100,7 +102,7 @@ async def _publish_ocr_languages(redis: Any) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    for task in ("stats", "readable", "ocr_languages", "office_warm"):
+    for task in ("stats", "readable", "writable", "ocr_languages", "office_warm"):
         if task in ctx:
             ctx[task].cancel()
             await asyncio.gather(ctx[task], return_exceptions=True)

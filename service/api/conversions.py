@@ -105,6 +105,16 @@ async def post_converter(request: web.Request) -> web.Response:
             installed = await asyncio.to_thread(engines.tesseract_languages)
         check_ocr_language(ocr, installed, echo)
 
+    writable = await capabilities.writable(request.app[keys.REDIS])
+    if dest.format not in writable:  # what the live workers write (pdftocairo, LibreOffice or not)
+        engine = {"svg": "poppler's pdftocairo (Debian: poppler-utils)", "docx": "LibreOffice"}.get(dest.format, "")
+        raise ApiError(
+            "InvalidInput",
+            at="input.dest.format",
+            expected={"enum": writable},
+            message=f"no worker of this server writes {dest.format}; it needs {engine}",
+            extra=echo,
+        )
     affinity = None
     readable = await capabilities.readable(request.app[keys.REDIS])
     if dest.format == "docx":

@@ -71,12 +71,16 @@ async def get_info(request: web.Request) -> web.Response:
     checks = await _checks(request.app)
     worker = ("running" if checks["worker"] else "not running") if checks["redis"] else "unknown"
     status = "running" if all(checks.values()) else "unhealthy"
-    readable = await capabilities.readable(request.app[keys.REDIS]) if checks["redis"] else formats.source_extensions()
+    redis = request.app[keys.REDIS]
+    readable = await capabilities.readable(redis) if checks["redis"] else formats.source_extensions()
+    writable = await capabilities.writable(redis) if checks["redis"] else formats.output_formats()
     return web.json_response(
         {
             "serviceStatus": status,
             # pagemill's addition: the source formats the running workers read (office ones need LibreOffice)
             "inputFormats": readable,
+            # and the dest.format values they write (svg needs pdftocairo, docx LibreOffice)
+            "outputFormats": writable,
             "licenseStatus": "licensed as 'pagemill (MIT)'",
             "instances": [
                 {
