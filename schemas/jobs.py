@@ -69,6 +69,7 @@ VIEW_INSPECT = "view_inspect"
 VIEW_RENDER = "view_render"
 VIEW_REST = "view_rest"
 VIEW_TEXT = "view_text"
+VIEW_CLASSIFY = "view_classify"
 
 
 def view_job_id(namespace: str, variant_digest: str, what: str) -> str:

@@ -136,6 +136,7 @@ def functions(settings: Settings) -> list[Function]:
         func(pages.view_render, name=jobs.VIEW_RENDER, timeout=timeout, keep_result=0),
         func(pages.view_rest, name=jobs.VIEW_REST, timeout=timeout, keep_result=0),
         func(pages.view_text, name=jobs.VIEW_TEXT, timeout=timeout, keep_result=0),
+        func(pages.view_classify, name=jobs.VIEW_CLASSIFY, timeout=timeout, keep_result=0),
     ]
 
 

@@ -124,15 +124,9 @@ async def _ensure_doc(ctx: Ctx, session: dict[str, Any], wf: WorkFile, priority:
     await views.put_doc(session["docId"], info, ttl)
     log.info("document_inspected", pages=info.get("pageCount"), error=info.get("error"))
     if "error" not in info and not info["raster"]:
-        # Then which PDF pages are scans (isRaster), in a batch slot and within a time budget: the count
-        # above is out first. A page left unclassified (budget spent, or this job died) reports "false".
-        budget = min(CLASSIFY_BUDGET_S, settings.page_timeout_s / 2)
-        try:
-            info |= await _on_source(ctx, session, wf, BATCH, pool_fns.classify_pages, budget)
-        except (DocumentError, RenderTimeout, RenderCrashed) as exc:
-            log.info("pages_unclassified", error_code=render_failure(exc, "open"))
-        else:
-            await views.put_doc(session["docId"], info, ttl)
+        # Then, in a job of its own on the batch queue (nobody's page waits for it), which PDF pages are scans.
+        job_id = f"view:classify:{session['docId']}"
+        await session_job(ctx["queue"], session, jobs.VIEW_CLASSIFY, job_id, jobs.BATCH_QUEUE)
     return info
 
 
@@ -267,6 +261,29 @@ async def view_rest(ctx: Ctx, session_id: str, variant_payload: dict[str, Any], 
             BATCH,
         )
     return "enqueued"
+
+
+@view_job
+async def view_classify(ctx: Ctx, session_id: str) -> str:
+    """Which PDF pages of the session's document are scans (isRaster), in page order within a time budget;
+    a page left unclassified (budget spent, or the job lost) reports "false"."""
+    settings: Settings = ctx["settings"]
+    loaded = await _load(ctx, session_id)
+    if loaded is None:
+        return "gone"
+    session, wf = loaded
+    views = _views(ctx)
+    info = await views.get_doc(session["docId"])
+    if info is None or "error" in info or "rasterPages" in info:
+        return "skipped"
+    budget = min(CLASSIFY_BUDGET_S, settings.page_timeout_s / 2)
+    try:
+        info |= await _on_source(ctx, session, wf, BATCH, pool_fns.classify_pages, budget)
+    except (DocumentError, RenderTimeout, RenderCrashed) as exc:
+        log.info("pages_unclassified", error_code=render_failure(exc, "open"))
+        return "failed"
+    await views.put_doc(session["docId"], info, settings.page_cache_lifetime_s)
+    return "classified"
 
 
 @view_job
