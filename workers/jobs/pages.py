@@ -267,22 +267,20 @@ async def view_rest(ctx: Ctx, session_id: str, variant_payload: dict[str, Any], 
 async def view_classify(ctx: Ctx, session_id: str) -> str:
     """Which PDF pages of the session's document are scans (isRaster), in page order within a time budget;
     a page left unclassified (budget spent, or the job lost) reports "false"."""
-    settings: Settings = ctx["settings"]
-    loaded = await _load(ctx, session_id)
-    if loaded is None:
+    if (loaded := await _load(ctx, session_id)) is None:
         return "gone"
     session, wf = loaded
-    views = _views(ctx)
-    info = await views.get_doc(session["docId"])
+    info = await _views(ctx).get_doc(session["docId"])
     if info is None or "error" in info or "rasterPages" in info:
         return "skipped"
+    settings: Settings = ctx["settings"]
     budget = min(CLASSIFY_BUDGET_S, settings.page_timeout_s / 2)
     try:
         info |= await _on_source(ctx, session, wf, BATCH, pool_fns.classify_pages, budget)
     except (DocumentError, RenderTimeout, RenderCrashed) as exc:
         log.info("pages_unclassified", error_code=render_failure(exc, "open"))
         return "failed"
-    await views.put_doc(session["docId"], info, settings.page_cache_lifetime_s)
+    await _views(ctx).put_doc(session["docId"], info, settings.page_cache_lifetime_s)
     return "classified"
 
 
