@@ -1,11 +1,18 @@
 """PrizmDoc's markup JSON (`{"marks": [...]}`) as the markup burner and plain-text redactor read it:
 the mark types pagemill burns and the fields each needs; other fields are kept and ignored."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _OPEN = ConfigDict(extra="allow", strict=True)
+# Coordinates and sizes are finite and of a page's order (PrizmDoc's pageData are points or pixels): a NaN
+# would compare false with every box and redact nothing, a huge number would overflow a drawing.
+LIMIT = 1_000_000
+Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-LIMIT, le=LIMIT)]
+Size = Annotated[float, Field(allow_inf_nan=False, ge=0, le=LIMIT)]
+PageSize = Annotated[float, Field(allow_inf_nan=False, ge=1, le=LIMIT)]
+Index = Annotated[int, Field(ge=0, le=100_000_000)]
 
 RECTANGLE_TYPES = (
     "RectangleRedaction",
@@ -35,28 +42,28 @@ MarkType = Literal[
 
 class Point(BaseModel):
     model_config = _OPEN
-    x: float
-    y: float
+    x: Coordinate
+    y: Coordinate
 
 
 class Rectangle(BaseModel):
     model_config = _OPEN
-    x: float
-    y: float
-    width: float = Field(ge=0)
-    height: float = Field(ge=0)
+    x: Coordinate
+    y: Coordinate
+    width: Size
+    height: Size
 
 
 class PageData(BaseModel):
     model_config = _OPEN
-    width: float = Field(gt=0)
-    height: float = Field(gt=0)
+    width: PageSize
+    height: PageSize
 
 
 class Position(BaseModel):
     model_config = _OPEN
-    startIndex: int = Field(ge=0)
-    length: int = Field(ge=0)
+    startIndex: Index
+    length: Index
 
 
 class Mark(BaseModel):
@@ -64,7 +71,7 @@ class Mark(BaseModel):
 
     model_config = _OPEN
     type: MarkType
-    pageNumber: int = Field(ge=1)
+    pageNumber: int = Field(ge=1, le=100_000_000)
     pageData: PageData | None = None
     rectangle: Rectangle | None = None
     position: Position | None = None

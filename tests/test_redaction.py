@@ -7,6 +7,7 @@ import re
 import time
 
 import pypdfium2 as pdfium
+import pytest
 
 from tests.docgen import PEOPLE, contacts_pdf, corrupt_pdf
 from tests.helpers import download, upload, wire
@@ -327,3 +328,49 @@ async def test_plain_text_redactor_errors_are_prizmdocs(client, worker):
         assert (answer["errorCode"], answer["errorDetails"]["at"]) == (code, at)
         if at == "input.dest.lineEndings":
             assert answer["errorDetails"]["expected"]["enum"] == ["\n", "\r\n"]
+
+
+HOSTILE_MARKS = [  # (mark fields over a good RectangleRedaction, what is wrong with it)
+    ({"rectangle": {"x": float("nan"), "y": 1, "width": 10, "height": 10}}, "NaN"),
+    ({"rectangle": {"x": 1, "y": 1, "width": float("inf"), "height": 10}}, "Infinity"),
+    ({"rectangle": {"x": -1e20, "y": -1e20, "width": 1e21, "height": 1e21}}, "huge"),
+    ({"rectangle": {"x": 0, "y": 0, "width": 1e300, "height": 1e300}}, "huger"),
+    ({"pageData": {"width": 1e-300, "height": 1e-300}}, "a page of no size"),
+    ({"type": "TextSelectionRedaction", "position": {"startIndex": 0, "length": 10**12}}, "endless selection"),
+]
+
+
+@pytest.mark.parametrize(("fields", "what"), HOSTILE_MARKS, ids=[w for _, w in HOSTILE_MARKS])
+async def test_hostile_markup_is_refused_and_never_redacts_nothing(client, worker, fields, what):
+    wf = await upload(client, contacts_pdf())
+    mark = {"type": "RectangleRedaction", "pageNumber": 1, "pageData": {"width": 612, "height": 792},
+            "rectangle": {"x": 0, "y": 0, "width": 612, "height": 792}, **fields}  # fmt: skip
+    markup = await upload(client, json.dumps({"marks": [mark]}).encode(), "json")  # json.dumps writes NaN
+    burned = await burn(client, wf["fileId"], markup["fileId"])
+    assert (burned["state"], burned["errorCode"]) == ("error", "InvalidMarkup"), burned
+    text = await redact_to_text(client, wf["fileId"], markup["fileId"], "\n")
+    assert (text["state"], text["errorCode"]) == ("error", "InvalidMarkup"), text
+
+
+async def test_markup_nested_too_deeply_is_not_json(client, worker):
+    wf = await upload(client, contacts_pdf())
+    deep = await upload(client, b"[" * 100_000, "json")
+    burned = await burn(client, wf["fileId"], deep["fileId"])
+    assert (burned["state"], burned["errorCode"]) == ("error", "RedactionError"), burned
+    text = await redact_to_text(client, wf["fileId"], deep["fileId"], "\n")
+    assert (text["state"], text["errorCode"]) == ("error", "InvalidJson"), text
+
+
+async def test_marks_far_outside_the_page_are_cut_to_it(client, worker):
+    # A tiny pageData scales a mark within the limits far beyond the page: it covers the page, drawn cut to it
+    wf = await upload(client, contacts_pdf())
+    mark = {"type": "RectangleRedaction", "pageNumber": 1, "pageData": {"width": 1, "height": 1},
+            "rectangle": {"x": -5e5, "y": -5e5, "width": 1e6, "height": 1e6}}  # fmt: skip
+    markup = await upload(client, json.dumps({"marks": [mark]}).encode(), "json")
+    burned = await burn(client, wf["fileId"], markup["fileId"])
+    assert burned["state"] == "complete", burned
+    pages = pages_text((await download(client, burned["output"]["documentFileId"]))[0])
+    assert "SSN" not in pages[0] and "SSN" in pages[1]
+    text = await redact_to_text(client, wf["fileId"], markup["fileId"], "\n")
+    lines = (await download(client, text["output"]["fileId"]))[0].decode().split("\n")
+    assert "<Text Redacted>" in lines[0] and any("SSN" in line for line in lines)

@@ -156,8 +156,8 @@ async def load_marks(ctx: Ctx, wf: WorkFile, not_json: str) -> list[dict[str, An
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise DocumentError("InvalidMarkup", f"{json_path(first['loc'])}: {first['msg']}") from None
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise DocumentError(not_json, str(exc)[:200]) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise DocumentError(not_json, str(exc)[:200] or "nested too deeply") from None
 
 
 def json_path(loc: tuple[Any, ...]) -> str:

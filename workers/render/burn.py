@@ -60,13 +60,21 @@ def mark_rect(mark: dict[str, Any], size: tuple[float, float]) -> Rect:
     sx, sy = _scale(mark, size)
     r = mark["rectangle"]
     x, y, w, h = r["x"] * sx, r["y"] * sy, r["width"] * sx, r["height"] * sy
-    return (min(x, x + w), min(y, y + h), abs(w), abs(h))
+    # Cut to the page (and a page's width around it): what lies beyond is never drawn, and no drawing
+    # call sees a coordinate it cannot hold.
+    left, top = _within(min(x, x + w), size[0]), _within(min(y, y + h), size[1])
+    right, bottom = _within(max(x, x + w), size[0]), _within(max(y, y + h), size[1])
+    return (left, top, right - left, bottom - top)
+
+
+def _within(v: float, extent: float) -> float:
+    return min(max(v, -extent), 2 * extent)
 
 
 def mark_points(mark: dict[str, Any], size: tuple[float, float]) -> list[tuple[float, float]]:
     sx, sy = _scale(mark, size)
     raw = [mark["startPoint"], mark["endPoint"]] if "startPoint" in mark else mark.get("points") or []
-    return [(p["x"] * sx, p["y"] * sy) for p in raw]
+    return [(_within(p["x"] * sx, size[0]), _within(p["y"] * sy, size[1])) for p in raw]
 
 
 def redaction_boxes(doc: Document, index: int, marks: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], Rect]]:

@@ -113,7 +113,7 @@ def line_rects(glyphs: PageGlyphs, start: int, end: int) -> list[Rect]:
     (whitespace and generated characters count only between others on the same line)."""
     lines: list[list[Rect]] = []
     current: list[Rect] = []
-    for i in range(start, end):
+    for i in range(max(0, start), min(end, len(glyphs.text))):
         ch = glyphs.text[i]
         if ch in LINE_BREAKS:
             if current:
