@@ -190,3 +190,30 @@ async def test_is_raster_is_true_for_scanned_pages_and_images_only(client, worke
     await put_source(client, tif, image_bytes("tiff", frames=2))
     resp = await client.get("/PCCIS/V1/Page/q/1/Attributes", params={"DocumentID": f"u{tif}"})
     assert (await resp.json())["isRaster"] == "true"
+
+
+EDGES = [  # documents whose page image at the scale is a fraction of a pixel smaller than the route's size
+    ("odd.png", image_bytes("png", (301, 301), "navy"), 1.5, (), (256, 256, 196, 196)),
+    ("a4.pdf", text_pdf(1, width_pt=595.28, height_pt=841.89), 1.0, ({"type": "text", "text": "DRAFT"},),
+     (0, 1536, 512, 218)),
+    ("small.pdf", text_pdf(1, width_pt=100.3, height_pt=100.3, lines=1), 8.0, (MARK,), (0, 0, 1672, 1672)),
+    ("odd.png", image_bytes("png", (310, 310), "navy"), 0.05, (MARK,), (0, 0, 16, 16)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "data", "scale", "marks", "box"), EDGES, ids=[str(e[4]) for e in EDGES])
+def test_tiles_at_the_far_edges_are_drawn(tmp_path, name, data, scale, marks, box):
+    doc = _open(tmp_path, name, data)
+    tile = _draw(doc, RenderSpec("png", scale=scale, watermarks=marks, tile=box), tmp_path / "t.png")
+    assert tile.size == box[2:]
+
+
+def test_a_pdf_tile_has_the_pixels_of_the_whole_page_exactly(tmp_path):
+    doc = _open(tmp_path, "a.pdf", text_pdf(3))
+    for scale, box in ((1.0, (100, 137, 333, 211)), (2.0, (511, 777, 300, 300)), (1.0, (120, 150, 256, 256))):
+        whole = _draw(doc, RenderSpec("png", scale=scale), tmp_path / "whole.png")
+        tile = _draw(doc, RenderSpec("png", scale=scale, tile=box), tmp_path / "tile.png")
+        x, y, w, h = box
+        # on the page's pixel grid (glyph anti-aliasing differs a little): a pixel off is far worse
+        assert _difference(tile, whole.crop((x, y, x + w, y + h))) < 1.5, (scale, box)
+        assert _difference(tile, whole.crop((x, y + 1, x + w, y + h + 1))) > 5, (scale, box)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from core.errors import RenderCrashed, RenderTimeout
+from core.errors import DocumentError, RenderCrashed, RenderTimeout
 from workers.render import glyphs as glyph_fns
 from workers.render import headers
 from workers.render.burn import burn_page, redaction_boxes
@@ -257,6 +257,13 @@ class RenderPool:
         except BrokenProcessPool:
             self._recycle(pool)
             raise RenderCrashed(fn.__name__) from None
+        except (DocumentError, OSError):
+            raise  # the document's fault, or the disk's: callers say which
+        except Exception as exc:
+            # A render function's own failure (a bug, an input it did not foresee): the call failed like a
+            # crash, so every caller ends that page or process with its error code, none waits on it.
+            log.error("render_call_failed", fn=fn.__name__, error=repr(exc)[:300])
+            raise RenderCrashed(f"{fn.__name__}: {exc!r}"[:300]) from exc
 
     async def warm_up(self) -> None:
         """Start every child now (ProcessPoolExecutor spawns lazily), so the first page is not slow."""

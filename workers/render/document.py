@@ -140,12 +140,15 @@ class PdfSource:
             px = spec.scale * spec.dpi / POINTS_PER_INCH
             # crop is the margin cut off each side (left, bottom, right, top), in points.
             crop = (x / px, height - (y + h) / px, width - (x + w) / px, y / px)
-            image = page.render(scale=px, crop=tuple(max(0.0, c) for c in crop), may_draw_forms=True).to_pil()
+            # PDFium sizes the bitmap with ceil(size * scale): shave float noise so the tile is w x h pixels
+            # on the same pixel grid as the whole page drawn at this scale.
+            bitmap = page.render(scale=px * (1 - 1e-9), crop=tuple(max(0.0, c) for c in crop), may_draw_forms=True)
+            image = bitmap.to_pil()
         except pdfium.PdfiumError as exc:
             raise DocumentError("CorruptFile", str(exc)) from None
         finally:
             page.close()
-        return image if image.size == (w, h) else image.resize((w, h), Image.Resampling.BICUBIC)
+        return _sized(image, (w, h))
 
     def width_pt(self, index: int) -> float:
         return float(self.pdf.get_page_size(index)[0])
@@ -237,7 +240,9 @@ class RasterSource:
         x, y, w, h = spec.tile
         frame, s = self.frame(index), spec.scale
         resample = Image.Resampling.LANCZOS if s < 1 else Image.Resampling.BICUBIC
-        return frame.resize((w, h), resample, box=(x / s, y / s, (x + w) / s, (y + h) / s))
+        # The far edge is cut to the frame: the route's page size is round(frame size x scale), a bit past it.
+        box = (x / s, y / s, min((x + w) / s, frame.width), min((y + h) / s, frame.height))
+        return frame.resize((w, h), resample, box=box)
 
     def width_pt(self, index: int) -> float:
         self.image.seek(index)
@@ -263,6 +268,15 @@ class RasterSource:
 
     def close(self) -> None:
         self.image.close()
+
+
+def _sized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """`image` made exactly `size`: cut, or padded white, never resampled (a pixel off at a page's edge)."""
+    if image.size == size:
+        return image
+    out = Image.new(image.mode, size, "white")
+    out.paste(image.crop((0, 0, min(size[0], image.width), min(size[1], image.height))))
+    return out
 
 
 def open_document(path: str, extension: str, password: str | None, max_image_pixels: int) -> Document:

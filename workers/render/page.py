@@ -47,7 +47,8 @@ def _tile(doc: Document, index: int, spec: RenderSpec) -> Image.Image:
     x, y, w, h = spec.tile
     per_pt = (spec.dpi if isinstance(doc, PdfSource) else RASTER_DPI) / POINTS_PER_INCH
     f = page.width / (doc.width_pt(index) * per_pt * spec.scale)  # < 1 when the pixel cap shrank the page
-    return page.resize((w, h), Image.Resampling.BICUBIC, box=(x * f, y * f, (x + w) * f, (y + h) * f))
+    box = (x * f, y * f, min((x + w) * f, page.width), min((y + h) * f, page.height))  # cut to the page
+    return page.resize((w, h), Image.Resampling.BICUBIC, box=box)
 
 
 def _within_box(image: Image.Image, spec: RenderSpec) -> Image.Image:
