@@ -88,6 +88,27 @@ async def test_metrics_in_prometheus_text_format(client, worker):
         assert line.startswith("#") or line.rsplit(" ", 1)[1].replace(".", "", 1).isdigit(), line
 
 
+async def test_a_render_function_that_fails_unexpectedly_fails_its_call_like_a_crash():
+    from core.errors import DocumentError, RenderCrashed
+    from workers.pool import RenderPool, warm
+
+    pool = RenderPool(1, 10**8)
+    try:
+        with pytest.raises(RenderCrashed):
+            await pool.run(int, "not a number", timeout_s=30)  # stands in for a bug in a render function
+        with pytest.raises(DocumentError):  # the document's own errors pass through as they are
+            await pool.run(_corrupt, timeout_s=30)
+        assert await pool.run(warm, timeout_s=30)  # and the pool goes on
+    finally:
+        pool.close()
+
+
+def _corrupt() -> None:
+    from core.errors import DocumentError
+
+    raise DocumentError("CorruptFile", "made up")
+
+
 @pytest.mark.fault
 async def test_a_hanging_render_is_bounded_and_the_pool_recovers():
     import os
