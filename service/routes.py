@@ -243,7 +243,7 @@ OPERATIONS = [
               "A region of a page image", VIEWER,
               "x, y, width, height in pixels of the page image at Scale (the page's natural size x Scale, with no "
               "pixel cap: only the tile is drawn); a tile reaching past the page is cut at its edge; width and "
-              "height up to 4096.",
+              "height up to 2048. Tiles are cached for 5 minutes.",
               params=(DOCUMENT_ID,
                       Param("ContentType", "png (default) or jpeg", {"type": "string", "enum": ["png", "jpeg", "jpg"]}),
                       Param("Scale", "0.05 to 8", {"type": "number", "minimum": 0.05, "maximum": 8}),

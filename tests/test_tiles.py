@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from core import keyspace
 from core.errors import DocumentError
+from schemas.viewing import Variant
+from service import keys
 from tests.docgen import image_bytes, scans_and_text_pdf, text_pdf
 from tests.test_viewing import new_session, png_of, put_source
 from workers.render.document import open_document, raster_pages
@@ -110,6 +113,11 @@ async def test_tile_route_serves_the_region_cut_at_the_page_edge(client, worker)
     got = await png_of(resp)
     assert got.size == (256, 256)
     assert _difference(got.convert("RGB"), page.convert("RGB").crop((200, 300, 456, 556))) < 3
+    # kept for minutes, not like pages: every position and size is a file of its own
+    doc_id = (await client.app[keys.VIEWS].get(sid))["docId"]
+    variant = Variant(scale=2.0, tile_x=200, tile_y=300, tile_width=256, tile_height=256)
+    assert 0 < await client.app[keys.REDIS].ttl(keyspace.page(doc_id, variant.digest(), 1)) <= 300
+    assert await client.app[keys.REDIS].ttl(keyspace.page(doc_id, Variant(scale=2.0).digest(), 1)) > 3600
     # reaching past the right and bottom edges: cut at the page (1275 x 1650 at scale 1)
     edge = await png_of(await tile(client, sid, 0, 1200, 1600, 512, 512))
     assert edge.size == (75, 50)
@@ -123,7 +131,7 @@ async def test_tile_route_serves_the_region_cut_at_the_page_edge(client, worker)
     [
         ("0/Tile/0/0/0/10", {}, "width"),
         ("0/Tile/0/0/10/0", {}, "height"),
-        ("0/Tile/0/0/4097/10", {}, "width"),
+        ("0/Tile/0/0/2049/10", {}, "width"),
         ("0/Tile/1275/0/10/10", {}, "x"),
         ("0/Tile/0/3290/10/10", {"Scale": "2"}, None),  # inside at scale 2 (3300 high)
         ("0/Tile/0/3290/10/10", {}, "y"),

@@ -53,7 +53,7 @@ SOURCE_ERROR = (580, 5020, "The document could not be acquired")
 SVG_TYPES = ("svg", "svga", "svgb")
 MAX_TEXT_PAGES = 500
 MAX_THUMBNAIL_PX = 2000
-MAX_TILE_PX = 4096
+MAX_TILE_PX = 2048
 
 
 def viewer_error(code: str) -> ViewerError:

@@ -46,6 +46,7 @@ log = structlog.get_logger("pagemill.viewing")
 
 ERROR_TTL_S = 300
 CLASSIFY_BUDGET_S = 5.0
+TILE_TTL_S = 300
 
 
 def view_job(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -196,6 +197,8 @@ async def view_render(
     ns = namespace(session)
     info = await _ensure_doc(ctx, session, wf, priority)
     ttl = _page_ttl(settings, session, ns)
+    if variant.tile:  # every position and size is a file of its own: kept briefly, so they cannot pile up
+        ttl = min(ttl, TILE_TTL_S)
     deadline = time.monotonic() + settings.job_timeout_s - settings.page_timeout_s - 2
     for i, page in enumerate(pages):
         key = keyspace.page(ns, variant.digest(), page)
