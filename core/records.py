@@ -226,6 +226,9 @@ class Store:
         keys = [keyspace.process_units(process_id), keyspace.process_results(process_id)]
         return bool(await self._append_results(keys=keys, args=[str(page), expires_ms, *results]))
 
+    async def result_count(self, process_id: str) -> int:
+        return int(await self.redis.llen(keyspace.process_results(process_id)))
+
     async def results(self, process_id: str, start: int, count: int) -> tuple[list[str], int]:
         """`count` results from `start`, and how many there are so far."""
         key = keyspace.process_results(process_id)

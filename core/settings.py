@@ -180,6 +180,7 @@ class Settings:
     public_routes: frozenset[str] = DEFAULT_PUBLIC_ROUTES
     max_queued_jobs: int = 10_000
     max_pages: int = 20_000
+    max_matches: int = 10_000  # search results of a task, marks a redaction creator makes
     storage_backend: str = "local"
     s3_bucket: str | None = None
     s3_key_prefix: str = ""
@@ -296,6 +297,7 @@ class Settings:
         read("PAGEMILL_SIGNING_KEY", "signing_key", str, lambda v: len(v) >= 16, "16 or more characters")
         read("PAGEMILL_MAX_QUEUED_JOBS", "max_queued_jobs", int, positive)
         read("PAGEMILL_MAX_PAGES", "max_pages", int, positive)
+        read("PAGEMILL_MAX_MATCHES", "max_matches", int, positive)
         read("PAGEMILL_STORAGE", "storage_backend", str.lower, lambda v: v in ("local", "s3"), "local or s3")
         read("PAGEMILL_S3_BUCKET", "s3_bucket", str, lambda v: bool(_BUCKET.match(v)), "an S3 bucket name")
         read(

@@ -375,10 +375,15 @@ class SearchRecords(Closed):
     pages: list[SearchRecord]
 
 
+class SearchTaskOutput(Closed):
+    limitReached: bool = Field(description="More matches than PAGEMILL_MAX_MATCHES: the task kept the first ones")
+
+
 class SearchTask(ProcessBase):
     """A search task (POST /v2/viewingSessions/{id}/searchTasks, GET /v2/searchTasks/{processId})."""
 
     input: SearchTaskInput
+    output: SearchTaskOutput | None = None
 
 
 class SearchResult(Closed):
@@ -402,6 +407,7 @@ class SearchResults(Closed):
     state: Literal["processing", "complete", "error"]
     percentComplete: int
     errorCode: str | None = None
+    limitReached: bool | None = Field(default=None, description="Present (true) once the task stopped at the limit")
     results: list[SearchResult]
     continueToken: str | None = Field(
         default=None, description="Pass it back for the next results; absent once every result was handed out"

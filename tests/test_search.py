@@ -9,6 +9,9 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 
+from core.settings import Settings
+from service.app import create_app
+from tests.conftest import running_worker
 from tests.docgen import PEOPLE, contacts_pdf, lines_pdf, text_pdf
 from tests.helpers import upload, wire
 from tests.test_viewing import new_session, put_source
@@ -311,3 +314,53 @@ async def test_text_route_gives_every_character_box_on_request(client, worker):
     assert pages[0]["chars"][4 * pages[0]["text"].index("\n") : 4 * pages[0]["text"].index("\n") + 4] == [0, 0, 0, 0]
     bad = await client.get("/PCCIS/V1/Document/q/0-1/Text", params={"DocumentID": f"u{sid}", "Positions": "words"})
     assert bad.status == 480
+
+
+@pytest.fixture
+async def capped(aiohttp_client, env):
+    """A service and worker that keep at most 50 matches a task."""
+    settings = Settings.from_env({**env, "PAGEMILL_MAX_MATCHES": "50"})
+    async with running_worker(settings):
+        yield await aiohttp_client(create_app(settings))
+
+
+async def test_a_search_task_stops_at_the_match_limit_and_says_so(capped):
+    # Given a 20-page document with 40 hits a page, and 100 terms matching every character
+    sid = await session_with(capped, text_pdf(20))
+    for terms in ([{"type": "simple", "pattern": "lazy dog"}], [{"type": "simple", "pattern": "."}] * 100):
+        task = await (
+            await capped.post(f"/v2/viewingSessions/{sid}/searchTasks", json={"input": {"searchTerms": terms}})
+        ).json()
+        results, _ = await all_results(capped, task["processId"], limit=1000)
+        # Then the first 50 are kept, in order, the task is complete and both answers say the limit was reached
+        assert len(results) == 50 and [r["id"] for r in results] == list(range(50))
+        assert results[0]["pageIndex"] == 0
+        poll = await (await capped.get(f"/v2/searchTasks/{task['processId']}")).json()
+        assert poll["state"] == "complete" and poll["output"] == {"limitReached": True}
+        last = await (await capped.get(f"/v2/searchTasks/{task['processId']}/results")).json()
+        assert last["limitReached"] is True
+    # while a search under the limit does not say it
+    task = await (
+        await capped.post(
+            f"/v2/viewingSessions/{sid}/searchTasks",
+            json={"input": {"searchTerms": [{"type": "simple", "pattern": "Page 3\\b", "caseSensitive": True}]}},
+        )
+    ).json()
+    results, _ = await all_results(capped, task["processId"], limit=1000)
+    assert len(results) == 1
+    assert "limitReached" not in await (await capped.get(f"/v2/searchTasks/{task['processId']}/results")).json()
+
+
+async def test_a_redaction_creator_past_the_match_limit_makes_no_markup(capped):
+    wf = await upload(capped, text_pdf(20))
+    rules = [{"find": {"type": "regex", "pattern": "lazy dog"}, "redactWith": {"type": "RectangleRedaction"}}]
+    resp = await capped.post(
+        "/v2/redactionCreators", json={"input": {"source": {"fileId": wf["fileId"]}, "rules": rules}}
+    )
+    pid = (await resp.json())["processId"]
+    for _ in range(600):
+        done = await (await capped.get(f"/v2/redactionCreators/{pid}")).json()
+        if done["state"] != "processing":
+            break
+        await asyncio.sleep(0.05)
+    assert (done["state"], done["errorCode"]) == ("error", "MarkupCreationError"), done

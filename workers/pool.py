@@ -141,16 +141,21 @@ def glyphs_of_pages(path: str, extension: str, password: str | None, pages: list
 
 
 def search_pages(
-    path: str, extension: str, password: str | None, pages: list[int], terms: list[tuple[str, bool]]
+    path: str, extension: str, password: str | None, pages: list[int], terms: list[tuple[str, bool]], limit: int
 ) -> list[tuple[float, float, list[tuple[int, glyph_fns.Match, str]]]]:
     """For each page: its displayed size and the (term index, match, context) of every (pattern,
-    case-sensitive) term, in text order (context: the match and up to 40 characters either side).
+    case-sensitive) term, in text order (context: the match and up to 40 characters either side); once
+    more than `limit` are found, the other pages are not searched (they come back with none).
     Patterns are compiled here, so a pattern that backtracks without end stops at the call's timeout
     (the child is killed), never in the worker's event loop."""
     doc = _document(path, extension, password)
     compiled = [glyph_fns.compile_pattern(pattern, case_sensitive=sensitive) for pattern, sensitive in terms]
-    out = []
+    out: list[tuple[float, float, list[tuple[int, glyph_fns.Match, str]]]] = []
+    total = 0
     for index in pages:
+        if total > limit:
+            out.append((*doc.size_pt(index), []))
+            continue
         text = page_text(doc, index)
         # Boxes are read for the matched characters only (most of a page's characters match nothing).
         wanted = {i for pattern in compiled for m in pattern.finditer(text) for i in range(m.start(), m.end())}
@@ -159,8 +164,10 @@ def search_pages(
             glyphs = page_glyphs(doc, index)
         found: list[tuple[int, glyph_fns.Match, str]] = []
         for t, pattern in enumerate(compiled):
-            if glyphs is not None:
-                found += [(t, m, _context(glyphs.text, m)) for m in glyph_fns.find_matches(glyphs, pattern)]
+            if glyphs is not None and total + len(found) <= limit:
+                matches = glyph_fns.find_matches(glyphs, pattern, limit + 1 - total - len(found))
+                found += [(t, m, _context(glyphs.text, m)) for m in matches]
+        total += len(found)
         found.sort(key=lambda item: (item[1].start, item[0]))
         width, height = (glyphs.width, glyphs.height) if glyphs else doc.size_pt(index)
         out.append((width, height, found))

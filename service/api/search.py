@@ -126,6 +126,9 @@ async def get_search_task_results(request: web.Request) -> web.Response:
     }
     if "errorCode" in record:
         body["errorCode"] = record["errorCode"]
+    output = record.get("output") or "{}"
+    if (json.loads(output) if isinstance(output, str) else output).get("limitReached"):
+        body["limitReached"] = True
     parts = [json.dumps(body)[:-1], ',"results":[', ",".join(items), "]"]
     following = offset + len(items)
     if state == "processing" or following < total:

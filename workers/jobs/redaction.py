@@ -100,8 +100,10 @@ async def create_redactions(ctx: Ctx, process_id: str, start: int = 0) -> str:
         await fail(ctx, process_id, "MarkupCreationError")
         return "failed"
     await store.set_total(process_id, count)
-    recorded = await store.page_records(process_id, list(range(start, count)))
-    todo = [start + i for i, raw in enumerate(recorded) if raw is None]
+    recorded = await store.page_records(process_id, list(range(count)))
+    todo = [page for page, raw in enumerate(recorded) if raw is None and page >= start]
+    made = sum(len(json.loads(raw)) for raw in recorded if raw)
+    cap = ctx["settings"].max_matches
     terms = [(rule["find"]["pattern"], True) for rule in rules]
     created = iso_ms(record["created_ms"])
     deadline = step_deadline(ctx)
@@ -110,7 +112,7 @@ async def create_redactions(ctx: Ctx, process_id: str, start: int = 0) -> str:
             await continue_later(ctx, jobs.CREATE_REDACTIONS, process_id, group[0][0])
             return "continued"
         try:
-            done = await over_pool(ctx, pool_fns.search_pages, source, group, terms)
+            done = await over_pool(ctx, pool_fns.search_pages, source, group, terms, cap - made)
         except (DocumentError, RenderTimeout, RenderCrashed) as exc:
             log.info("redaction_page_failed", error_code=render_failure(exc, "page"))
             await fail(ctx, process_id, "MarkupCreationError")
@@ -123,6 +125,11 @@ async def create_redactions(ctx: Ctx, process_id: str, start: int = 0) -> str:
                         process_id, created, page, len(marks), rect_json(rect), (width, height), rules[term]
                     )
                     marks.append(mark)
+            made += len(marks)
+            if made > cap:  # a markup that leaves matches out would look complete: none at all instead
+                log.info("redaction_limit_reached", marks=made, limit=cap)
+                await fail(ctx, process_id, "MarkupCreationError")
+                return "failed"
             await store.record_page(process_id, page, json.dumps(marks), record["expires_ms"])
         if await store.process_state(process_id) != "processing":
             return "cancelled"

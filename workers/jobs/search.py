@@ -154,21 +154,26 @@ async def search_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
     await store.set_total(process_id, count)
     todo = await _pages_to_do(ctx, process_id, start, count)
     deadline = step_deadline(ctx)
-    found = 0
+    found, cap = await store.result_count(process_id), ctx["settings"].max_matches
     for group in batch_groups(ctx, todo):
         if time.monotonic() > deadline:
             await continue_later(ctx, jobs.SEARCH_TEXT, process_id, group[0][0])
             return "continued"
         try:
-            done = await over_pool(ctx, pool_fns.search_pages, source, group, terms)
+            done = await over_pool(ctx, pool_fns.search_pages, source, group, terms, cap - found)
         except (DocumentError, RenderTimeout, RenderCrashed) as exc:
             # A pattern that backtracks without end times out like a page that never renders.
             await fail(ctx, process_id, render_failure(exc, "page"))
             return "failed"
         for page, (width, height, matches) in done:
-            results = [result_json(page, width, height, t, m, ctx_text) for t, m, ctx_text in matches]
+            kept = matches[: max(0, cap - found)]
+            results = [result_json(page, width, height, t, m, ctx_text) for t, m, ctx_text in kept]
             await store.append_results(process_id, page, results, record["expires_ms"])
             found += len(results)
+            if len(kept) < len(matches):  # PAGEMILL_MAX_MATCHES: the task ends with what it has, and says so
+                await end_process(store, ctx["queue"], process_id, "complete", {"output": {"limitReached": True}})
+                log.info("search_limit_reached", pages=count, results=found)
+                return "complete"
         if await store.process_state(process_id) != "processing":
             return "cancelled"
     await end_process(store, ctx["queue"], process_id, "complete", {})

@@ -144,11 +144,14 @@ def compile_pattern(pattern: str, *, case_sensitive: bool = True) -> re.Pattern[
     return re.compile(python_pattern(pattern), 0 if case_sensitive else re.IGNORECASE)
 
 
-def find_matches(glyphs: PageGlyphs, pattern: re.Pattern[str]) -> list[Match]:
-    """Every non-empty, non-overlapping match of `pattern` in the page text, with its line rectangles.
-    Matches made only of whitespace or characters without geometry are left out (nothing to show)."""
-    found = []
+def find_matches(glyphs: PageGlyphs, pattern: re.Pattern[str], limit: int | None = None) -> list[Match]:
+    """Every non-empty, non-overlapping match of `pattern` in the page text, with its line rectangles (the
+    first `limit` of them). Matches made only of whitespace or characters without geometry are left out
+    (nothing to show)."""
+    found: list[Match] = []
     for m in pattern.finditer(glyphs.text):
+        if limit is not None and len(found) >= limit:
+            break
         if m.end() == m.start():
             continue
         rects = line_rects(glyphs, m.start(), m.end())
