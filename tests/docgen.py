@@ -261,3 +261,42 @@ def scans_and_text_pdf() -> bytes:
     buf = io.BytesIO()
     pdf.save(buf)
     return buf.getvalue()
+
+
+def scan_with_nested_text_pdf(depth: int, render_mode: int = 0) -> bytes:
+    """A one-page scan (an image over the page) plus text drawn in render mode `render_mode` (0: visible,
+    3: invisible, 7: clip only) inside Form XObjects nested `depth` deep (0: on the page itself)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"",  # the page, below
+        b"",  # its content, below
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        _stream(b"/Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceRGB /BitsPerComponent 8",
+                b"\x80" * 192),
+    ]  # fmt: skip
+    text = b"BT /F1 24 Tf %d Tr 72 600 Td (Words on a scan) Tj ET" % render_mode
+    for d in range(depth):
+        body = text if d == depth - 1 else b"/Fm%d Do" % (8 + d)
+        resources = b"/Resources << /Font << /F1 5 0 R >> /XObject << /Fm%d %d 0 R >> >>" % (8 + d, 8 + d)
+        objects.append(_stream(b"/Type /XObject /Subtype /Form /BBox [0 0 612 792] " + resources, body))
+    objects[3] = _stream(b"", b"q 612 0 0 792 0 0 cm /Im0 Do Q " + (b"/Fm7 Do" if depth else text))
+    objects[2] = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> /XObject << /Im0 6 0 R /Fm7 7 0 R >> >> >>"
+    )
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % o for o in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+def _stream(header: bytes, data: bytes) -> bytes:
+    return b"<< %s /Length %d >>\nstream\n%s\nendstream" % (header, len(data), data)

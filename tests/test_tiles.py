@@ -11,7 +11,7 @@ from core import keyspace
 from core.errors import DocumentError
 from schemas.viewing import Variant
 from service import keys
-from tests.docgen import image_bytes, scans_and_text_pdf, text_pdf
+from tests.docgen import image_bytes, scan_with_nested_text_pdf, scans_and_text_pdf, text_pdf
 from tests.test_viewing import new_session, png_of, put_source
 from workers.render.document import open_document, raster_pages
 from workers.render.page import render_page
@@ -225,3 +225,12 @@ def test_a_pdf_tile_has_the_pixels_of_the_whole_page_exactly(tmp_path):
         # on the page's pixel grid (glyph anti-aliasing differs a little): a pixel off is far worse
         assert _difference(tile, whole.crop((x, y, x + w, y + h))) < 1.5, (scale, box)
         assert _difference(tile, whole.crop((x, y + 1, x + w, y + h + 1))) > 5, (scale, box)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3, 6, 20])
+def test_text_nested_in_forms_however_deep_makes_a_page_not_a_picture(tmp_path, depth):
+    visible = _open(tmp_path, "v.pdf", scan_with_nested_text_pdf(depth))
+    assert raster_pages(visible, 5.0)["rasterPages"] == []
+    for mode in (3, 7):  # invisible and clip-only text, as OCR layers are drawn
+        hidden = _open(tmp_path, f"h{mode}.pdf", scan_with_nested_text_pdf(depth, mode))
+        assert raster_pages(hidden, 5.0)["rasterPages"] == ([0] if depth <= 16 else [])

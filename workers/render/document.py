@@ -318,17 +318,37 @@ def raster_pages(doc: Document, budget_s: float) -> dict[str, object]:
 
 
 def _is_picture(page: pdfium.PdfPage) -> bool:
-    """Images and nothing visible besides them."""
+    """Images and nothing visible besides them (text drawn invisible, as OCR layers are, is allowed), forms
+    looked into however deep they nest (past MAX_FORM_DEPTH a page is not called a picture)."""
+    raw = page.raw
+    count, get = pdfium_c.FPDFPage_CountObjects(raw), pdfium_c.FPDFPage_GetObject
+    found = _kinds([get(raw, i) for i in range(count)], 0)
+    return found is not None and found > 0
+
+
+_INVISIBLE_TEXT = (pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE, pdfium_c.FPDF_TEXTRENDERMODE_CLIP)
+MAX_FORM_DEPTH = 16
+
+
+def _kinds(objects: list[object], depth: int) -> int | None:
+    """How many images `objects` hold, or None when they hold anything visible that is not one."""
     images = 0
-    for obj in page.get_objects(max_depth=3):
-        if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+    for obj in objects:
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
             images += 1
-        elif obj.type == pdfium_c.FPDF_PAGEOBJ_TEXT:
-            if pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw) != pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE:
-                return False
-        elif obj.type != pdfium_c.FPDF_PAGEOBJ_FORM:
-            return False
-    return images > 0
+        elif kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
+            if pdfium_c.FPDFTextObj_GetTextRenderMode(obj) not in _INVISIBLE_TEXT:
+                return None
+        elif kind == pdfium_c.FPDF_PAGEOBJ_FORM and depth < MAX_FORM_DEPTH:
+            inner = [pdfium_c.FPDFFormObj_GetObject(obj, i) for i in range(pdfium_c.FPDFFormObj_CountObjects(obj))]
+            found = _kinds(inner, depth + 1)
+            if found is None:
+                return None
+            images += found
+        else:
+            return None
+    return images
 
 
 def page_text(doc: Document, index: int) -> str:
