@@ -290,20 +290,19 @@ async def test_without_libreoffice_office_formats_are_reported_unavailable(aioht
         assert {"docx", "xlsx", "pptx", "odt", "txt", "html"} <= set(info["inputFormats"])
 
 
-@pytest.mark.parametrize("kind", ["pdf", "docx", "xlsx"])
+@pytest.mark.parametrize("kind", ["pdf", "encrypted pdf", "docx", "xlsx"])
 async def test_docx_output_is_a_valid_word_document_with_the_text(client, worker, kind):
-    from tests.docgen import text_pdf
+    from tests.docgen import encrypted_pdf, text_pdf
 
     data, extension, words = {
         "pdf": (text_pdf(2), "pdf", ["Page 1", "Page 2"]),
+        "encrypted pdf": (encrypted_pdf(2, "pw"), "pdf", ["Page 1", "Page 2"]),  # LibreOffice gets it decrypted
         "docx": (officegen.docx(["Original words", "More words"]), "docx", ["Original words", "More words"]),
         "xlsx": (officegen.xlsx([["Cell words"]]), "xlsx", ["Cell words"]),
     }[kind]
     wf = await upload(client, data, extension)
-    body = {
-        "input": {"sources": [{"fileId": wf["fileId"]}], "_features": {"pdfToDocx": {"enabled": True}},
-                  "dest": {"format": "docx"}}
-    }  # fmt: skip
+    source = {"fileId": wf["fileId"], **({"password": "pw"} if kind == "encrypted pdf" else {})}
+    body = {"input": {"sources": [source], "_features": {"pdfToDocx": {"enabled": True}}, "dest": {"format": "docx"}}}
     started = await convert(client, body)
     assert started["input"]["_features"] == {"pdfToDocx": {"enabled": True}}
     final = await poll(client, started["processId"], interval_s=0.1, timeout_s=90)

@@ -24,7 +24,15 @@ from core.errors import DocumentError, RenderCrashed, RenderTimeout
 from workers.render import glyphs as glyph_fns
 from workers.render import headers
 from workers.render.burn import burn_page, redaction_boxes
-from workers.render.document import Document, inspect, open_document, page_glyphs, page_text, raster_pages
+from workers.render.document import (
+    Document,
+    inspect,
+    open_document,
+    page_glyphs,
+    page_text,
+    raster_pages,
+    save_decrypted,
+)
 from workers.render.page import render_page
 from workers.render.spec import Rendered, RenderSpec
 
@@ -99,6 +107,10 @@ def missing_fonts(families: list[str | None]) -> list[str]:
 
 def inspect_document(path: str, extension: str, password: str | None, dpi: int) -> dict[str, object]:
     return inspect(_document(path, extension, password), dpi)
+
+
+def decrypted_copy(path: str, extension: str, password: str | None, out_path: str) -> bool:
+    return save_decrypted(_document(path, extension, password), out_path)
 
 
 def classify_pages(path: str, extension: str, password: str | None, budget_s: float) -> dict[str, object]:

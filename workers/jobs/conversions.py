@@ -32,7 +32,7 @@ from workers.plan import make_plan, one_file_per_page, result_sources
 from workers.render import headers
 from workers.render.assemble import PdfPart, build_pdf, concat_tiffs
 from workers.render.spec import Rendered, RenderSpec
-from workers.stage import office_convert, open_source, size_and_digest
+from workers.stage import Source, office_convert, open_source, size_and_digest
 
 log = structlog.get_logger("pagemill.jobs")
 
@@ -363,9 +363,7 @@ async def _finish_docx(ctx: Ctx, process_id: str, record: dict[str, Any]) -> str
                 except DocumentError as exc:
                     if exc.code != "UnsupportedDestinationFormat":
                         raise
-                    await ctx["office"].convert(
-                        Path(source.path), tmp, export="docx", filter_="pdf", password=source.password
-                    )
+                    await _pdf_to_docx(ctx, source, tmp)
                 size, sha256 = await asyncio.to_thread(size_and_digest, tmp)
                 await _store_output(
                     ctx, out_id, tmp, Rendered(0, 0, size, sha256), "docx", record, _output_expiry(ctx, record)
@@ -382,6 +380,25 @@ async def _finish_docx(ctx: Ctx, process_id: str, record: dict[str, Any]) -> str
         return "cancelled"
     log.info("process_complete", results=1)
     return "complete"
+
+
+async def _pdf_to_docx(ctx: Ctx, source: Source, out: Path) -> None:
+    """LibreOffice reads the PDF as a text document; an encrypted one is given to it decrypted (PDFium opened
+    it with the password; LibreOffice's PDF import takes none, and fails on owner-password-only files too)."""
+    settings: Settings = ctx["settings"]
+    plain = ctx["storage"].scratch_path(".pdf")
+    try:
+        copied = await ctx["pool"].run(
+            pool_fns.decrypted_copy,
+            source.path,
+            source.extension,
+            source.password,
+            str(plain),
+            timeout_s=settings.page_timeout_s,
+        )
+        await ctx["office"].convert(plain if copied else Path(source.path), out, export="docx", filter_="pdf")
+    finally:
+        plain.unlink(missing_ok=True)
 
 
 @process_job

@@ -351,6 +351,15 @@ def _kinds(objects: list[object], depth: int) -> int | None:
     return images
 
 
+def save_decrypted(doc: Document, out_path: str) -> bool:
+    """Write an encrypted PDF without its encryption (for an engine that cannot open it, LibreOffice);
+    False, writing nothing, for a PDF that is not encrypted or any other document."""
+    if not isinstance(doc, PdfSource) or pdfium_c.FPDF_GetSecurityHandlerRevision(doc.pdf.raw) == -1:
+        return False
+    doc.pdf.save(out_path, flags=pdfium_c.FPDF_REMOVE_SECURITY)
+    return True
+
+
 def page_text(doc: Document, index: int) -> str:
     """The text of page `index` (0-based)."""
     if not 0 <= index < doc.page_count:
