@@ -18,9 +18,11 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+import regex
 import structlog
 
 from core.errors import DocumentError, RenderCrashed, RenderTimeout
+from schemas.search import compile_pattern
 from workers.render import glyphs as glyph_fns
 from workers.render import headers
 from workers.render.burn import burn_page, redaction_boxes
@@ -153,15 +155,32 @@ def glyphs_of_pages(path: str, extension: str, password: str | None, pages: list
 
 
 def search_pages(
-    path: str, extension: str, password: str | None, pages: list[int], terms: list[tuple[str, bool]], limit: int
+    path: str,
+    extension: str,
+    password: str | None,
+    pages: list[int],
+    terms: list[tuple[str, bool]],
+    limit: int,
+    budget_s: float,
 ) -> list[tuple[float, float, list[tuple[int, glyph_fns.Match, str]]]]:
     """For each page: its displayed size and the (term index, match, context) of every (pattern,
     case-sensitive) term, in text order (context: the match and up to 40 characters either side); once
     more than `limit` are found, the other pages are not searched (they come back with none).
-    Patterns are compiled here, so a pattern that backtracks without end stops at the call's timeout
-    (the child is killed), never in the worker's event loop."""
+    Patterns are compiled and run here, never in the worker's event loop, and matching stops after
+    `budget_s` in all (DocumentError PageRenderTimeout: a pattern that backtracks without end costs a
+    few seconds of one render process, not the page timeout and the process)."""
     doc = _document(path, extension, password)
-    compiled = [glyph_fns.compile_pattern(pattern, case_sensitive=sensitive) for pattern, sensitive in terms]
+    compiled = [compile_pattern(pattern, case_sensitive=sensitive) for pattern, sensitive in terms]
+    deadline = time.monotonic() + budget_s
+    try:
+        return _search(doc, pages, compiled, limit, deadline)
+    except TimeoutError:
+        raise DocumentError("PageRenderTimeout", f"the patterns took more than {budget_s:.1f}s") from None
+
+
+def _search(
+    doc: Document, pages: list[int], compiled: list[regex.Pattern[str]], limit: int, deadline: float
+) -> list[tuple[float, float, list[tuple[int, glyph_fns.Match, str]]]]:
     out: list[tuple[float, float, list[tuple[int, glyph_fns.Match, str]]]] = []
     total = 0
     for index in pages:
@@ -170,20 +189,29 @@ def search_pages(
             continue
         text = page_text(doc, index)
         # Boxes are read for the matched characters only (most of a page's characters match nothing).
-        wanted = {i for pattern in compiled for m in pattern.finditer(text) for i in range(m.start(), m.end())}
+        wanted = {
+            i
+            for pattern in compiled
+            for m in pattern.finditer(text, timeout=_left(deadline))
+            for i in range(m.start(), m.end())
+        }
         glyphs = page_glyphs(doc, index, wanted) if wanted else None
         if glyphs is not None and glyphs.text != text:  # characters beyond the BMP: indices differ, box them all
             glyphs = page_glyphs(doc, index)
         found: list[tuple[int, glyph_fns.Match, str]] = []
         for t, pattern in enumerate(compiled):
             if glyphs is not None and total + len(found) <= limit:
-                matches = glyph_fns.find_matches(glyphs, pattern, limit + 1 - total - len(found))
+                matches = glyph_fns.find_matches(glyphs, pattern, limit + 1 - total - len(found), _left(deadline))
                 found += [(t, m, _context(glyphs.text, m)) for m in matches]
         total += len(found)
         found.sort(key=lambda item: (item[1].start, item[0]))
         width, height = (glyphs.width, glyphs.height) if glyphs else doc.size_pt(index)
         out.append((width, height, found))
     return out
+
+
+def _left(deadline: float) -> float:
+    return max(0.001, deadline - time.monotonic())
 
 
 def _context(text: str, match: glyph_fns.Match, chars: int = 40) -> str:

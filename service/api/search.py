@@ -5,11 +5,12 @@ import json
 import re
 from typing import Any
 
+import regex
 from aiohttp import web
 
 from core import keyspace
 from core.processes import SEARCH_CONTEXT, SEARCH_TASK, cancel_process, percent_complete
-from schemas.search import SearchContextRequest, SearchTaskRequest, python_pattern
+from schemas.search import SearchContextRequest, SearchTaskRequest, compile_pattern
 from service import keys
 from service.api.processes import own_process, start
 from service.api.sessions import load_session
@@ -25,8 +26,8 @@ _RANGE = re.compile(r"^(\d{1,9})(?:(-)(\d{1,9})?)?$")
 def check_pattern(pattern: str, at: str, *, case_sensitive: bool = True) -> None:
     """480 InvalidInput when a pattern is not a regular expression."""
     try:
-        re.compile(python_pattern(pattern), 0 if case_sensitive else re.IGNORECASE)
-    except re.error as exc:
+        compile_pattern(pattern, case_sensitive=case_sensitive)
+    except regex.error as exc:
         raise InvalidInput(at, message=f"not a valid regular expression: {exc}") from None
 
 

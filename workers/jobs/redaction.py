@@ -24,7 +24,7 @@ from schemas.records import WorkFile
 from workers import pool as pool_fns
 from workers.jobs import Ctx
 from workers.jobs.lifecycle import continue_later, discard, fail, process_job, record_output, running, step_deadline
-from workers.jobs.search import batch_groups, over_pool, page_count, rect_json, tenant_file
+from workers.jobs.search import batch_groups, over_pool, page_count, rect_json, regex_budget, tenant_file
 from workers.render.assemble import PdfPart, build_pdf
 from workers.stage import open_source, size_and_digest
 
@@ -112,7 +112,7 @@ async def create_redactions(ctx: Ctx, process_id: str, start: int = 0) -> str:
             await continue_later(ctx, jobs.CREATE_REDACTIONS, process_id, group[0][0])
             return "continued"
         try:
-            done = await over_pool(ctx, pool_fns.search_pages, source, group, terms, cap - made)
+            done = await over_pool(ctx, pool_fns.search_pages, source, group, terms, cap - made, regex_budget(ctx))
         except (DocumentError, RenderTimeout, RenderCrashed) as exc:
             log.info("redaction_page_failed", error_code=render_failure(exc, "page"))
             await fail(ctx, process_id, "MarkupCreationError")

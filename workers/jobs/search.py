@@ -24,6 +24,7 @@ from workers.stage import Source, open_source
 log = structlog.get_logger("pagemill.search")
 
 PAGES_PER_CALL = 8
+REGEX_BUDGET_S = 5.0  # matching time of one render-pool call, at most (a quarter of the page timeout)
 CONTEXT_CHARS = 40
 
 
@@ -72,6 +73,11 @@ async def over_pool(
     ]
     outs = await asyncio.gather(*calls)
     return [pair for batch, out in zip(group, outs, strict=True) for pair in zip(batch, out, strict=True)]
+
+
+def regex_budget(ctx: Ctx) -> float:
+    settings: Settings = ctx["settings"]
+    return min(REGEX_BUDGET_S, settings.page_timeout_s / 4)
 
 
 async def _pages_to_do(ctx: Ctx, process_id: str, start: int, count: int) -> list[int]:
@@ -160,7 +166,7 @@ async def search_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
             await continue_later(ctx, jobs.SEARCH_TEXT, process_id, group[0][0])
             return "continued"
         try:
-            done = await over_pool(ctx, pool_fns.search_pages, source, group, terms, cap - found)
+            done = await over_pool(ctx, pool_fns.search_pages, source, group, terms, cap - found, regex_budget(ctx))
         except (DocumentError, RenderTimeout, RenderCrashed) as exc:
             # A pattern that backtracks without end times out like a page that never renders.
             await fail(ctx, process_id, render_failure(exc, "page"))

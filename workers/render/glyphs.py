@@ -7,14 +7,12 @@ synchronous: these functions run in render-pool processes.
 """
 
 import ctypes
-import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as c
-
-from schemas.search import python_pattern
+import regex
 
 Rect = tuple[float, float, float, float]  # x, y, width, height
 NO_BOX: Rect = (0.0, 0.0, 0.0, 0.0)
@@ -139,17 +137,14 @@ def line_rects(glyphs: PageGlyphs, start: int, end: int) -> list[Rect]:
     return [_union(line) for line in lines]
 
 
-def compile_pattern(pattern: str, *, case_sensitive: bool = True) -> re.Pattern[str]:
-    """A PrizmDoc (JavaScript) regular expression, compiled; raises re.error when it is not valid."""
-    return re.compile(python_pattern(pattern), 0 if case_sensitive else re.IGNORECASE)
-
-
-def find_matches(glyphs: PageGlyphs, pattern: re.Pattern[str], limit: int | None = None) -> list[Match]:
+def find_matches(
+    glyphs: PageGlyphs, pattern: regex.Pattern[str], limit: int | None = None, timeout_s: float | None = None
+) -> list[Match]:
     """Every non-empty, non-overlapping match of `pattern` in the page text, with its line rectangles (the
-    first `limit` of them). Matches made only of whitespace or characters without geometry are left out
-    (nothing to show)."""
+    first `limit` of them; TimeoutError past `timeout_s`). Matches made only of whitespace or characters
+    without geometry are left out (nothing to show)."""
     found: list[Match] = []
-    for m in pattern.finditer(glyphs.text):
+    for m in pattern.finditer(glyphs.text, timeout=timeout_s):
         if limit is not None and len(found) >= limit:
             break
         if m.end() == m.start():
