@@ -152,6 +152,7 @@ class Settings:
     jpeg_quality: int = 85
     png_compress_level: int = 3
     chunk_pages: int = 8
+    one_job_pages: int = 8  # a conversion of at most this many pages (one chunk) runs as one job; 0: never
     render_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     page_timeout_s: float = 30.0
     job_timeout_s: int = 60
@@ -272,6 +273,7 @@ class Settings:
         read("PAGEMILL_JPEG_QUALITY", "jpeg_quality", int, lambda v: 1 <= v <= 100, "1-100")
         read("PAGEMILL_PNG_COMPRESS_LEVEL", "png_compress_level", int, lambda v: 0 <= v <= 9, "0-9")
         read("PAGEMILL_CHUNK_PAGES", "chunk_pages", int, positive)
+        read("PAGEMILL_ONE_JOB_PAGES", "one_job_pages", int, lambda v: v >= 0, "0 or more")
         read("PAGEMILL_RENDER_PROCESSES", "render_processes", int, positive)
         read("PAGEMILL_PAGE_TIMEOUT_S", "page_timeout_s", float, positive)
         read("PAGEMILL_JOB_TIMEOUT_S", "job_timeout_s", int, lambda v: v >= 5, "5 or more")

@@ -82,7 +82,7 @@ async def test_metrics_in_prometheus_text_format(client, worker):
     assert 'pagemill_http_requests_total{route="/PCCIS/V1/WorkFile",method="POST",status="200"} 2' in text
     assert 'pagemill_queue_depth{queue="pagemill:batch"}' in text
     assert "pagemill_pages_rendered_total 3.0" in text
-    assert 'pagemill_job_duration_seconds_count{job="render_chunk"} 1.0' in text
+    assert 'pagemill_job_duration_seconds_count{job="plan_conversion"} 2.0' in text  # small: one job each
     assert 'pagemill_failures_total{error_code="CouldNotConvert"} 1.0' in text
     for line in text.splitlines():
         assert line.startswith("#") or line.rsplit(" ", 1)[1].replace(".", "", 1).isdigit(), line

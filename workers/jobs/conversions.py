@@ -1,4 +1,5 @@
-"""arq jobs of a conversion: plan -> render chunks -> finish; and the clean-up of a cancelled one.
+"""arq jobs of a conversion: plan -> render chunks -> finish (all in the plan job for a small document);
+and the clean-up of a cancelled one.
 
 Every job may run more than once (a killed worker's job is redelivered): outputs have
 deterministic ids, files are written to a temporary name and renamed, and state changes are
@@ -161,12 +162,27 @@ async def plan_conversion(ctx: Ctx, process_id: str) -> str:
         plan = await store.get_plan(process_id)
         assert plan is not None
         log.info("process_planned", pages=len(plan.units), render=len(plan.render), chunks=len(plan.chunks()))
+    if one_job(ctx["settings"], record["input"], plan):
+        # A small document: its one chunk and its finish run here, in this job, as the jobs they
+        # replace would (same plan, unit records, output ids and results), without two more queue trips.
+        rendered = await _render_chunk(ctx, process_id, record, plan, 0, 0, finish=False)
+        if rendered != "rendered":
+            return rendered
+        return await _finish(ctx, process_id, record, plan)
     chunks = plan.chunks()
     for k in range(len(chunks)):
         await _enqueue_chunk(ctx, record, k, 0)
     if not chunks:
         await _enqueue_finish(ctx, record)
     return "planned"
+
+
+def one_job(settings: Settings, inp: dict[str, Any], plan: Plan) -> bool:
+    """Whether the plan job renders and finishes the process itself: at most one chunk of at most
+    PAGEMILL_ONE_JOB_PAGES pages, and nothing slow (no OCR; docx never gets here)."""
+    if inp["dest"].get("pdfOptions", {}).get("ocr"):
+        return False
+    return len(plan.units) <= settings.one_job_pages and len(plan.chunks()) <= 1
 
 
 async def _fonts_available(ctx: Ctx, process_id: str, inp: dict[str, Any]) -> bool:
@@ -241,14 +257,23 @@ async def _render_unit(ctx: Ctx, process_id: str, record: dict[str, Any], plan: 
 @process_job
 async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str:
     """Render the chunk's units not rendered yet; hand over to a continuation before the job timeout."""
-    settings: Settings = ctx["settings"]
     store: Store = ctx["store"]
     record = await running(ctx, process_id)
     if record is None:
         return "skipped"
     plan = await store.get_plan(process_id)
     assert plan is not None, "a chunk job never runs before its plan is stored"
-    units = plan.chunks()[chunk][start:]
+    return await _render_chunk(ctx, process_id, record, plan, chunk, start)
+
+
+async def _render_chunk(
+    ctx: Ctx, process_id: str, record: dict[str, Any], plan: Plan, chunk: int, start: int, *, finish: bool = True
+) -> str:
+    """Render a chunk's units from `start` on; the chunk that records the last unit enqueues the finish
+    job (unless `finish` is False: the caller finishes)."""
+    settings: Settings = ctx["settings"]
+    store: Store = ctx["store"]
+    units = plan.chunks()[chunk][start:] if plan.chunks() else []
     done = await store.unit_results(process_id, units)
     deadline = time.monotonic() + settings.job_timeout_s - settings.page_timeout_s - 2
     count = record["done"]
@@ -266,7 +291,7 @@ async def render_chunk(ctx: Ctx, process_id: str, chunk: int, start: int) -> str
         if await store.process_state(process_id) != "processing":
             await discard(ctx, [result.file_id] if result.file_id else [])
             return "cancelled"
-    if count >= len(plan.render):
+    if count >= len(plan.render) and finish:
         await _enqueue_finish(ctx, record)
     return "rendered"
 
@@ -412,6 +437,11 @@ async def finish_conversion(ctx: Ctx, process_id: str) -> str:
         return await _finish_docx(ctx, process_id, record)
     plan = await store.get_plan(process_id)
     assert plan is not None
+    return await _finish(ctx, process_id, record, plan)
+
+
+async def _finish(ctx: Ctx, process_id: str, record: dict[str, Any], plan: Plan) -> str:
+    store: Store = ctx["store"]
     inp = record["input"]
     dest = inp["dest"]
     unit_results = dict(zip(plan.render, await store.unit_results(process_id, plan.render), strict=True))
