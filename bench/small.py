@@ -181,8 +181,19 @@ def cli_batch(url: str, folder: Path, out: Path, server_pid: int | None, in_flig
         sampler.start()
     t0 = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "service.cli", "convert", str(folder), "--out", str(out), "--url", url,
-         "--concurrency", str(in_flight)],
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "convert",
+            str(folder),
+            "--out",
+            str(out),
+            "--url",
+            url,
+            "--concurrency",
+            str(in_flight),
+        ],
         cwd=Path(__file__).resolve().parent.parent,
         capture_output=True,
         text=True,
@@ -269,35 +280,72 @@ def main() -> None:
         theirs = mutool_latency(work / "one.pdf", work, args.runs)
         p50, m50 = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
         p95 = statistics.quantiles(ours, n=20)[18] * 1000
-        rows.append(("one 1-page doc alone, p50 ms (p95)", f"{p50:.1f} ({p95:.1f})", f"{m50:.1f}",
-                     f"{m50 / p50:.2f}x", "pagemill <= mutool"))
+        rows.append(
+            (
+                "one 1-page doc alone, p50 ms (p95)",
+                f"{p50:.1f} ({p95:.1f})",
+                f"{m50:.1f}",
+                f"{m50 / p50:.2f}x",
+                "pagemill <= mutool",
+            )
+        )
         # 2. throughput, 8 clients
         rate = asyncio.run(throughput(url, [one] * args.docs, 8, wait))
         theirs_s = mutool_parallel([draw(work / "one.pdf", str(work / f"t{i}.png")) for i in range(args.docs)], 2)
         mrate = args.docs / theirs_s
-        rows.append((f"{args.docs} 1-page docs, 8 clients, docs/s", f"{rate:.1f}", f"{mrate:.1f} (2 at a time)",
-                     f"{rate / mrate:.2f}x", ">= 1.5x"))
+        rows.append(
+            (
+                f"{args.docs} 1-page docs, 8 clients, docs/s",
+                f"{rate:.1f}",
+                f"{mrate:.1f} (2 at a time)",
+                f"{rate / mrate:.2f}x",
+                ">= 1.5x",
+            )
+        )
         # 3. the CLI batch
         batch = cli_batch(url, docs, work / "out", server.pid if server else None, 8)
         rss = batch["rss"]
-        shape = (f"RSS {rss[len(rss) // 10]:.0f} -> {max(rss):.0f} peak -> {rss[-1]:.0f} MB" if rss else "RSS n/a")
-        rows.append((f"CLI batch of {args.batch}, 8 in flight, docs/s", f"{args.batch / batch['s']:.1f}",
-                     "", f"exit {batch['rc']}", f"{batch['summary']}; {shape}"))
+        shape = f"RSS {rss[len(rss) // 10]:.0f} -> {max(rss):.0f} peak -> {rss[-1]:.0f} MB" if rss else "RSS n/a"
+        rows.append(
+            (
+                f"CLI batch of {args.batch}, 8 in flight, docs/s",
+                f"{args.batch / batch['s']:.1f}",
+                "",
+                f"exit {batch['rc']}",
+                f"{batch['summary']}; {shape}",
+            )
+        )
         # 4. the large document
         ours_s, size = asyncio.run(large(url, big, wait))
         half = args.pages // 2
         theirs_s = mutool_parallel(
-            [draw(work / "big.pdf", str(work / "a%d.png"), f"1-{half}"),
-             draw(work / "big.pdf", str(work / "b%d.png"), f"{half + 1}-N")],
+            [
+                draw(work / "big.pdf", str(work / "a%d.png"), f"1-{half}"),
+                draw(work / "big.pdf", str(work / "b%d.png"), f"{half + 1}-N"),
+            ],
             2,
         )
-        rows.append((f"{args.pages}-page doc to png, one connection, s", f"{ours_s:.2f} ({size / 1e6:.0f} MB)",
-                     f"{theirs_s:.2f} (2 processes)", f"{theirs_s / ours_s:.2f}x", ">= 1.3x"))
+        rows.append(
+            (
+                f"{args.pages}-page doc to png, one connection, s",
+                f"{ours_s:.2f} ({size / 1e6:.0f} MB)",
+                f"{theirs_s:.2f} (2 processes)",
+                f"{theirs_s / ours_s:.2f}x",
+                ">= 1.3x",
+            )
+        )
         # 5. a viewer's first page while a batch is converted
         view = [text_pdf(10, lines=30 + i) for i in range(10)]
         idle, busy = asyncio.run(viewer_under_load(url, view, [one] * args.batch, wait))
-        rows.append(("viewer first page, idle -> under batch load, ms", f"{idle * 1000:.1f} -> {busy * 1000:.1f}",
-                     "", f"{busy / idle:.2f}x idle", "<= 2x idle"))
+        rows.append(
+            (
+                "viewer first page, idle -> under batch load, ms",
+                f"{idle * 1000:.1f} -> {busy * 1000:.1f}",
+                "",
+                f"{busy / idle:.2f}x idle",
+                "<= 2x idle",
+            )
+        )
     print(f"# load after: {os.getloadavg()[0]:.2f}")
     print()
     print("| measure | pagemill | mutool draw -r 150 | ratio | bar / note |")

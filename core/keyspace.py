@@ -102,6 +102,11 @@ def session_jobs(session_id: str) -> str:
     return f"{PREFIX}vs:{session_id}:jobs"
 
 
+def wake_channel(queue: str) -> str:
+    """Pub/sub channel on which every enqueue onto `queue` wakes the workers polling it (core/queue.py)."""
+    return f"{PREFIX}wake:{queue}"
+
+
 def ready_channel(key: str) -> str:
     """Pub/sub channel announcing that `key` was written."""
     return READY_CHANNEL_PREFIX + key

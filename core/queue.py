@@ -132,7 +132,8 @@ v = math.max(math.min(v, now), now - tonumber(ARGV[4]))
 """
 
 # KEYS: queue, fairness hash, job key, result key. ARGV: now, in-progress prefix, head scan, lag,
-# tenant field, spacing, job id, job bytes, expiry. Returns the score, or false when the job exists.
+# tenant field, spacing, job id, job bytes, expiry, wake channel. Returns the score, or false when the job
+# exists. The wake message lets idle workers take the job at once rather than at their next poll.
 _ENQUEUE = (
     """
 if redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 then return false end
@@ -143,6 +144,7 @@ local score = math.max(v, tonumber(redis.call('HGET', KEYS[2], ARGV[5]) or '0'))
 redis.call('HSET', KEYS[2], ARGV[5], score + tonumber(ARGV[6]))
 redis.call('PSETEX', KEYS[3], ARGV[9], ARGV[8])
 redis.call('ZADD', KEYS[1], score, ARGV[7])
+redis.call('PUBLISH', ARGV[10], '1')
 return tostring(score)
 """
 )
@@ -183,6 +185,7 @@ async def enqueue(redis: ArqRedis, name: str, *args: Any, job_id: str, queue: st
         job_id,
         payload,
         JOB_EXPIRES_MS,
+        keyspace.wake_channel(queue),
     )
     return score is not None
 

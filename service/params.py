@@ -1,5 +1,6 @@
 """Checks for path and query parameters shared by several routes."""
 
+import math
 import re
 
 from aiohttp import web
@@ -87,4 +88,21 @@ def filename_param(request: web.Request, name: str) -> str | None:
         return None
     if not value or len(value) > 255 or _BAD_FILENAME.search(value) or value in (".", ".."):
         raise InvalidInput(name, in_="query", message="a plain file name without separators or control characters")
+    return value
+
+
+MAX_WAIT_S = 30.0
+
+
+def wait_param(request: web.Request, name: str = "wait") -> float:
+    """Seconds a poll may wait for its process to end (pagemill extension): a number from 0 to 30, 0 when absent."""
+    raw = request.query.get(name)
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw) if "_" not in raw else math.nan  # float() reads "1_0" as 10
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_WAIT_S:  # also NaN
+        raise InvalidInput(name, in_="query", expected={"type": "number", "minimum": 0, "maximum": MAX_WAIT_S})
     return value

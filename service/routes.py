@@ -48,6 +48,11 @@ EXTENSION = Param(
     "The file's extension when its bytes do not tell (no leading period)",
     {"type": "string", "pattern": "^[A-Za-z0-9]{1,16}$", "examples": ["pdf"]},
 )
+WAIT = Param(
+    "wait",
+    "pagemill extension: seconds (0-30) to wait for a processing process to end before answering",
+    {"type": "number", "minimum": 0, "maximum": 30, "examples": [10]},
+)
 DOCUMENT_ID = Param(
     "DocumentID",
     '"u" + the viewing session id, or "e" + its base64',
@@ -73,8 +78,10 @@ TUS_STATE = ("Tus-Resumable", "Upload-Offset", "Upload-Expires", "Pagemill-File-
 OPERATIONS = [
     # The route clients poll comes first: the router tries routes in this order.
     Operation("GET", "/v2/contentConverters/{processId}", conversions.get_converter, "Poll a conversion process",
-              CONVERSIONS, "Poll until `state` is no longer `processing`; `output.results` then lists the work files.",
-              response=r.Process, errors=(404, 480)),
+              CONVERSIONS, "Poll until `state` is no longer `processing`; `output.results` then lists the work files. "
+              "pagemill extension: with `wait=N` a processing process is answered the moment it ends, or after N "
+              "seconds (at most 30) as it then is.",
+              params=(WAIT,), response=r.Process, errors=(404, 480)),
     Operation("POST", "/PCCIS/V1/WorkFile", workfiles.post_workfile, "Upload a work file", WORK_FILES,
               "The raw body is streamed to storage; magic bytes (pdf, png, jpeg, gif, bmp, tiff) beat FileExtension.",
               params=(EXTENSION, MIN_SECONDS, AFFINITY), body="binary", response=r.WorkFileRef, errors=(413, 480)),

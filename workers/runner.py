@@ -42,6 +42,7 @@ from schemas import formats, jobs
 from workers.jobs import conversions, pages, redaction, search, sweep, webhooks
 from workers.office import Office, find_engine
 from workers.pool import RenderPool
+from workers.wake import WakingWorker, listen_for_wakes
 
 log = structlog.get_logger("pagemill.worker")
 
@@ -178,7 +179,7 @@ class WorkerGroup:
     def __init__(self, settings: Settings, *, lease_s: float = LEASE_S, **overrides: Any) -> None:
         self.ctx: dict[str, Any] = {"settings": settings}
         self.lease_s = lease_s
-        self.workers = [Worker(**{**worker_options(settings, q, self.ctx), **overrides}) for q in jobs.QUEUES]
+        self.workers = [WakingWorker(**{**worker_options(settings, q, self.ctx), **overrides}) for q in jobs.QUEUES]
         for worker in self.workers:
             worker.in_progress_timeout_s = min(lease_s, worker.in_progress_timeout_s)
         self._started = False
@@ -191,12 +192,16 @@ class WorkerGroup:
         """Start resources, then run both workers until they stop (burst) or are closed."""
         if not self._started:
             await self.start()
-        renewer = asyncio.create_task(self._renew_leases())
+        helpers = [
+            asyncio.create_task(self._renew_leases()),
+            asyncio.create_task(listen_for_wakes(self.ctx["queue"], self.workers)),
+        ]
         try:
             await asyncio.gather(*(self._keep_running(w) for w in self.workers))
         finally:
-            renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _renew_leases(self) -> None:
         """Extend the claim on every job this process is running, for as long as it runs."""

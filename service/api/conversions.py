@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 
-from core import capabilities, engines
+from core import capabilities, engines, keyspace
 from core.processes import CONTENT_CONVERSION, NewProcess, kind_of, output_files, process_json_text, start_process
 from schemas import formats
 from schemas.converters import MULTI_SOURCE_FORMATS, PAGED_FORMATS, ConvertRequest, Dest
@@ -23,7 +23,7 @@ from service.archive import zip_chunks
 from service.auth import TENANT
 from service.context import REQUEST_ID, REQUEST_ID_HEADER
 from service.errors import ApiError, InvalidInput, NotFound
-from service.params import lifetime_param, path_id, tenant_workfile
+from service.params import lifetime_param, path_id, tenant_workfile, wait_param
 from service.validation import check_header_footer, check_ocr_language, check_watermarks, read_model
 
 log = structlog.get_logger("pagemill.converters")
@@ -197,16 +197,34 @@ def check_webhook(url: str, secret: str | None, echo: dict[str, Any]) -> None:
 
 
 async def get_converter(request: web.Request) -> web.Response:
+    """The process; with `?wait=N` (pagemill extension) a processing one is answered as soon as it ends,
+    or after N seconds as it then is."""
     process_id = path_id(request, "processId")
+    wait_s = wait_param(request)
+    record = await _polled(request, process_id)
+    if record is None or record.get("tenant", "") != request[TENANT] or kind_of(record) is not CONTENT_CONVERSION:
+        raise NotFound("ProcessDoesNotExist")
+    if wait_s and record["state"] == "processing":
+
+        async def final() -> dict[str, Any] | None:
+            latest = await _polled(request, process_id)
+            return latest if latest is None or latest["state"] != "processing" else None
+
+        # Woken by the worker's announcement of the final state (core/records.py:finish_process).
+        ended = await request.app[keys.WAITER].wait_for(keyspace.process(process_id), final, wait_s)
+        record = ended or await _polled(request, process_id) or record
+    return process_response(record)
+
+
+async def _polled(request: web.Request, process_id: str) -> dict[str, Any] | None:
+    """The process record, from this front door's poll cache when it is fresh there."""
     cache = request.app[keys.POLL_CACHE]
     record = cache.get(process_id)
     if record is None:
         record = await request.app[keys.STORE].get_process(process_id, parse_json=False)
         if record is not None:
             cache.put(process_id, record)
-    if record is None or record.get("tenant", "") != request[TENANT] or kind_of(record) is not CONTENT_CONVERSION:
-        raise NotFound("ProcessDoesNotExist")
-    return process_response(record)
+    return record
 
 
 def process_response(record: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
