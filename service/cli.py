@@ -15,6 +15,7 @@ import aiohttp
 from schemas import formats
 
 RETRIES = 4
+LONG_POLL_S = 20  # GET /v2/contentConverters/{id}?wait= (pagemill extension)
 DEFAULT_URL = "http://127.0.0.1:18681"
 INFO = "/PCCIS/V1/Service/Current/Info"  # public on pagemill and PrizmDoc
 KEY_CHECK = "/v2/contentConverters/pagemill-batch-check"  # needs the API key, answers 404 JSON when it fits
@@ -248,11 +249,16 @@ async def convert_one(
         job.process_id, job.state = process["processId"], "converting"
         delay = 0.5
         while process["state"] == "processing":
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 8.0)
-            process = await _request(http, "GET", f"{url}/v2/contentConverters/{job.process_id}")
+            # pagemill answers this long poll the moment the process ends; a server that ignores `wait`
+            # (PrizmDoc) answers at once, and is then asked again after a growing delay.
+            asked = time.monotonic()
+            poll_url = f"{url}/v2/contentConverters/{job.process_id}?wait={LONG_POLL_S}"
+            process = await _request(http, "GET", poll_url)
             job.percent = process.get("percentComplete", 0)
             progress.show()
+            if process["state"] == "processing" and time.monotonic() - asked < LONG_POLL_S / 2:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 8.0)
         if process["state"] != "complete":
             raise RequestFailed(failure(process) if process["state"] == "error" else f"conversion {process['state']}")
         job.state = "downloading"
