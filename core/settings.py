@@ -154,6 +154,7 @@ class Settings:
     chunk_pages: int = 8
     one_job_pages: int = 8  # a conversion of at most this many pages (one chunk) runs as one job; 0: never
     render_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    interactive_render_processes: int = 1  # render children kept for viewer pages (the shared ones are niced)
     page_timeout_s: float = 30.0
     job_timeout_s: int = 60
     office_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -275,6 +276,9 @@ class Settings:
         read("PAGEMILL_CHUNK_PAGES", "chunk_pages", int, positive)
         read("PAGEMILL_ONE_JOB_PAGES", "one_job_pages", int, lambda v: v >= 0, "0 or more")
         read("PAGEMILL_RENDER_PROCESSES", "render_processes", int, positive)
+        read(
+            "PAGEMILL_INTERACTIVE_RENDER_PROCESSES", "interactive_render_processes", int, lambda v: v >= 0, "0 or more"
+        )
         read("PAGEMILL_PAGE_TIMEOUT_S", "page_timeout_s", float, positive)
         read("PAGEMILL_JOB_TIMEOUT_S", "job_timeout_s", int, lambda v: v >= 5, "5 or more")
         read("PAGEMILL_OFFICE_PROCESSES", "office_processes", int, lambda v: v >= 0, "0 or more")

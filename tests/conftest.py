@@ -51,6 +51,7 @@ def make_env(data_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:
         "REDIS_URL": redis_url,
         "PAGEMILL_DATA_DIR": str(data_dir),
         "PAGEMILL_RENDER_PROCESSES": "2",
+        "PAGEMILL_INTERACTIVE_RENDER_PROCESSES": "0",  # one child fewer per test worker (tests/test_units.py has the lane)
         "PAGEMILL_CHUNK_PAGES": "4",
         "PAGEMILL_POLL_DELAY_S": "0.02",
         "PAGEMILL_LOG_FORMAT": "console",

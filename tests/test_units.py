@@ -2,6 +2,8 @@
 
 import asyncio
 import io
+import os
+import time
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -14,7 +16,7 @@ from core.sniff import sniff_extension
 from schemas.pages import PageSyntaxError, format_pages, parse_pages
 from tests.docgen import corrupt_pdf, encrypted_pdf, image_bytes, text_pdf
 from workers.plan import make_plan
-from workers.pool import BATCH, INTERACTIVE, PrioritySlots
+from workers.pool import BATCH, BATCH_NICE, INTERACTIVE, PrioritySlots, RenderPool
 from workers.render.assemble import PdfPart, build_pdf, concat_tiffs
 from workers.render.document import open_document
 from workers.render.glyphs import PageGlyphs, redacted_lines
@@ -190,6 +192,29 @@ async def test_priority_slots_survive_cancelled_waiters():
     await asyncio.gather(cancelled, return_exceptions=True)
     slots.release()
     await asyncio.wait_for(slots.acquire(BATCH), 1)  # the slot was not lost to the cancelled waiter
+
+
+def _niceness_after(seconds: float) -> int:
+    """(Runs in a render child.)"""
+    time.sleep(seconds)
+    return os.nice(0)
+
+
+async def test_a_viewer_page_has_its_own_render_child_while_batch_pages_fill_the_shared_ones():
+    # Given a pool of two shared children and one interactive child, both shared ones busy with batch calls
+    pool = RenderPool(2, 10**8, interactive_processes=1)
+    try:
+        await pool.warm_up()
+        batch = [asyncio.create_task(pool.run(_niceness_after, 1.5, timeout_s=30)) for _ in range(2)]
+        await asyncio.sleep(0.3)
+        # When an interactive call comes
+        t0 = time.monotonic()
+        interactive = await pool.run(_niceness_after, 0, timeout_s=30, priority=INTERACTIVE)
+        # Then it runs at once, at normal priority, while the batch calls run niced
+        assert time.monotonic() - t0 < 0.6
+        assert await asyncio.gather(*batch) == [interactive + BATCH_NICE] * 2
+    finally:
+        pool.close()
 
 
 def test_poll_cache_keeps_final_processes_and_briefly_processing_ones(monkeypatch):

@@ -48,7 +48,7 @@ _open_docs: "OrderedDict[tuple[str, str, str | None], Document]" = OrderedDict()
 _OPEN_DOCS_MAX = 4
 
 
-def _child_init(max_image_pixels: int) -> None:
+def _child_init(max_image_pixels: int, nice: int = 0) -> None:
     global _max_image_pixels
     # Ctrl-C, honcho and systemd signal the whole process group: the worker then stops taking
     # jobs and lets calls in flight finish; its children must not die under them. The worker
@@ -60,6 +60,8 @@ def _child_init(max_image_pixels: int) -> None:
     parent = multiprocessing.parent_process()
     threading.Thread(target=_exit_with_parent, args=(parent.pid if parent else os.getppid(),), daemon=True).start()
     _max_image_pixels = max_image_pixels
+    if nice:
+        os.nice(nice)  # batch pages yield the cores to the front door, the worker and viewer pages
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = max_image_pixels
@@ -257,52 +259,73 @@ class PrioritySlots:
         self._free += 1
 
 
-class RenderPool:
-    """Owns a ProcessPoolExecutor (spawned children) and replaces it when a call goes wrong."""
+BATCH_NICE = 10  # the shared children's niceness: under a flood, a viewer's page still gets a core
 
-    def __init__(self, processes: int, max_image_pixels: int) -> None:
+
+class RenderPool:
+    """Owns the render children (spawned) and replaces them when a call goes wrong.
+
+    Two lanes: `processes` shared children, niced, which run batch calls and interactive ones by
+    priority; and, with `interactive_processes`, children of normal priority that run only interactive
+    calls (a viewer's page), so one never waits for a batch page to end nor shares a core with it
+    as an equal. An interactive call takes a free interactive child, else the next shared one.
+    """
+
+    def __init__(
+        self, processes: int, max_image_pixels: int, interactive_processes: int = 0, batch_nice: int = BATCH_NICE
+    ) -> None:
         self.processes = processes
         self.max_image_pixels = max_image_pixels
-        self._pool = self._new_pool()
+        self._nice = {BATCH: batch_nice if interactive_processes else 0, INTERACTIVE: 0}
+        self._size = {BATCH: processes, INTERACTIVE: interactive_processes}
+        self._pools = {lane: self._new_pool(lane) for lane, size in self._size.items() if size}
         # At most one call per child is submitted at a time, so a timeout measures the call's own
         # run time, not time spent queued behind other jobs' pages; waiting calls go by priority.
         self._slots = PrioritySlots(processes)
+        self._interactive_free = interactive_processes
 
-    def _new_pool(self) -> ProcessPoolExecutor:
+    def _new_pool(self, lane: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.processes,
+            max_workers=self._size[lane],
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_child_init,
-            initargs=(self.max_image_pixels,),
+            initargs=(self.max_image_pixels, self._nice[lane]),
         )
 
-    def _recycle(self, pool: ProcessPoolExecutor) -> None:
-        if pool is not self._pool:
+    def _recycle(self, lane: int, pool: ProcessPoolExecutor) -> None:
+        if pool is not self._pools[lane]:
             return  # someone already replaced it
         for proc in list(getattr(pool, "_processes", {}).values()):
             proc.kill()
         pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._new_pool()
-        log.warning("render_pool_recycled")
+        self._pools[lane] = self._new_pool(lane)
+        log.warning("render_pool_recycled", interactive=lane == INTERACTIVE)
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float, priority: int = BATCH) -> T:
-        """Run `fn(*args)` in a child; INTERACTIVE calls get the next free child before BATCH ones."""
+        """Run `fn(*args)` in a child; INTERACTIVE calls get a free interactive child, else the next free
+        shared child before BATCH ones."""
+        if priority == INTERACTIVE and self._interactive_free > 0:
+            self._interactive_free -= 1
+            try:
+                return await self._run(INTERACTIVE, fn, *args, timeout_s=timeout_s)
+            finally:
+                self._interactive_free += 1
         await self._slots.acquire(priority)
         try:
-            return await self._run(fn, *args, timeout_s=timeout_s)
+            return await self._run(BATCH, fn, *args, timeout_s=timeout_s)
         finally:
             self._slots.release()
 
-    async def _run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
-        pool = self._pool
+    async def _run(self, lane: int, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+        pool = self._pools[lane]
         future = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
         try:
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
-            self._recycle(pool)
+            self._recycle(lane, pool)
             raise RenderTimeout(f"{fn.__name__} exceeded {timeout_s}s") from None
         except BrokenProcessPool:
-            self._recycle(pool)
+            self._recycle(lane, pool)
             raise RenderCrashed(fn.__name__) from None
         except (DocumentError, OSError):
             raise  # the document's fault, or the disk's: callers say which
@@ -314,9 +337,11 @@ class RenderPool:
 
     async def warm_up(self) -> None:
         """Start every child now (ProcessPoolExecutor spawns lazily), so the first page is not slow."""
-        await asyncio.gather(*(self.run(warm, timeout_s=60) for _ in range(self.processes)))
+        calls = [self._run(lane, warm, timeout_s=60) for lane, size in self._size.items() for _ in range(size)]
+        await asyncio.gather(*calls)
 
     def close(self) -> None:
-        for proc in list(getattr(self._pool, "_processes", {}).values()):
-            proc.kill()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for pool in self._pools.values():
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.kill()
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -61,7 +61,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["store"] = Store(ctx["queue"])
     ctx["quota"] = Quota(ctx["queue"], settings.tenant_max_bytes)
     ctx["storage"] = open_storage(settings)
-    ctx["pool"] = RenderPool(settings.render_processes, settings.max_image_pixels)
+    ctx["pool"] = RenderPool(
+        settings.render_processes, settings.max_image_pixels, settings.interactive_render_processes
+    )
     await ctx["pool"].warm_up()
     engine = (
         await asyncio.to_thread(find_engine, settings.soffice, settings.uno_python)
