@@ -258,6 +258,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="documents of the CLI batch and the viewer load")
     parser.add_argument("--pages", type=int, default=117, help="pages of the large document")
     parser.add_argument("--no-wait", action="store_true", help="poll every 5 ms instead of ?wait= (older servers)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="setting for the service")
     args = parser.parse_args()
     if not shutil.which("mutool"):
         raise SystemExit("needs mutool: apt-get install mupdf-tools")
@@ -273,8 +274,11 @@ def main() -> None:
     (work / "big.pdf").write_bytes(big)
     rows: list[tuple[str, str, str, str, str]] = []
 
-    print(f"# bench/small.py: {versions()}; load before: {os.getloadavg()[0]:.2f}")
-    with running_service(args.url) as (url, server):
+    print(
+        f"# bench/small.py: {versions()}; load before: {os.getloadavg()[0]:.2f}" + "".join(f"; {e}" for e in args.env)
+    )
+    env = dict(item.split("=", 1) for item in args.env)
+    with running_service(args.url, **env) as (url, server):
         # 1. latency
         ours = asyncio.run(latency(url, one, args.runs, wait))
         theirs = mutool_latency(work / "one.pdf", work, args.runs)
@@ -335,7 +339,7 @@ def main() -> None:
             )
         )
         # 5. a viewer's first page while a batch is converted
-        view = [text_pdf(10, lines=30 + i) for i in range(10)]
+        view = [text_pdf(10, lines=20 + i) for i in range(18)]  # distinct documents (at most 41 lines fit)
         idle, busy = asyncio.run(viewer_under_load(url, view, [one] * args.batch, wait))
         rows.append(
             (
