@@ -254,3 +254,40 @@ def _spans(text: str, *words: str) -> list[tuple[int, int]]:
 def test_redacted_lines_join_runs_across_whitespace_only(text, words, lines):
     glyphs = PageGlyphs(text, [], [], 612, 792)
     assert redacted_lines(glyphs, [], _spans(text, *words)) == lines
+
+
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_grey_png_pages_keep_their_pixels_and_resolution(monkeypatch, accelerated):
+    import zlib
+
+    from workers.render import encode as encode_module
+
+    if not accelerated:
+        monkeypatch.setattr(encode_module, "deflate", zlib)  # the fallback without isal
+    # Given a rendered text page without colour, and odd sizes
+    page = render_source_page(text_pdf(1))
+    for image in (page, page.crop((0, 0, 333, 77))):
+        # When it is written as a grey PNG
+        data = encode_module.grey_png(image, 3, 150)
+        # Then Pillow reads back the very same pixels, one channel, at 150 dpi
+        with Image.open(io.BytesIO(data)) as back:
+            back.load()
+            assert back.mode == "L" and back.size == image.size
+            assert back.tobytes() == image.tobytes()
+            assert round(back.info["dpi"][0]) == 150
+
+
+def render_source_page(pdf: bytes) -> Image.Image:
+    """Page 1 of `pdf` at 150 dpi as one grey channel (how a text page is encoded)."""
+    import tempfile
+
+    from workers.render.spec import RenderSpec
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "doc.pdf"
+        src.write_bytes(pdf)
+        doc = open_document(str(src), "pdf", None, 10**9)
+        try:
+            return doc.render(0, RenderSpec("png", dpi=150)).convert("L")
+        finally:
+            doc.close()
