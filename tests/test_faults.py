@@ -228,13 +228,13 @@ async def test_a_sigkilled_workers_conversion_finishes_within_30_s_with_default_
 
 
 async def test_a_running_job_keeps_its_claim_past_the_lease(aiohttp_client, tmp_path, redis_url):
-    # Given a worker whose claims last 1.5 s, and a chunk job that takes longer (32 pages at 300 dpi)
+    # Given a worker whose claims last 1.5 s, and a chunk job that takes far longer (64 pages at 300 dpi)
     env = make_env(tmp_path / "data", redis_url, PAGEMILL_RENDER_DPI="300", PAGEMILL_RENDER_PROCESSES="1",
-                   PAGEMILL_CHUNK_PAGES="32")  # fmt: skip
+                   PAGEMILL_CHUNK_PAGES="64")  # fmt: skip
     settings = Settings.from_env(env)
     client = await aiohttp_client(create_app(settings))
     async with running_worker(settings, lease_s=1.5):
-        wf = await upload(client, text_pdf(32), "pdf")
+        wf = await upload(client, text_pdf(64), "pdf")
         started = await convert(client, {"input": {"sources": [{"fileId": wf["fileId"]}], "dest": {"format": "png"}}})
         job_id = f"proc:{started['processId']}:chunk:0"
         redis = client.app[keys.REDIS]

@@ -227,7 +227,7 @@ def test_a_117_page_pdf_shows_its_first_page_lays_out_every_page_and_loads_a_far
     assert len(browser.css(".pm-page")) == 117
     assert browser.css("#pm-count")[0].text == "of 117"
     browser.wait(lambda: len(browser.css(".pm-thumb-image")) >= 3, what="thumbnails")
-    assert not [s for s in browser.css(".pm-spinner") if s.is_displayed()]  # nothing still spins
+    browser.wait(lambda: not [s for s in browser.css(".pm-spinner") if s.is_displayed()], what="no spinner")
     browser.shot("01-first-page")
     # When the reader scrolls to page 61
     browser.js("document.querySelector('[data-page=\"60\"]').scrollIntoView({block: 'start'})")

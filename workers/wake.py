@@ -80,5 +80,9 @@ async def listen_for_wakes(redis: Redis, workers: Sequence[WakingWorker]) -> Non
             log.warning("wake_subscription_lost", error=str(exc))
             await asyncio.sleep(RESUBSCRIBE_S)
         finally:
+            connection = pubsub.connection  # closed here even when aclose fails on a connection Redis dropped
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.disconnect(nowait=True)

@@ -1,5 +1,6 @@
 """Work File API: POST/GET/DELETE /PCCIS/V1/WorkFile, streamed to and from storage."""
 
+import asyncio
 import re
 from urllib.parse import quote
 
@@ -80,8 +81,8 @@ async def receive_workfile(
         await upload.commit(workfile_key(file_id))
         sniffed = await refine(sniffed, lambda: storage.local_path(workfile_key(file_id)))
     except BaseException as exc:
-        await upload.abort()
-        await reservation.cancel()
+        # shielded: a handler cancelled again (the client hung up) still drops the bytes and gives the room back
+        await asyncio.shield(asyncio.gather(upload.abort(), reservation.cancel()))
         if isinstance(exc, MalformedMultipart):
             raise InvalidInput("body", message=f"the multipart body cannot be read: {exc}") from None
         raise
