@@ -36,23 +36,25 @@ async def publish_every(
         await asyncio.sleep(interval_s)
 
 
+async def _reported(redis: Redis, key: str) -> set[str] | None:
+    """The union of what the live workers said under `key`; None when none says anything."""
+    lists = await redis.zrangebyscore(key, now_ms(), "+inf")
+    return {item for raw in lists for item in json.loads(raw)} if lists else None
+
+
 async def ocr_languages(redis: Redis) -> frozenset[str] | None:
     """Every Tesseract language some live worker has; None when no worker reports."""
-    lists = await redis.zrangebyscore(keyspace.OCR_LANGUAGES, now_ms(), "+inf")
-    return frozenset(code for raw in lists for code in json.loads(raw)) if lists else None
+    codes = await _reported(redis, keyspace.OCR_LANGUAGES)
+    return None if codes is None else frozenset(codes)
 
 
 async def readable(redis: Redis) -> list[str]:
     """Every source extension some live worker reads; with no worker reporting, every one pagemill knows."""
-    lists = await redis.zrangebyscore(keyspace.READABLE, now_ms(), "+inf")
-    if not lists:
-        return formats.source_extensions()
-    return sorted({ext for raw in lists for ext in json.loads(raw)})
+    extensions = await _reported(redis, keyspace.READABLE)
+    return formats.source_extensions() if extensions is None else sorted(extensions)
 
 
 async def writable(redis: Redis) -> list[str]:
     """Every dest.format some live worker writes; with no worker reporting, every one pagemill knows."""
-    lists = await redis.zrangebyscore(keyspace.WRITABLE, now_ms(), "+inf")
-    if not lists:
-        return formats.output_formats()
-    return sorted({fmt for raw in lists for fmt in json.loads(raw)})
+    outputs = await _reported(redis, keyspace.WRITABLE)
+    return formats.output_formats() if outputs is None else sorted(outputs)
