@@ -53,6 +53,8 @@ WAIT = Param(
     "pagemill extension: seconds (0-30) to wait for a processing process to end before answering",
     {"type": "number", "minimum": 0, "maximum": 30, "examples": [10]},
 )
+SCALE = Param("Scale", "0.05 to 8", {"type": "number", "minimum": 0.05, "maximum": 8})
+QUALITY = Param("Quality", "jpeg quality, 1 to 100", {"type": "integer", "minimum": 1, "maximum": 100})
 DOCUMENT_ID = Param(
     "DocumentID",
     '"u" + the viewing session id, or "e" + its base64',
@@ -242,8 +244,7 @@ OPERATIONS = [
               params=(DOCUMENT_ID,
                       Param("ContentType", "png (default), jpeg; svg, svga, svgb answer JSON",
                             {"type": "string", "enum": ["png", "jpeg", "jpg", "svg", "svga", "svgb"]}),
-                      Param("Scale", "0.05 to 8", {"type": "number", "minimum": 0.05, "maximum": 8}),
-                      Param("Quality", "jpeg quality, 1 to 100", {"type": "integer", "minimum": 1, "maximum": 100})),
+                      SCALE, QUALITY),
               response={**IMAGES, "application/json": r.SvgNotAvailable}, ranges=True,
               errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
     Operation("GET", "/PCCIS/V1/Page/q/{page}/Tile/" + "/".join(f"{{{n}:[0-9]{{1,9}}}}" for n in TILE), viewer.get_tile,
@@ -253,8 +254,7 @@ OPERATIONS = [
               "height up to 2048. Tiles are cached for 5 minutes.",
               params=(DOCUMENT_ID,
                       Param("ContentType", "png (default) or jpeg", {"type": "string", "enum": ["png", "jpeg", "jpg"]}),
-                      Param("Scale", "0.05 to 8", {"type": "number", "minimum": 0.05, "maximum": 8}),
-                      Param("Quality", "jpeg quality, 1 to 100", {"type": "integer", "minimum": 1, "maximum": 100})),
+                      SCALE, QUALITY),
               response=IMAGES, ranges=True, errors=(403, 404, 480, 504), error_headers=VIEWER_ERRORS),
     Operation("GET", "/PCCIS/V1/Page/q/{page}/Attributes", viewer.get_page_attributes, "A page's size", VIEWER,
               params=(DOCUMENT_ID, Param("ContentType", "Echoed in contentType")),
