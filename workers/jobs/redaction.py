@@ -24,7 +24,15 @@ from schemas.records import WorkFile
 from workers import pool as pool_fns
 from workers.jobs import Ctx
 from workers.jobs.lifecycle import continue_later, discard, fail, process_job, record_output, running, step_deadline
-from workers.jobs.search import batch_groups, over_pool, page_count, rect_json, regex_budget, tenant_file
+from workers.jobs.search import (
+    batch_groups,
+    over_pool,
+    page_count,
+    pages_to_do,
+    rect_json,
+    regex_budget,
+    tenant_file,
+)
 from workers.render.assemble import PdfPart, build_pdf
 from workers.stage import open_source, size_and_digest
 
@@ -242,10 +250,9 @@ async def burn_markup(ctx: Ctx, process_id: str, start: int = 0) -> str:
 
     # As many pages at once as the render pool has processes (each page is independent).
     todo = [page for page in burned if recorded[page] is None]
-    width = max(1, ctx["pool"].processes)
     deadline = step_deadline(ctx)
-    for i in range(0, len(todo), width):
-        batch = todo[i : i + width]
+    for group in batch_groups(ctx, todo, per_call=1):
+        batch = [page for (page,) in group]
         if time.monotonic() > deadline:
             await continue_later(ctx, jobs.BURN_MARKUP, process_id, batch[0])
             return "continued"
@@ -320,8 +327,7 @@ async def redact_plain_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
         if mark["type"] in ("RectangleRedaction", "TransparentRectangleRedaction", "TextSelectionRedaction"):
             by_page.setdefault(mark["pageNumber"] - 1, []).append(mark)
     await store.set_total(process_id, count)
-    recorded = await store.page_records(process_id, list(range(start, count)))
-    todo = [start + i for i, raw in enumerate(recorded) if raw is None]
+    todo = await pages_to_do(ctx, process_id, start, count)
     deadline = step_deadline(ctx)
     for group in batch_groups(ctx, todo):
         if time.monotonic() > deadline:

@@ -52,9 +52,9 @@ async def page_count(ctx: Ctx, source: Source) -> int:
     )
 
 
-def batch_groups(ctx: Ctx, todo: list[int]) -> list[list[list[int]]]:
-    """`todo` in batches of PAGES_PER_CALL, grouped by as many as the render pool has processes."""
-    batches = [todo[i : i + PAGES_PER_CALL] for i in range(0, len(todo), PAGES_PER_CALL)]
+def batch_groups(ctx: Ctx, todo: list[int], per_call: int = PAGES_PER_CALL) -> list[list[list[int]]]:
+    """`todo` in batches of `per_call` pages, grouped by as many as the render pool has processes."""
+    batches = [todo[i : i + per_call] for i in range(0, len(todo), per_call)]
     width = max(1, ctx["pool"].processes)
     return [batches[i : i + width] for i in range(0, len(batches), width)]
 
@@ -80,7 +80,7 @@ def regex_budget(ctx: Ctx) -> float:
     return min(REGEX_BUDGET_S, settings.page_timeout_s / 4)
 
 
-async def _pages_to_do(ctx: Ctx, process_id: str, start: int, count: int) -> list[int]:
+async def pages_to_do(ctx: Ctx, process_id: str, start: int, count: int) -> list[int]:
     recorded = await ctx["store"].page_records(process_id, list(range(start, count)))
     return [start + i for i, raw in enumerate(recorded) if raw is None]
 
@@ -100,7 +100,7 @@ async def extract_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
         await fail(ctx, process_id, render_failure(exc, "open"))
         return "failed"
     await store.set_total(process_id, count)
-    todo = await _pages_to_do(ctx, process_id, start, count)
+    todo = await pages_to_do(ctx, process_id, start, count)
     deadline = step_deadline(ctx)
     for group in batch_groups(ctx, todo):
         if time.monotonic() > deadline:
@@ -158,7 +158,7 @@ async def search_text(ctx: Ctx, process_id: str, start: int = 0) -> str:
         await fail(ctx, process_id, render_failure(exc, "open"))
         return "failed"
     await store.set_total(process_id, count)
-    todo = await _pages_to_do(ctx, process_id, start, count)
+    todo = await pages_to_do(ctx, process_id, start, count)
     deadline = step_deadline(ctx)
     found, cap = await store.result_count(process_id), ctx["settings"].max_matches
     for group in batch_groups(ctx, todo):
