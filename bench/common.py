@@ -107,3 +107,16 @@ def moto_s3(bucket: str = "pagemill-bench") -> Iterator[dict[str, str]]:
     finally:
         server.terminate()
         server.wait(30)
+
+
+async def download_results(http: aiohttp.ClientSession, url: str, process: dict) -> int:
+    """Every output work file of a final conversion process, downloaded; the bytes read
+    (SystemExit when the process did not complete)."""
+    if process["state"] != "complete":
+        raise SystemExit(f"conversion failed: {process}")
+    size = 0
+    for result in process["output"]["results"]:
+        async with http.get(f"{url}/PCCIS/V1/WorkFile/{result['fileId']}") as resp:
+            assert resp.status == 200
+            size += len(await resp.read())
+    return size

@@ -42,7 +42,7 @@ import pypdfium2 as pdfium
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, running_service
+from bench.common import ROOT, download_results, running_service
 from core.settings import Settings
 
 POLL_S = 0.05
@@ -171,13 +171,7 @@ async def convert_one(http: aiohttp.ClientSession, url: str, data: bytes, fmt: s
         if status["state"] != "processing":
             break
         await asyncio.sleep(POLL_S)
-    if status["state"] != "complete":
-        raise SystemExit(f"conversion failed: {status}")
-    total = 0
-    for result in status["output"]["results"]:
-        async with http.get(f"{url}/PCCIS/V1/WorkFile/{result['fileId']}") as resp:
-            assert resp.status == 200
-            total += len(await resp.read())
+    total = await download_results(http, url, status)
     return sum(r["pageCount"] for r in status["output"]["results"]), total
 
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pypdfium2.version
 
-from bench.common import running_service
+from bench.common import download_results, running_service
 from tests.docgen import text_pdf
 
 DPI = "150"  # pagemill's default PAGEMILL_RENDER_DPI
@@ -101,14 +101,7 @@ async def convert(http: aiohttp.ClientSession, url: str, pdf: bytes, wait: bool,
             await asyncio.sleep(0.005)
         async with http.get(poll) as resp:
             process = await resp.json()
-    if process["state"] != "complete":
-        raise SystemExit(f"conversion failed: {process}")
-    size = 0
-    for result in process["output"]["results"]:
-        async with http.get(f"{url}/PCCIS/V1/WorkFile/{result['fileId']}") as resp:
-            assert resp.status == 200
-            size += len(await resp.read())
-    return size
+    return await download_results(http, url, process)
 
 
 async def latency(url: str, pdf: bytes, runs: int, wait: bool, work: Path) -> tuple[list[float], list[float]]:
